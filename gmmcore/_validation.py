@@ -1,0 +1,125 @@
+"""Validation at the public boundary: every user mistake becomes a ValueError that says
+what is wrong and what to do. Kernels behind this boundary trust their inputs."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["check_X", "check_n_components", "check_positive", "check_random_state", "check_tasks"]
+
+
+def _column_name(X, j):
+    cols = getattr(X, "columns", None)
+    return f"column {j} ({cols[j]!r})" if cols is not None else f"column {j}"
+
+
+def check_X(X, *, n_components: int | None = None, n_features: int | None = None,
+            allow_constant: bool = False, name: str = "X") -> np.ndarray:
+    """Return X as a C-contiguous float64 array of shape (n_samples, n_features).
+
+    Raises ValueError for non-numeric values, NaN/inf, wrong dimensionality, too few rows for
+    ``n_components``, a feature count other than ``n_features`` and (unless
+    ``allow_constant``) constant columns.
+    """
+    cols = getattr(X, "columns", None)
+    if cols is not None:  # pandas DataFrame: name the offending column
+        non_numeric = [c for c in cols if not np.issubdtype(np.asarray(X[c]).dtype, np.number)
+                       and np.asarray(X[c]).dtype != bool]
+        if non_numeric:
+            raise ValueError(
+                f"{name} has non-numeric column(s) {', '.join(map(repr, non_numeric))}; "
+                "select numeric feature columns only."
+            )
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} contains non-numeric values; pass numbers only (select numeric columns "
+            "or convert them first)."
+        ) from None
+    if arr.ndim == 1:
+        raise ValueError(
+            f"{name} must be 2-D of shape (n_samples, n_features), got a 1-D array of length "
+            f"{arr.shape[0]}; for a single feature use X.reshape(-1, 1)."
+        )
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), got shape {arr.shape}.")
+    n, d = arr.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one row and one feature.")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad_rows = np.flatnonzero(~finite.all(axis=1))
+        kind = "NaN" if np.isnan(arr).any() else "infinity"
+        raise ValueError(
+            f"{name} contains {kind} in {bad_rows.size} row(s) (first at row {bad_rows[0]}); "
+            "drop or impute missing and infinite values first."
+        )
+    if n_features is not None and d != n_features:
+        raise ValueError(
+            f"{name} has {d} feature(s) but the model was fitted on {n_features}; "
+            "pass the same columns, in the same order, as for fitting."
+        )
+    if n_components is not None and n < n_components:
+        raise ValueError(
+            f"{name} has {n} row(s), fewer than n_components={n_components}; "
+            "use fewer components or more data."
+        )
+    if not allow_constant and n > 1:
+        const = np.flatnonzero(np.ptp(arr, axis=0) == 0)
+        if const.size:
+            j = int(const[0])
+            raise ValueError(
+                f"{name} {_column_name(X, j)} is constant (every value is {arr[0, j]:g}): it "
+                "carries no information and makes every covariance singular; drop that column."
+            )
+    return np.ascontiguousarray(arr)
+
+
+def check_n_components(n_components) -> int:
+    if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral):
+        raise ValueError(f"n_components must be a whole number >= 1, got {n_components!r}.")
+    if n_components < 1:
+        raise ValueError(f"n_components must be >= 1, got {n_components}; use at least one component.")
+    return int(n_components)
+
+
+def check_positive(value, name: str, *, allow_zero: bool = False, integer: bool = False):
+    ok_type = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, ok_type) or not np.isfinite(value):
+        kind = "a whole number" if integer else "a finite number"
+        raise ValueError(f"{name} must be {kind}, got {value!r}.")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}, got {value}.")
+    return value
+
+
+def check_random_state(seed) -> np.random.RandomState:
+    """A RandomState from None, an int or a RandomState (scikit-learn's convention)."""
+    if seed is None:
+        return np.random.RandomState()
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if not 0 <= seed < 2**32:
+            raise ValueError(f"random_state must be between 0 and 2**32 - 1, got {seed}.")
+        return np.random.RandomState(int(seed))
+    raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {seed!r}.")
+
+
+def check_tasks(tasks, n_samples: int) -> tuple[np.ndarray, list]:
+    """Task labels -> (integer codes of shape (n_samples,), sorted list of task names)."""
+    labels = np.asarray(tasks)
+    if labels.ndim != 1 or labels.shape[0] != n_samples:
+        raise ValueError(
+            f"tasks must be one label per row: expected {n_samples} labels, got shape {labels.shape}."
+        )
+    if labels.dtype.kind == "f" and np.isnan(labels).any():
+        raise ValueError("tasks contains missing values; give every row a task label or drop it.")
+    if labels.dtype == object and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in labels):
+        raise ValueError("tasks contains missing values; give every row a task label or drop it.")
+    names, codes = np.unique(labels.astype(str) if labels.dtype == object else labels, return_inverse=True)
+    return codes.astype(np.intp), [n.item() if hasattr(n, "item") else n for n in names]

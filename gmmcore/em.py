@@ -1,0 +1,392 @@
+"""EM as a generator of frozen snapshots, one after the initialization and one after every
+E and M half-step. Everything else (the estimator's ``fit``, the dashboard's stepper,
+progress bars, animations) consumes :func:`iter_em`.
+
+The loop itself is the scikit-learn one, so that the same initial parameters give the same
+trajectory: iteration t runs an E-step on the parameters of iteration t-1 (its
+log-likelihood is the "lower bound" of iteration t), then an M-step; EM stops after the
+M-step of the first iteration whose mean log-likelihood changed by less than ``tol``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import (
+    check_n_components,
+    check_positive,
+    check_random_state,
+    check_tasks,
+    check_X,
+)
+from .covariance import NK_EPS, CovarianceStructure, get_structure
+from .estep import _safe_log, accumulate, e_step, estimate_log_resp
+from .initialization import INIT_METHODS, initial_responsibilities
+
+__all__ = [
+    "Event",
+    "Snapshot",
+    "iter_em",
+    "responsibilities",
+    "snapshot_log_likelihood",
+]
+
+PHASES = ("init", "E", "M")
+
+# A component whose summed responsibility falls below this holds no data any more.
+EMPTY_COMPONENT_MASS = 1e-6
+# A covariance whose smallest raw variance is below this many reg_covar is held up by it.
+COLLAPSE_FACTOR = 10.0
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something worth telling the user about a half-step.
+
+    kind : {"converged", "max_iter", "component_empty", "covariance_collapsed"}
+    component : index of the component concerned, or None
+    message : one sentence in plain words
+    """
+
+    kind: str
+    component: int | None
+    message: str
+
+
+def _frozen(a) -> np.ndarray:
+    a = np.array(a, dtype=np.float64, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The state of EM after one half-step. Parameters only: never the N x K responsibilities.
+
+    Attributes
+    ----------
+    iteration : int
+        0 for the initialization, t for the E- and M-step of iteration t.
+    phase : {"init", "E", "M"}
+        "E": the parameters are those the E-step used (unchanged from the previous snapshot)
+        and ``log_likelihood`` is theirs. "M": the parameters after the M-step;
+        ``log_likelihood`` is still that of the E-step before it (the new parameters' own
+        log-likelihood is computed by the next E-step).
+    weights : ndarray of shape (K,), or (n_tasks, K) for a multi-task (shared) mixture
+    means : ndarray of shape (K, D)
+    covariances : ndarray, shape depends on ``covariance_type``
+    precisions_cholesky : ndarray, same shape as ``covariances``
+    covariance_type : str
+    log_likelihood : float or None
+        Total log-likelihood (sum over rows) of the parameters the latest E-step used; None
+        for the initialization snapshot.
+    n_samples : int
+    events : tuple of Event
+    tasks : tuple of task names, or None for a single-task mixture
+    """
+
+    iteration: int
+    phase: str
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+    covariance_type: str
+    log_likelihood: float | None
+    n_samples: int
+    events: tuple[Event, ...] = field(default_factory=tuple)
+    tasks: tuple | None = None
+
+    @property
+    def mean_log_likelihood(self) -> float | None:
+        """Log-likelihood per sample (scikit-learn's lower bound), or None at init."""
+        return None if self.log_likelihood is None else self.log_likelihood / self.n_samples
+
+    @property
+    def n_components(self) -> int:
+        return self.means.shape[0]
+
+    @property
+    def converged(self) -> bool:
+        return any(e.kind == "converged" for e in self.events)
+
+    @property
+    def label(self) -> str:
+        """A short human label such as "iteration 3, after E"."""
+        if self.phase == "init":
+            return "initialization"
+        return f"iteration {self.iteration}, after {self.phase}"
+
+
+def _check_init_arrays(weights_init, means_init, precisions_init, structure, k, d, n_tasks):
+    if weights_init is not None:
+        w = np.asarray(weights_init, dtype=np.float64)
+        expected = (k,) if n_tasks == 1 and w.ndim == 1 else (n_tasks, k)
+        if w.shape != expected:
+            raise ValueError(f"weights_init must have shape {expected}, got {w.shape}.")
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError("weights_init must be finite and non-negative.")
+        if not np.allclose(w.sum(axis=-1), 1.0, rtol=0, atol=1e-8):
+            raise ValueError("weights_init must sum to 1 (per task); normalize it first.")
+        weights_init = w.reshape(n_tasks, k)
+    if means_init is not None:
+        m = np.asarray(means_init, dtype=np.float64)
+        if m.shape != (k, d):
+            raise ValueError(f"means_init must have shape {(k, d)}, got {m.shape}.")
+        if not np.isfinite(m).all():
+            raise ValueError("means_init contains NaN or infinity.")
+        means_init = m
+    if precisions_init is not None:
+        p = np.asarray(precisions_init, dtype=np.float64)
+        shape = structure.expected_shape(k, d)
+        if p.shape != shape:
+            raise ValueError(
+                f"precisions_init for covariance_type={structure.name!r} must have shape "
+                f"{shape}, got {p.shape}."
+            )
+        if not np.isfinite(p).all():
+            raise ValueError("precisions_init contains NaN or infinity.")
+        try:
+            pc = structure.precisions_cholesky_from_precisions(p)
+        except Exception:
+            raise ValueError(
+                "precisions_init must be symmetric positive definite (positive for diag and "
+                "spherical)."
+            ) from None
+        if not np.isfinite(pc).all():
+            raise ValueError("precisions_init must be positive definite.")
+        precisions_init = pc
+    return weights_init, means_init, precisions_init
+
+
+class _Parameters:
+    """Mutable working parameters, in centered coordinates."""
+
+    __slots__ = ("weights", "means", "covariances", "prec_chol")
+
+    def __init__(self, weights, means, covariances, prec_chol):
+        self.weights, self.means, self.covariances, self.prec_chol = (
+            weights, means, covariances, prec_chol)
+
+
+def _m_step(stats, S2_fixed, structure: CovarianceStructure, n_samples, reg_covar):
+    nk = stats.S0.sum(axis=0) + NK_EPS
+    means = stats.S1 / nk[:, None]
+    per_task = stats.S0 + NK_EPS
+    weights = per_task / per_task.sum(axis=1, keepdims=True)
+    S2 = S2_fixed if structure.second_moment == "global_outer" else stats.S2
+    covariances, raw_min = structure.m_step(nk, means, S2, n_samples, reg_covar)
+    prec_chol = structure.precisions_cholesky(covariances, reg_covar)
+    return _Parameters(weights, means, covariances, prec_chol), nk, raw_min
+
+
+def _group_by_task(X, tasks):
+    """Rows grouped by task, the (start, stop) slice of each task, and the task names."""
+    if tasks is None:
+        return X, [(0, X.shape[0])], None
+    codes, names = check_tasks(tasks, X.shape[0])
+    if np.any(np.diff(codes) < 0):
+        order = np.argsort(codes, kind="stable")
+        X, codes = X[order], codes[order]
+    counts = np.bincount(codes, minlength=len(names))
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    return X, [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], names
+
+
+def iter_em(
+    X,
+    n_components: int = 1,
+    *,
+    covariance_type: str = "full",
+    tol: float = 1e-3,
+    reg_covar: float = 1e-6,
+    max_iter: int = 100,
+    init_params: str = "kmeans",
+    weights_init=None,
+    means_init=None,
+    precisions_init=None,
+    random_state=None,
+    tasks: Sequence | None = None,
+) -> Iterator[Snapshot]:
+    """Run EM and yield a frozen :class:`Snapshot` after the initialization and after every
+    E and M half-step.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_components : int
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    tol : float
+        Stop when the mean log-likelihood per sample changes by less than this.
+    reg_covar : float
+        Added to the diagonal of every covariance.
+    max_iter : int
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}
+    weights_init : array-like of shape (K,), or (n_tasks, K) with ``tasks``
+    means_init : array-like of shape (K, D)
+    precisions_init : array-like, shape depends on ``covariance_type``
+    random_state : None, int or numpy RandomState
+    tasks : array-like of shape (n_samples,), optional
+        A task label per row. Then the mixture is *shared*: one set of components, one weight
+        vector per task (``weights`` has shape (n_tasks, K), tasks in sorted label order).
+
+    Yields
+    ------
+    Snapshot
+
+    Raises
+    ------
+    ValueError
+        For invalid input (checked before the first snapshot) and, during EM, when a
+        covariance cannot be kept positive definite (see ``IllConditionedCovarianceError``).
+    """
+    k = check_n_components(n_components)
+    structure = get_structure(covariance_type)
+    X = check_X(X, n_components=k)
+    check_positive(tol, "tol", allow_zero=True)
+    check_positive(reg_covar, "reg_covar", allow_zero=True)
+    check_positive(max_iter, "max_iter", allow_zero=True, integer=True)
+    if init_params not in INIT_METHODS:
+        raise ValueError(
+            f"Unknown init_params {init_params!r}; choose one of {', '.join(INIT_METHODS)}."
+        )
+    rng = check_random_state(random_state)
+    n, d = X.shape
+    X, task_slices, task_names = _group_by_task(X, tasks)
+    n_tasks = len(task_slices)
+    weights_init, means_init, prec_chol_init = _check_init_arrays(
+        weights_init, means_init, precisions_init, structure, k, d, n_tasks
+    )
+    # Work in coordinates centered on the data mean: the second moments are then as well
+    # conditioned as the two-pass formulas, at the cost of a single pass per iteration.
+    shift = X.mean(axis=0)
+    Xc = X - shift
+    S2_fixed = Xc.T @ Xc if structure.second_moment == "global_outer" else None
+    task_tuple = tuple(task_names) if task_names is not None else None
+
+    def snapshot(iteration, phase, p: _Parameters, ll, events=()):
+        w = p.weights[0] if task_tuple is None else p.weights
+        return Snapshot(
+            iteration=iteration,
+            phase=phase,
+            weights=_frozen(w),
+            means=_frozen(p.means + shift),
+            covariances=_frozen(p.covariances),
+            precisions_cholesky=_frozen(p.prec_chol),
+            covariance_type=structure.name,
+            log_likelihood=None if ll is None else float(ll),
+            n_samples=n,
+            events=tuple(events),
+            tasks=task_tuple,
+        )
+
+    # -- initialization -------------------------------------------------------------------
+    if weights_init is not None and means_init is not None and prec_chol_init is not None:
+        params = _Parameters(
+            weights_init, means_init - shift,
+            structure.covariances_from_precisions_cholesky(prec_chol_init), prec_chol_init)
+    else:
+        resp = initial_responsibilities(Xc, k, init_params, rng)
+        stats = accumulate(Xc, task_slices, resp, structure)
+        params, _, _ = _m_step(stats, S2_fixed, structure, n, reg_covar)
+        if weights_init is not None:
+            params.weights = weights_init
+        if means_init is not None:
+            params.means = means_init - shift
+        if prec_chol_init is not None:
+            params.prec_chol = prec_chol_init
+            params.covariances = structure.covariances_from_precisions_cholesky(prec_chol_init)
+    current = snapshot(0, "init", params, None)
+    yield current
+
+    # -- EM ---------------------------------------------------------------------------------
+    prev_mean_ll = -np.inf
+    empty: set[int] = set()
+    collapsed: set[int] = set()
+    for it in range(1, max_iter + 1):
+        stats = e_step(Xc, task_slices, _safe_log(params.weights), params.means,
+                       params.prec_chol, structure)
+        ll = stats.log_likelihood
+        e_snap = Snapshot(**{**current.__dict__, "iteration": it, "phase": "E",
+                             "log_likelihood": ll, "events": ()})
+        yield e_snap
+
+        params, nk, raw_min = _m_step(stats, S2_fixed, structure, n, reg_covar)
+        events = []
+        now_empty = {int(j) for j in np.flatnonzero(nk < EMPTY_COMPONENT_MASS)}
+        for j in sorted(now_empty - empty):
+            events.append(Event("component_empty", j,
+                                f"Component {j} lost all its points (summed responsibility "
+                                f"{nk[j]:.2g}); its weight is now zero."))
+        empty = now_empty
+        now_collapsed = {int(j) for j in np.flatnonzero(raw_min <= COLLAPSE_FACTOR * reg_covar)}
+        for j in sorted(now_collapsed - collapsed - now_empty):
+            which = "The shared covariance" if structure.name == "tied" else f"Component {j}'s covariance"
+            events.append(Event("covariance_collapsed", None if structure.name == "tied" else j,
+                                f"{which} collapsed (smallest variance {max(raw_min[j], 0):.2g}); "
+                                f"reg_covar={reg_covar:g} is what keeps it positive definite."))
+        collapsed = now_collapsed
+        mean_ll = ll / n
+        change = mean_ll - prev_mean_ll
+        prev_mean_ll = mean_ll
+        converged = abs(change) < tol
+        if converged:
+            events.append(Event("converged", None,
+                                f"Converged: the mean log-likelihood changed by {abs(change):.3g} "
+                                f"< tol={tol:g} at iteration {it}."))
+        elif it == max_iter:
+            events.append(Event("max_iter", None,
+                                f"Stopped at max_iter={max_iter} before converging (last change "
+                                f"{change:.3g} per sample); raise max_iter or tol."))
+        current = snapshot(it, "M", params, ll, events)
+        yield current
+        if converged:
+            return
+
+
+def _row_log_weights(snapshot: Snapshot, n: int, tasks) -> np.ndarray:
+    if snapshot.tasks is None:
+        if tasks is not None:
+            raise ValueError("this mixture has no tasks; call without tasks.")
+        return _safe_log(np.asarray(snapshot.weights))
+    if tasks is None:
+        raise ValueError(
+            f"this is a multi-task mixture; pass tasks (one of {list(snapshot.tasks)} per row)."
+        )
+    labels = np.asarray(tasks)
+    if labels.shape != (n,):
+        raise ValueError(f"tasks must have one label per row ({n}), got shape {labels.shape}.")
+    lookup = {t: i for i, t in enumerate(snapshot.tasks)}
+    try:
+        codes = np.array([lookup[t] for t in labels.tolist()], dtype=np.intp)
+    except KeyError as exc:
+        raise ValueError(
+            f"unknown task {exc.args[0]!r}; the mixture knows {list(snapshot.tasks)}."
+        ) from None
+    return _safe_log(np.asarray(snapshot.weights))[codes]
+
+
+def _snapshot_log_resp(snapshot: Snapshot, X, tasks=None):
+    X = check_X(X, n_features=snapshot.means.shape[1], allow_constant=True)
+    lw = _row_log_weights(snapshot, X.shape[0], tasks)
+    structure = get_structure(snapshot.covariance_type)
+    return estimate_log_resp(X, lw, snapshot.means, snapshot.precisions_cholesky, structure)
+
+
+def responsibilities(snapshot: Snapshot, X, tasks=None) -> np.ndarray:
+    """Responsibilities of the snapshot's parameters for any X, shape (n_samples, K).
+
+    For an "E" snapshot these are exactly the responsibilities that E-step computed. Rows sum
+    to 1. ``tasks`` (one label per row) is required for a multi-task snapshot.
+    """
+    _, log_resp = _snapshot_log_resp(snapshot, X, tasks)
+    return np.exp(log_resp)
+
+
+def snapshot_log_likelihood(snapshot: Snapshot, X, tasks=None) -> float:
+    """Total log-likelihood of X under the snapshot's parameters."""
+    log_norm, _ = _snapshot_log_resp(snapshot, X, tasks)
+    return float(log_norm.sum())

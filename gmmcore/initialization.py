@@ -1,0 +1,80 @@
+"""Initial responsibilities, the way scikit-learn's ``init_params`` defines them.
+
+Each method returns an (n_samples, K) responsibility matrix; the EM loop turns it into
+parameters with one M-step, then replaces any of them the user gave explicitly.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.cluster.vq import kmeans2
+
+__all__ = ["INIT_METHODS", "initial_responsibilities", "kmeans_plusplus"]
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def kmeans_plusplus(X: np.ndarray, n_components: int, rng: np.random.RandomState) -> np.ndarray:
+    """Indices of K seeds chosen by k-means++ (D^2 sampling), shape (K,)."""
+    n = X.shape[0]
+    indices = np.empty(n_components, dtype=np.intp)
+    indices[0] = rng.randint(n)
+    closest = ((X - X[indices[0]]) ** 2).sum(axis=1)
+    for j in range(1, n_components):
+        total = closest.sum()
+        if total <= 0:  # every point coincides with a seed: any row will do
+            indices[j] = rng.randint(n)
+        else:
+            indices[j] = min(np.searchsorted(np.cumsum(closest), rng.uniform() * total), n - 1)
+        np.minimum(closest, ((X - X[indices[j]]) ** 2).sum(axis=1), out=closest)
+    return indices
+
+
+def _one_hot(labels: np.ndarray, n_components: int) -> np.ndarray:
+    resp = np.zeros((labels.shape[0], n_components))
+    resp[np.arange(labels.shape[0]), labels] = 1.0
+    return resp
+
+
+def _nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    d2 = (X * X).sum(1)[:, None] - 2.0 * X @ centers.T + (centers * centers).sum(1)
+    return d2.argmin(axis=1)
+
+
+def initial_responsibilities(
+    X: np.ndarray, n_components: int, method: str, rng: np.random.RandomState
+) -> np.ndarray:
+    """Responsibilities of shape (n_samples, K) from an initialization method.
+
+    Methods
+    -------
+    kmeans : Lloyd's k-means (scipy's ``kmeans2``) seeded with k-means++; hard labels.
+    k-means++ : only the k-means++ seeds; each point goes to its nearest seed.
+    random : uniform random responsibilities, normalized per row.
+    random_from_data : K random rows as means; only those rows carry responsibility.
+    """
+    n = X.shape[0]
+    if method == "kmeans":
+        # kmeans2 wants a seed; derive it from our RandomState so random_state reproduces.
+        seed = rng.randint(np.iinfo(np.int32).max)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "one of the clusters is empty" is fine here
+            centers, labels = kmeans2(X, n_components, iter=30, minit="++", rng=seed)
+        return _one_hot(labels, n_components)
+    if method == "k-means++":
+        centers = X[kmeans_plusplus(X, n_components, rng)]
+        return _one_hot(_nearest(X, centers), n_components)
+    if method == "random":
+        resp = rng.uniform(size=(n, n_components))
+        resp /= resp.sum(axis=1)[:, None]
+        return resp
+    if method == "random_from_data":
+        resp = np.zeros((n, n_components))
+        idx = rng.choice(n, size=n_components, replace=False)
+        resp[idx, np.arange(n_components)] = 1.0
+        return resp
+    raise ValueError(
+        f"Unknown init_params {method!r}; choose one of {', '.join(INIT_METHODS)}."
+    )
