@@ -1,0 +1,93 @@
+"""The layers of ARCHITECTURE.md, enforced: imports point down only.
+
+app.py, pages/, ui/   Streamlit, no numerics (no numpy.linalg, scipy, EM loops).
+gmmcore.plots         Plotly figures, no streamlit.
+gmmcore (the rest)    numpy/scipy numerics, no streamlit, no plotly, no scikit-learn.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GMMCORE = sorted((ROOT / "gmmcore").rglob("*.py"))
+APP_LAYER = sorted([ROOT / "app.py", *(ROOT / "pages").rglob("*.py"), *(ROOT / "ui").rglob("*.py")])
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def attribute_chains(path: Path) -> set[str]:
+    """Dotted names used in the file, e.g. 'np.linalg.inv'."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    chains = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            parts = []
+            cur = node
+            while isinstance(cur, ast.Attribute):
+                parts.append(cur.attr)
+                cur = cur.value
+            if isinstance(cur, ast.Name):
+                parts.append(cur.id)
+                chains.add(".".join(reversed(parts)))
+    return chains
+
+
+def _rel(p: Path) -> str:
+    return str(p.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("path", GMMCORE, ids=_rel)
+def test_gmmcore_never_imports_streamlit_or_sklearn(path):
+    """The engine runs without the dashboard and without scikit-learn."""
+    bad = {m for m in imported_modules(path) if m.split(".")[0] in {"streamlit", "sklearn"}}
+    assert not bad, f"{_rel(path)} imports {bad}"
+
+
+@pytest.mark.parametrize("path", [p for p in GMMCORE if p.name != "plots.py"], ids=_rel)
+def test_only_plots_imports_plotly(path):
+    """Figures live in gmmcore.plots; the numerics stay plotting-free."""
+    bad = {m for m in imported_modules(path) if m.split(".")[0] == "plotly"}
+    assert not bad, f"{_rel(path)} imports {bad}"
+
+
+@pytest.mark.parametrize("path", [p for p in APP_LAYER if p.exists()], ids=_rel)
+def test_app_layer_has_no_numerics(path):
+    """Pages stay thin: no scipy, no linear algebra, no EM loop of their own."""
+    mods = imported_modules(path)
+    assert not {m for m in mods if m.split(".")[0] in {"scipy", "sklearn"}}, mods
+    chains = attribute_chains(path)
+    linalg = {c for c in chains if ".linalg." in c or c.endswith(".linalg")}
+    assert not linalg, f"{_rel(path)} uses {linalg}"
+    assert "gmmcore.estep" not in mods, "pages must go through iter_em / GaussianMixture"
+
+
+def test_every_gmmcore_module_declares_all():
+    """Every public module lists its exports."""
+    missing = [
+        _rel(p) for p in GMMCORE
+        if not p.name.startswith("_") and p.name != "__main__.py"
+        and "__all__" not in p.read_text(encoding="utf-8")
+    ]
+    assert not missing, missing
+
+
+def test_no_pickle_anywhere():
+    """The model file is JSON; nothing in the product unpickles."""
+    offenders = [
+        _rel(p) for p in [*GMMCORE, *APP_LAYER]
+        if p.exists() and ({"pickle", "dill", "joblib"} & {m.split(".")[0] for m in imported_modules(p)})
+    ]
+    assert not offenders, offenders
