@@ -1,0 +1,338 @@
+"""Model selection: fit a grid of mixtures over K x covariance types and compare criteria.
+
+:func:`model_grid` fits one :class:`~gmmcore.mixture.GaussianMixture` per cell (number of
+components K, covariance type) and returns a :class:`pandas.DataFrame` with one row per cell;
+:func:`best_cell` picks the row with the lowest criterion.
+
+Sign convention
+---------------
+BIC, AIC and ICL are reported in scikit-learn's sign, **lower is better**::
+
+    bic = -2 log L + p log n
+    aic = -2 log L + 2 p
+    icl = bic - 2 sum_i log max_k r_ik      (mclust's ICL: BIC plus the classification entropy)
+
+where ``log L`` is the total log-likelihood of the fitted parameters on X, ``p`` the number of
+free parameters and ``n`` the number of rows. R's mclust reports the same quantities with the
+opposite sign (higher is better): mclust's ``BIC = -2314.316`` on Old Faithful is our
+``bic = 2314.316``.
+
+mclust names
+------------
+mclust names its covariance parameterizations by volume, shape and orientation (E = equal
+across components, V = variable, I = identity). Ours map as::
+
+    full      -> VVV   (each component its own covariance)
+    tied      -> EEE   (one covariance shared by all components)
+    diag      -> VVI   (each component its own diagonal covariance)
+    spherical -> VII   (each component its own multiple of the identity)
+
+The ``mclust_name`` column carries these so results can be compared with mclust's tables.
+
+Reproducibility
+---------------
+Every cell is fitted as ``GaussianMixture(n_components=K, covariance_type=T, n_init=n_init,
+tol=tol, reg_covar=reg_covar, max_iter=max_iter, init_params=init_params,
+random_state=random_state)`` with the *same integer* ``random_state`` for every cell.
+Refitting a cell with exactly these arguments (and the same ``tasks``) therefore reproduces it
+bit for bit, which is how the dashboard opens a grid cell in the EM explorer. The arguments are
+also stored in ``grid.attrs["fit_params"]``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import criteria
+from ._validation import check_n_components, check_positive, check_tasks, check_X
+from .covariance import COVARIANCE_TYPES, MCLUST_NAMES, get_structure
+from .initialization import INIT_METHODS
+from .mixture import GaussianMixture
+
+__all__ = ["model_grid", "best_cell", "GRID_COLUMNS"]
+
+GRID_COLUMNS: tuple[str, ...] = (
+    "n_components",
+    "covariance_type",
+    "mclust_name",
+    "log_likelihood",
+    "n_parameters",
+    "bic",
+    "aic",
+    "icl",
+    "converged",
+    "n_iter",
+    "error",
+)
+
+_CRITERIA = ("bic", "aic", "icl")
+
+# What a failing cell may raise. IllConditionedCovarianceError and numpy's LinAlgError are
+# ValueErrors; FloatingPointError (an ArithmeticError) only with np.seterr(all="raise").
+_CELL_ERRORS = (ValueError, ArithmeticError)
+
+
+def _check_components(n_components) -> list[int]:
+    if isinstance(n_components, numbers.Integral) and not isinstance(n_components, bool):
+        n_components = [n_components]
+    if isinstance(n_components, (str, bytes)) or not isinstance(n_components, Iterable):
+        raise ValueError(
+            "n_components must be a whole number or a sequence of whole numbers >= 1 "
+            f"(e.g. range(1, 10)), got {n_components!r}."
+        )
+    ks = list(n_components)
+    if not ks:
+        raise ValueError(
+            "n_components is empty; give at least one number of components, e.g. range(1, 10)."
+        )
+    out: list[int] = []
+    for k in ks:
+        k = check_n_components(k)
+        if k not in out:
+            out.append(k)
+    return out
+
+
+def _check_types(covariance_types) -> list[str]:
+    if isinstance(covariance_types, str):
+        covariance_types = [covariance_types]
+    if not isinstance(covariance_types, Iterable):
+        raise ValueError(
+            f"covariance_types must be a list drawn from {', '.join(COVARIANCE_TYPES)}, "
+            f"got {covariance_types!r}."
+        )
+    types = list(covariance_types)
+    if not types:
+        raise ValueError(
+            f"covariance_types is empty; choose at least one of {', '.join(COVARIANCE_TYPES)}."
+        )
+    out: list[str] = []
+    for t in types:
+        get_structure(t)  # raises the ValueError that lists the valid names
+        if t not in out:
+            out.append(t)
+    return out
+
+
+def _check_fit_arguments(n_init, tol, reg_covar, max_iter, init_params, random_state):
+    check_positive(n_init, "n_init", integer=True)
+    check_positive(tol, "tol", allow_zero=True)
+    check_positive(reg_covar, "reg_covar", allow_zero=True)
+    check_positive(max_iter, "max_iter", allow_zero=True, integer=True)
+    if init_params not in INIT_METHODS:
+        raise ValueError(
+            f"Unknown init_params {init_params!r}; choose one of {', '.join(INIT_METHODS)}."
+        )
+    if (
+        isinstance(random_state, bool)
+        or not isinstance(random_state, numbers.Integral)
+        or not 0 <= random_state < 2**32
+    ):
+        raise ValueError(
+            "random_state must be an integer between 0 and 2**32 - 1 so that every cell of "
+            f"the grid can be refitted exactly; got {random_state!r}."
+        )
+
+
+def _fit_cell(X, k, covariance_type, tasks, n_weight_sets, fit_params) -> dict:
+    structure = get_structure(covariance_type)
+    row = {
+        "n_components": k,
+        "covariance_type": covariance_type,
+        "mclust_name": MCLUST_NAMES.get(covariance_type, ""),
+        "log_likelihood": math.nan,
+        # The parameter count does not depend on the fit, so it is filled even for failures.
+        "n_parameters": structure.n_parameters(k, X.shape[1], n_weight_sets),
+        "bic": math.nan,
+        "aic": math.nan,
+        "icl": math.nan,
+        "converged": False,
+        "n_iter": 0,
+        "error": None,
+    }
+    try:
+        model = GaussianMixture(n_components=k, covariance_type=covariance_type, **fit_params)
+        model.fit(X, tasks=tasks)
+        # One pass for log-likelihood and responsibilities, shared by the three criteria.
+        log_norm, log_resp = model._log_resp(X, tasks)
+        ll = float(log_norm.sum())
+        if not np.isfinite(ll):
+            raise ValueError(
+                "the fitted model has a non-finite log-likelihood on X; increase reg_covar "
+                "or standardize the features."
+            )
+        p = model.n_parameters()
+        n = X.shape[0]
+        row.update(
+            log_likelihood=ll,
+            n_parameters=int(p),
+            bic=criteria.bic(ll, p, n),
+            aic=criteria.aic(ll, p),
+            icl=criteria.icl(ll, p, n, log_resp),
+            converged=bool(model.converged_),
+            n_iter=int(model.n_iter_),
+        )
+    except _CELL_ERRORS as exc:
+        row["error"] = str(exc) or type(exc).__name__
+    return row
+
+
+def model_grid(
+    X,
+    n_components: Iterable[int] | int = range(1, 10),
+    covariance_types: Sequence[str] = COVARIANCE_TYPES,
+    *,
+    n_init: int = 1,
+    tol: float = 1e-3,
+    reg_covar: float = 1e-6,
+    max_iter: int = 100,
+    init_params: str = "kmeans",
+    random_state: int = 0,
+    tasks=None,
+    progress: Callable[[int, int, dict], object] | None = None,
+) -> pd.DataFrame:
+    """Fit one Gaussian mixture per (K, covariance type) cell and tabulate the criteria.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Numeric data without NaN, infinity or constant columns.
+    n_components : iterable of int or int, default=range(1, 10)
+        The numbers of components K to try (each >= 1; duplicates are ignored).
+    covariance_types : sequence of str, default=COVARIANCE_TYPES
+        Any of ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``.
+    n_init : int, default=1
+        EM restarts per cell; the restart with the highest likelihood is kept.
+    tol, reg_covar, max_iter, init_params :
+        Passed to :class:`~gmmcore.mixture.GaussianMixture` for every cell.
+    random_state : int, default=0
+        The same integer seeds every cell, so a cell refitted with the same arguments is
+        reproduced exactly (see the module docstring).
+    tasks : array-like of shape (n_samples,), optional
+        A task label per row: every cell is a shared multi-task mixture
+        (``fit(X, tasks=tasks)``), with one weight vector per task counted in
+        ``n_parameters``.
+    progress : callable, optional
+        Called as ``progress(done, total, row)`` after every cell, ``row`` being that cell's
+        row as a dict with the keys of :data:`GRID_COLUMNS`.
+
+    Returns
+    -------
+    grid : pandas.DataFrame of shape (len(n_components) * len(covariance_types), 11)
+        Columns :data:`GRID_COLUMNS`, one row per cell, K-major in the order given:
+
+        - ``n_components`` (int), ``covariance_type`` (str), ``mclust_name`` (str);
+        - ``log_likelihood`` (float): total log-likelihood of the fitted parameters on X;
+        - ``n_parameters`` (int): free parameters (filled even when the fit failed);
+        - ``bic``, ``aic``, ``icl`` (float): criteria on X, lower is better;
+        - ``converged`` (bool), ``n_iter`` (int) of the kept restart;
+        - ``error`` (str or None): why the cell failed, None when it succeeded. A failed
+          cell has NaN log-likelihood and criteria, ``converged=False`` and ``n_iter=0``.
+
+        ``grid.attrs["fit_params"]`` holds the keyword arguments each cell was fitted with.
+
+    Raises
+    ------
+    ValueError
+        Before any fitting, for invalid X (non-numeric, NaN/inf, not 2-D, empty, constant
+        column), an empty or invalid ``n_components``, an unknown covariance type, invalid
+        fitting arguments, or ``tasks`` of the wrong length. A failing *cell* (e.g. more
+        components than rows, an ill-conditioned covariance) never raises: its message goes
+        in the ``error`` column and the grid carries on.
+
+    Examples
+    --------
+    >>> from gmmcore.datasets import load_sample
+    >>> X = load_sample("Old Faithful")[["eruptions", "waiting"]]
+    >>> grid = model_grid(X, range(1, 4), ["full", "tied"])
+    >>> best_cell(grid)[["n_components", "covariance_type"]].tolist()
+    [3, 'tied']
+    """
+    Xa = check_X(X)
+    ks = _check_components(n_components)
+    types = _check_types(covariance_types)
+    _check_fit_arguments(n_init, tol, reg_covar, max_iter, init_params, random_state)
+    n_weight_sets = 1
+    if tasks is not None:
+        _, names = check_tasks(tasks, Xa.shape[0])
+        n_weight_sets = len(names)
+    if progress is not None and not callable(progress):
+        raise ValueError("progress must be a function progress(done, total, row) or None.")
+
+    fit_params = dict(
+        n_init=n_init,
+        tol=tol,
+        reg_covar=reg_covar,
+        max_iter=max_iter,
+        init_params=init_params,
+        random_state=int(random_state),
+    )
+    cells = [(k, t) for k in ks for t in types]
+    rows = []
+    for done, (k, t) in enumerate(cells, start=1):
+        row = _fit_cell(Xa, k, t, tasks, n_weight_sets, fit_params)
+        rows.append(row)
+        if progress is not None:
+            progress(done, len(cells), dict(row))
+
+    grid = pd.DataFrame(rows, columns=list(GRID_COLUMNS))
+    grid = grid.astype(
+        {
+            "n_components": "int64",
+            "log_likelihood": "float64",
+            "n_parameters": "int64",
+            "bic": "float64",
+            "aic": "float64",
+            "icl": "float64",
+            "converged": "bool",
+            "n_iter": "int64",
+        }
+    )
+    grid["error"] = grid["error"].astype(object).where(grid["error"].notna(), None)
+    grid.attrs["fit_params"] = dict(fit_params)
+    return grid
+
+
+def best_cell(grid: pd.DataFrame, criterion: str = "bic") -> pd.Series:
+    """The row of ``grid`` with the lowest ``criterion`` among cells without error.
+
+    Parameters
+    ----------
+    grid : pandas.DataFrame
+        As returned by :func:`model_grid`.
+    criterion : {"bic", "aic", "icl"}, default="bic"
+        Lower is better for all three.
+
+    Returns
+    -------
+    row : pandas.Series
+        The winning row (its index label is the row's label in ``grid``). Ties go to the
+        first row in grid order, i.e. the smaller K.
+
+    Raises
+    ------
+    ValueError
+        For an unknown criterion, a table without the grid's columns, or when no cell has a
+        finite value of the criterion (every cell failed).
+    """
+    if criterion not in _CRITERIA:
+        raise ValueError(f"Unknown criterion {criterion!r}; choose one of {', '.join(_CRITERIA)}.")
+    if not isinstance(grid, pd.DataFrame) or criterion not in grid.columns:
+        raise ValueError(
+            f"best_cell needs the DataFrame returned by model_grid (with a {criterion!r} column)."
+        )
+    ok = grid[criterion].notna() & np.isfinite(grid[criterion].astype(float))
+    if "error" in grid.columns:
+        ok &= grid["error"].isna()
+    if not ok.any():
+        raise ValueError(
+            "No cell of the grid was fitted successfully; see the 'error' column for why "
+            "(e.g. fewer rows than components, or increase reg_covar)."
+        )
+    candidates = grid.loc[ok, criterion].astype(float)
+    return grid.loc[candidates.idxmin()]
