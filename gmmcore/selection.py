@@ -249,9 +249,10 @@ def model_grid(
     --------
     >>> from gmmcore.datasets import load_sample
     >>> X = load_sample("Old Faithful")[["eruptions", "waiting"]]
-    >>> grid = model_grid(X, range(1, 4), ["full", "tied"])
-    >>> best_cell(grid)[["n_components", "covariance_type"]].tolist()
-    [3, 'tied']
+    >>> grid = model_grid(X, range(1, 4), ["full", "tied"], n_init=5, tol=1e-6, max_iter=500)
+    >>> best = best_cell(grid, "bic")
+    >>> int(best["n_components"]), best["covariance_type"], best["mclust_name"]
+    (3, 'tied', 'EEE')
     """
     Xa = check_X(X)
     ks = _check_components(n_components)
