@@ -1,0 +1,223 @@
+"""Reading user tables: CSV/TSV bytes in, a DataFrame out, or a ValueError that says what is
+wrong with the file and what to do about it.
+
+Used by the dashboard's upload widget (and usable from a notebook); no streamlit here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "PreparedData",
+    "TableFileError",
+    "decode_bytes",
+    "detect_delimiter",
+    "numeric_columns",
+    "prepare_features",
+    "read_table",
+]
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+_DELIMITERS = [",", "\t", ";", "|"]
+_DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+
+
+class TableFileError(ValueError):
+    """An uploaded table cannot be used; the message says why and what to do."""
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode file bytes as UTF-8 (with or without BOM), falling back to Latin-1.
+
+    Returns (text, encoding name). Raises TableFileError for binary content.
+    """
+    if b"\x00" in data[:65536]:
+        raise TableFileError(
+            "The file looks binary (it contains NUL bytes), not a text CSV/TSV. If it is an "
+            "Excel or Parquet file, export it as CSV first."
+        )
+    try:
+        text = data.decode("utf-8-sig")
+        encoding = "UTF-8"
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+        encoding = "Latin-1"
+    # Many control characters in the first bytes: binary that happens to have no NUL.
+    head = text[:4096]
+    controls = sum(1 for ch in head if ord(ch) < 32 and ch not in "\r\n\t")
+    if head and controls / len(head) > 0.05:
+        raise TableFileError(
+            "The file looks binary (many control characters), not a text CSV/TSV. Export your "
+            "data as CSV (comma- or tab-separated) and upload that."
+        )
+    return text, encoding
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter among comma, tab, semicolon and pipe that splits the first lines most
+    consistently (csv.Sniffer first, a field-count vote as fallback)."""
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    sample = "\n".join(lines)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters="".join(_DELIMITERS)).delimiter
+    except csv.Error:
+        pass
+    best, best_score = ",", -1.0
+    for d in _DELIMITERS:
+        counts = [len(next(csv.reader([ln], delimiter=d))) for ln in lines]
+        if not counts or max(counts) < 2:
+            continue
+        # Consistent and wide wins.
+        score = counts.count(counts[0]) / len(counts) * 10 + min(counts[0], 9)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def read_table(data: bytes, *, name: str = "the file", max_bytes: int | None = DEFAULT_MAX_BYTES
+               ) -> tuple[pd.DataFrame, dict]:
+    """Parse CSV/TSV bytes into a DataFrame.
+
+    Parameters
+    ----------
+    data : bytes
+    name : str
+        Shown in error messages.
+    max_bytes : int or None
+        Files larger than this are refused.
+
+    Returns
+    -------
+    frame : DataFrame (missing values as NaN)
+    info : dict with ``delimiter`` (its name), ``encoding``, ``n_rows``, ``n_columns``
+
+    Raises
+    ------
+    TableFileError
+        Empty, too large, binary, ragged (rows with a different number of fields than the
+        header), a single data row, or no numeric column.
+    """
+    if data is None or len(data) == 0 or not data.strip():
+        raise TableFileError(f"{name} is empty. Upload a CSV/TSV with a header row and data rows.")
+    if max_bytes is not None and len(data) > max_bytes:
+        raise TableFileError(
+            f"{name} is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit. "
+            "Upload a sample of the rows, or keep only the columns you need."
+        )
+    text, encoding = decode_bytes(data)
+    delimiter = detect_delimiter(text)
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    rows = [(i + 1, r) for i, r in enumerate(rows) if any(cell.strip() for cell in r)]
+    if not rows:
+        raise TableFileError(f"{name} has no rows. Upload a CSV/TSV with a header and data rows.")
+    width = len(rows[0][1])
+    ragged = [(line, len(r)) for line, r in rows[1:] if len(r) != width]
+    if ragged:
+        line, n = ragged[0]
+        raise TableFileError(
+            f"{name} is ragged: the header has {width} field(s) but line {line} has {n} "
+            f"({len(ragged)} line(s) disagree; delimiter detected: "
+            f"{_DELIMITER_NAMES[delimiter]}). Check for unquoted delimiters inside values, "
+            "or a wrong delimiter, and save the file again."
+        )
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, skip_blank_lines=True,
+                            na_values=["NA", "N/A", "nan", "NaN", "", "?", "null", "NULL"])
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise TableFileError(f"{name} could not be parsed as CSV/TSV: {exc}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.shape[0] < 2:
+        raise TableFileError(
+            f"{name} has {frame.shape[0]} data row(s); a mixture needs at least 2 rows "
+            "(and realistically dozens). Upload more data."
+        )
+    if not numeric_columns(frame):
+        raise TableFileError(
+            f"{name} has no numeric column (columns: {', '.join(map(str, frame.columns[:8]))}"
+            f"{'…' if frame.shape[1] > 8 else ''}). The features must be numbers; check the "
+            "decimal separator (use '.'), or that the first row is the header."
+        )
+    info = {
+        "delimiter": _DELIMITER_NAMES[delimiter],
+        "encoding": encoding,
+        "n_rows": int(frame.shape[0]),
+        "n_columns": int(frame.shape[1]),
+    }
+    return frame, info
+
+
+def numeric_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns with a numeric (non-boolean) dtype that are not constant."""
+    out = []
+    for c in frame.columns:
+        s = frame[c]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            if s.dropna().nunique() > 1:
+                out.append(str(c))
+    return out
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The rows and columns a fit uses.
+
+    X : ndarray of shape (n_samples, n_features), raw units, no missing values
+    features : tuple of feature names
+    tasks : ndarray of str of shape (n_samples,) or None
+    labels : ndarray of str of shape (n_samples,) or None
+    row_index : ndarray of the kept rows' positions in the original frame
+    n_dropped : rows dropped because of a missing value in a used column
+    """
+
+    X: np.ndarray
+    features: tuple[str, ...]
+    tasks: np.ndarray | None
+    labels: np.ndarray | None
+    row_index: np.ndarray
+    n_dropped: int
+
+
+def prepare_features(frame: pd.DataFrame, features, *, task_column: str | None = None,
+                     label_column: str | None = None) -> PreparedData:
+    """Select feature (and optional task and label) columns and drop rows with a missing value
+    in any of them.
+
+    Raises ValueError when no feature is chosen, a feature is not numeric, or fewer than two
+    complete rows remain.
+    """
+    features = [str(f) for f in features]
+    if not features:
+        raise ValueError("Choose at least one numeric feature column.")
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise ValueError(f"Column(s) {missing} are not in the data; choose among {list(frame.columns)}.")
+    non_numeric = [f for f in features if not pd.api.types.is_numeric_dtype(frame[f])]
+    if non_numeric:
+        raise ValueError(f"Column(s) {non_numeric} are not numeric; features must be numbers.")
+    used = list(features)
+    for extra in (task_column, label_column):
+        if extra is not None and extra not in used:
+            if extra not in frame.columns:
+                raise ValueError(f"Column {extra!r} is not in the data.")
+            used.append(extra)
+    sub = frame[used]
+    complete = sub.notna().all(axis=1).to_numpy()
+    n_dropped = int((~complete).sum())
+    kept = sub[complete]
+    if kept.shape[0] < 2:
+        raise ValueError(
+            f"Only {kept.shape[0]} row(s) have no missing value in {used}; choose other columns."
+        )
+    X = kept[features].to_numpy(dtype=np.float64)
+    if not np.isfinite(X).all():
+        raise ValueError("The feature columns contain infinite values; remove them first.")
+    tasks = kept[task_column].astype(str).to_numpy() if task_column else None
+    labels = kept[label_column].astype(str).to_numpy() if label_column else None
+    return PreparedData(X, tuple(features), tasks, labels, np.flatnonzero(complete), n_dropped)
