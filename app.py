@@ -1,0 +1,27 @@
+"""GMM Explorer: `streamlit run app.py`.
+
+The entry point builds the navigation over the page scripts in pages/, initializes the
+session state (reading a shared link's query parameters), and keeps the URL in sync.
+"""
+
+import streamlit as st
+
+from ui import state as S
+from ui.widgets import dataset_sidebar
+
+st.set_page_config(page_title="GMM Explorer", page_icon="🔵", layout="wide")
+
+S.init()
+S.keep()
+
+PAGES = [
+    st.Page("pages/1_data.py", title="Data", icon="📄", url_path="data", default=True),
+    st.Page("pages/2_explorer.py", title="EM explorer", icon="🔁", url_path="explorer"),
+    st.Page("pages/3_selection.py", title="Model selection", icon="📊", url_path="selection"),
+    st.Page("pages/4_export.py", title="Export & import", icon="💾", url_path="export"),
+    st.Page("pages/5_tasks.py", title="Tasks", icon="🧩", url_path="tasks"),
+]
+page = st.navigation(PAGES)
+dataset_sidebar()
+page.run()
+S.sync_url()

@@ -1,0 +1,62 @@
+"""Widgets and blocks shared by several pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gmmcore.covariance import MCLUST_NAMES
+
+from . import data as D
+from . import state as S
+
+COV_HELP = {
+    "full": "each component has its own covariance matrix (any shape and orientation)",
+    "tied": "all components share one covariance matrix",
+    "diag": "each component has its own axis-aligned (diagonal) covariance",
+    "spherical": "each component is round, with its own single variance",
+}
+
+
+def cov_label(t: str) -> str:
+    return f"{t} (mclust {MCLUST_NAMES.get(t, '?')})"
+
+
+def dataset_sidebar() -> None:
+    """The active dataset and fit, in the sidebar of every page."""
+    s = st.session_state
+    ds = s.get(S.DATASET)
+    with st.sidebar:
+        st.markdown("### Current data")
+        if ds is None:
+            st.caption("No dataset loaded.")
+            return
+        frame = ds["frame"]
+        st.markdown(f"**{ds['name']}**  \n{frame.shape[0]:,} rows × {frame.shape[1]} columns")
+        feats = s.get(S.FEATURES) or []
+        st.caption("Features: " + (", ".join(feats) if feats else "none chosen")
+                   + (" · standardized" if s.get(S.STANDARDIZE) else ""))
+        fit = s.get(S.FIT_SETTINGS)
+        if fit:
+            st.caption(f"Fit: K={fit['n_components']}, {cov_label(fit['covariance_type'])}, "
+                       f"seed {fit['random_state']}, {fit['n_init']} restart(s)")
+
+
+def current_data_or_stop() -> dict:
+    """The prepared active dataset, or an st.error and a stop."""
+    try:
+        return D.current()
+    except ValueError as exc:
+        st.error(f"The current data cannot be used: {exc}")
+        st.page_link("pages/1_data.py", label="Go to the Data page to fix it", icon="📄")
+        st.stop()
+
+
+def current_fit_or_stop(data: dict):
+    """The model fitted with the applied settings (cached), or an st.error and a stop."""
+    settings = st.session_state[S.FIT_SETTINGS]
+    try:
+        with st.spinner("Fitting…"):
+            return D.fit_current(data, settings)
+    except ValueError as exc:
+        st.error(f"The fit failed: {exc}")
+        st.stop()
