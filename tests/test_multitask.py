@@ -532,6 +532,9 @@ def test_missing_task_labels_are_rejected(small):
         fit_multitask(X, tasks, 3)
     with pytest.raises(ValueError, match="missing label"):
         fit_multitask(X, pd.Series(tasks).replace({None: np.nan}), 3)
+    # pandas' string dtype: pd.NA (the engine alone would make it a task named "<NA>").
+    with pytest.raises(ValueError, match="missing label"):
+        fit_multitask(X, pd.Series(tasks, dtype="string"), 3)
 
 
 def test_model_description(small):
