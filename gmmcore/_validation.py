@@ -6,8 +6,9 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["check_X", "check_n_components", "check_positive", "check_random_state", "check_tasks"]
+__all__ = ["task_labels_as_str", "check_X", "check_n_components", "check_positive", "check_random_state", "check_tasks"]
 
 
 def _column_name(X, j):
@@ -110,16 +111,26 @@ def check_random_state(seed) -> np.random.RandomState:
     raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {seed!r}.")
 
 
-def check_tasks(tasks, n_samples: int) -> tuple[np.ndarray, list]:
-    """Task labels -> (integer codes of shape (n_samples,), sorted list of task names)."""
-    labels = np.asarray(tasks)
-    if labels.ndim != 1 or labels.shape[0] != n_samples:
+def task_labels_as_str(tasks) -> np.ndarray:
+    """Task labels as strings (task names are always strings: 1 and "1" are one task)."""
+    labels = np.asarray(tasks, dtype=object)
+    if labels.ndim != 1:
+        raise ValueError(f"tasks must be a 1-D sequence of labels, got shape {labels.shape}.")
+    missing = pd.isna(labels)
+    if missing.any():
         raise ValueError(
-            f"tasks must be one label per row: expected {n_samples} labels, got shape {labels.shape}."
+            f"tasks has {int(missing.sum())} missing label(s) (first at row "
+            f"{int(np.flatnonzero(missing)[0])}); give every row a task label or drop those rows."
         )
-    if labels.dtype.kind == "f" and np.isnan(labels).any():
-        raise ValueError("tasks contains missing values; give every row a task label or drop it.")
-    if labels.dtype == object and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in labels):
-        raise ValueError("tasks contains missing values; give every row a task label or drop it.")
-    names, codes = np.unique(labels.astype(str) if labels.dtype == object else labels, return_inverse=True)
-    return codes.astype(np.intp), [n.item() if hasattr(n, "item") else n for n in names]
+    return labels.astype(str)
+
+
+def check_tasks(tasks, n_samples: int) -> tuple[np.ndarray, list[str]]:
+    """Task labels -> (integer codes of shape (n_samples,), sorted list of task names)."""
+    labels = task_labels_as_str(tasks)
+    if labels.shape[0] != n_samples:
+        raise ValueError(
+            f"tasks must be one label per row: expected {n_samples} labels, got {labels.shape[0]}."
+        )
+    names, codes = np.unique(labels, return_inverse=True)
+    return codes.astype(np.intp), [str(n) for n in names]

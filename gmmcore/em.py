@@ -20,6 +20,7 @@ from ._validation import (
     check_positive,
     check_random_state,
     check_tasks,
+    task_labels_as_str,
     check_X,
 )
 from .covariance import NK_EPS, CovarianceStructure, get_structure
@@ -356,9 +357,9 @@ def _row_log_weights(snapshot: Snapshot, n: int, tasks) -> np.ndarray:
         raise ValueError(
             f"this is a multi-task mixture; pass tasks (one of {list(snapshot.tasks)} per row)."
         )
-    labels = np.asarray(tasks)
+    labels = task_labels_as_str(tasks)
     if labels.shape != (n,):
-        raise ValueError(f"tasks must have one label per row ({n}), got shape {labels.shape}.")
+        raise ValueError(f"tasks must have one label per row ({n}), got {labels.shape[0]}.")
     lookup = {t: i for i, t in enumerate(snapshot.tasks)}
     try:
         codes = np.array([lookup[t] for t in labels.tolist()], dtype=np.intp)
