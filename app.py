@@ -12,7 +12,7 @@ from ui.widgets import dataset_sidebar
 st.set_page_config(page_title="GMM Explorer", page_icon="🔵", layout="wide")
 
 S.init()
-S.keep()
+
 
 PAGES = [
     st.Page("pages/1_data.py", title="Data", icon="📄", url_path="data", default=True),

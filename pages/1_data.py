@@ -38,10 +38,10 @@ def _generate():
 
 
 source = st.radio("Where does the data come from?", ["Sample dataset", "Upload a file", "Synthetic"],
-                  key=S.DATA_SOURCE, horizontal=True)
+                  key=S.DATA_SOURCE, persist_state="session", horizontal=True)
 
 if source == "Sample dataset":
-    st.selectbox("Sample dataset", list(SAMPLES), key=S.SAMPLE_NAME, on_change=_on_sample_change)
+    st.selectbox("Sample dataset", list(SAMPLES), key=S.SAMPLE_NAME, persist_state="session", on_change=_on_sample_change)
     st.caption(SAMPLES[s[S.SAMPLE_NAME]].description)
     if s[S.DATASET]["origin"] != "sample" or s[S.DATASET]["name"] != s[S.SAMPLE_NAME]:
         st.button("Load this sample", key="load_sample", on_click=_on_sample_change)
@@ -66,14 +66,14 @@ else:
     with st.form("synthetic"):
         st.markdown("Draw rows from a random mixture with known components.")
         c1, c2, c3, c4 = st.columns(4)
-        c1.number_input("Rows N", 10, 200_000, step=100, key=S.SYN_N)
-        c2.number_input("Dimension D", 1, 10, key=S.SYN_D)
-        c3.number_input("Components K", 1, 10, key=S.SYN_K)
-        c4.number_input("Seed", 0, 10**6, key=S.SYN_SEED)
-        c1.slider("Separation (in sd)", 0.5, 10.0, step=0.5, key=S.SYN_SEP,
+        c1.number_input("Rows N", 10, 200_000, step=100, key=S.SYN_N, persist_state="session")
+        c2.number_input("Dimension D", 1, 10, key=S.SYN_D, persist_state="session")
+        c3.number_input("Components K", 1, 10, key=S.SYN_K, persist_state="session")
+        c4.number_input("Seed", 0, 10**6, key=S.SYN_SEED, persist_state="session")
+        c1.slider("Separation (in sd)", 0.5, 10.0, step=0.5, key=S.SYN_SEP, persist_state="session",
                   help="Typical distance between the means, in standard deviations.")
-        c2.selectbox("Covariance shape", COVARIANCE_SHAPES, key=S.SYN_SHAPE)
-        c3.number_input("Tasks", 1, 8, key=S.SYN_TASKS,
+        c2.selectbox("Covariance shape", COVARIANCE_SHAPES, key=S.SYN_SHAPE, persist_state="session")
+        c3.number_input("Tasks", 1, 8, key=S.SYN_TASKS, persist_state="session",
                         help="More than one: tasks share the components in different proportions "
                              "(a `task` column is added).")
         st.form_submit_button("Generate", on_click=_generate, type="primary")
@@ -93,13 +93,13 @@ st.caption(" · ".join(facts) + (f" — {info['description']}" if info.get("desc
 numeric = numeric_columns(frame)
 others = [S.NONE] + [str(c) for c in frame.columns]
 c1, c2, c3 = st.columns([3, 1, 1])
-c1.multiselect("Feature columns (numeric)", numeric, key=S.FEATURES,
+c1.multiselect("Feature columns (numeric)", numeric, key=S.FEATURES, persist_state="session",
                help="The columns the mixture is fitted on.")
-c2.selectbox("Task column (optional)", others, key=S.TASK_COLUMN,
+c2.selectbox("Task column (optional)", others, key=S.TASK_COLUMN, persist_state="session",
              help="Groups of rows that share the components in different proportions.")
-c3.selectbox("Label column (optional)", others, key=S.LABEL_COLUMN,
+c3.selectbox("Label column (optional)", others, key=S.LABEL_COLUMN, persist_state="session",
              help="Known classes: the explorer then shows how well the clusters agree with them.")
-st.checkbox("Standardize the features (z-scores) before fitting", key=S.STANDARDIZE,
+st.checkbox("Standardize the features (z-scores) before fitting", key=S.STANDARDIZE, persist_state="session",
             help="Useful when features have very different units; the exported model keeps the "
                  "scaling so it predicts on raw data.")
 

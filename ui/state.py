@@ -2,8 +2,8 @@
 
 Widgets are created with ``key=`` one of the names below and never with ``value=``: the
 default lives here, so a value set from the URL, a callback or another page is what the widget
-shows. Streamlit forgets the state of widgets that are not drawn on the current page; ``keep()``
-re-assigns them on every run so choices survive page switches.
+shows. Streamlit forgets the state of widgets that are not drawn on the current page; is told to keep them (``persist_state="session"`` on every widget) so choices survive page
+switches.
 """
 
 from __future__ import annotations
@@ -185,14 +185,6 @@ def init() -> None:
     step = _int_param(params, "step", 0, 10**6)
     s["_url_step"] = step  # applied once the fit exists (clamped to its length)
     s["_initialized"] = True
-
-
-def keep() -> None:
-    """Re-assign widget values so Streamlit keeps them when their widget is not drawn."""
-    s = st.session_state
-    for key in PERSISTENT:
-        if key in s:
-            s[key] = s[key]
 
 
 def sync_url() -> None:
