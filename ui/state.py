@@ -2,8 +2,8 @@
 
 Widgets are created with ``key=`` one of the names below and never with ``value=``: the
 default lives here, so a value set from the URL, a callback or another page is what the widget
-shows. Streamlit forgets the state of widgets that are not drawn on the current page; is told to keep them (``persist_state="session"`` on every widget) so choices survive page
-switches.
+shows. Streamlit forgets the state of widgets that are not drawn on the current page, so every
+widget is created with ``persist_state="session"``: choices survive page switches.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ DEFAULTS = {
     TASKS_RESULT: None,
 }
 
-# Widget keys whose values must survive a page switch.
+# Widget keys whose values must survive a page switch (created with persist_state="session").
 PERSISTENT = [k for k in DEFAULTS if k not in (UPLOAD_ERROR, GRID_RESULT, TASKS_RESULT, PLAYING)] + [
     FEATURES, TASK_COLUMN, LABEL_COLUMN, AXIS_X, AXIS_Y]
 
