@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import criteria
-from ._validation import check_X
+from ._validation import check_X, task_labels_as_str
 from .covariance import COVARIANCE_TYPES, IllConditionedCovarianceError, get_structure
 from .em import Event, Snapshot, _snapshot_log_resp
 from .mixture import GaussianMixture
@@ -191,28 +191,34 @@ class FittedModel:
         gm = self.mixture
         if gm.tasks_ is None or tasks is None:
             return gm._log_resp(Z, tasks)
-        labels = np.asarray(tasks)
+        labels = task_labels_as_str(tasks)
         if labels.shape != (Z.shape[0],):
             raise ValueError(
-                f"tasks must have one label per row ({Z.shape[0]}), got shape {labels.shape}."
+                f"tasks must have one label per row ({Z.shape[0]}), got {labels.shape[0]}."
             )
-        lookup = {t: i for i, t in enumerate(gm.tasks_)}
-        pooled_code = len(gm.tasks_)
-        codes = np.array([lookup.get(t, pooled_code) for t in labels.tolist()], dtype=np.intp)
-        unseen = codes == pooled_code
-        if unseen.any() and unknown_task == "error":
-            names = sorted({str(t) for t in labels[unseen].tolist()})
+        known = set(gm.tasks_)
+        unseen = np.array([t not in known for t in labels.tolist()], dtype=bool)
+        if not unseen.any():
+            return gm._log_resp(Z, labels)
+        if unknown_task == "error":
+            names = sorted(set(labels[unseen].tolist()))
             raise ValueError(
                 f"unknown task(s) {names}; the model knows {list(gm.tasks_)}. Pass "
                 "unknown_task='pooled' to predict unseen tasks with the pooled weights."
             )
-        # The pooled weights become one more row of the weight table; rows of known tasks
+        # The pooled weights become one more task of the weight table; rows of known tasks
         # see exactly the numbers the mixture itself would use.
+        pooled_name = "<pooled>"
+        while pooled_name in known:
+            pooled_name += "_"
+        labels = labels.astype(object)  # a fixed-width str array would truncate
+        labels[unseen] = pooled_name
         snap = gm.snapshot_
         table = np.vstack([np.asarray(snap.weights), self.pooled_weights[None]])
         table.setflags(write=False)
-        augmented = dataclasses.replace(snap, weights=table, tasks=tuple(range(pooled_code + 1)))
-        return _snapshot_log_resp(augmented, Z, codes)
+        augmented = dataclasses.replace(snap, weights=table,
+                                        tasks=tuple(gm.tasks_) + (pooled_name,))
+        return _snapshot_log_resp(augmented, Z, labels)
 
     def score_samples(self, X, tasks=None, *, unknown_task="error") -> np.ndarray:
         """Log-likelihood of each raw row, shape (n_samples,) (in the standardized space
@@ -226,7 +232,7 @@ class FittedModel:
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
         tasks : array-like of shape (n_samples,), required for a shared mixture
-            One task name per row.
+            One task name per row (compared as strings, as in fitting).
         unknown_task : {"error", "pooled"}
             A task the model has not seen is a ValueError, or uses ``pooled_weights``.
         """
@@ -283,9 +289,9 @@ def _as_fitted(model, feature_names, standardizer) -> FittedModel:
 
 
 def _task_counts(fm: FittedModel, tasks, n: int) -> list[int]:
-    labels = np.asarray(tasks)
+    labels = task_labels_as_str(tasks)
     if labels.shape != (n,):
-        raise ValueError(f"tasks must have one label per row of X ({n}), got shape {labels.shape}.")
+        raise ValueError(f"tasks must have one label per row of X ({n}), got {labels.shape[0]}.")
     lookup = {t: i for i, t in enumerate(fm.tasks)}
     codes = [lookup.get(t, -1) for t in labels.tolist()]
     if -1 in codes:
