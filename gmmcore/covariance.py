@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from . import _kernels
+
 __all__ = [
     "COVARIANCE_TYPES",
     "MCLUST_NAMES",
@@ -127,6 +129,15 @@ class CovarianceStructure:
     def n_cov_parameters(self, n_components, n_features):  # pragma: no cover
         raise NotImplementedError
 
+    def estep_plan(self, means, prec_chol):
+        """Per-E-step kernel turning a feature block ``[1 | x | q(x)]`` into weighted
+        log-densities (see :mod:`gmmcore._kernels`). Unchecked.
+
+        The default works for any structure through ``mahalanobis``; the built-in
+        structures override it with BLAS-shaped plans.
+        """
+        return _kernels.MahalanobisPlan(self, means, prec_chol)
+
     def covariance_matrices(self, covariances, n_components, n_features):
         """Covariances as a (K, D, D) stack, whatever the type (for plots and sampling)."""
         raise NotImplementedError  # pragma: no cover
@@ -193,6 +204,10 @@ class Full(CovarianceStructure):
         np.square(y, out=y)
         return y.reshape(n, k, d).sum(axis=2)
 
+    def estep_plan(self, means, prec_chol):
+        d = means.shape[1]
+        return _kernels.FullPlan(means, prec_chol, self.log_det_precisions_cholesky(prec_chol, d))
+
     def n_cov_parameters(self, n_components, n_features):
         return n_components * n_features * (n_features + 1) // 2
 
@@ -234,6 +249,10 @@ class Tied(CovarianceStructure):
         out = (y * y).sum(axis=1)[:, None] - 2.0 * (y @ b.T) + (b * b).sum(axis=1)
         return np.maximum(out, 0.0, out=out)
 
+    def estep_plan(self, means, prec_chol):
+        d = means.shape[1]
+        return _kernels.TiedPlan(means, prec_chol, self.log_det_precisions_cholesky(prec_chol, d))
+
     def n_cov_parameters(self, n_components, n_features):
         return n_features * (n_features + 1) // 2
 
@@ -271,6 +290,12 @@ class Diag(CovarianceStructure):
         prec = prec_chol**2
         out = (means**2 * prec).sum(axis=1) - 2.0 * (X @ (means * prec).T) + (X * X) @ prec.T
         return np.maximum(out, 0.0, out=out)
+
+    def estep_plan(self, means, prec_chol):
+        # Also serves Spherical: (K,) precisions broadcast over the D features.
+        d = means.shape[1]
+        log_det = self.log_det_precisions_cholesky(prec_chol, d)
+        return _kernels.LinearPlan(means, prec_chol**2, log_det)
 
     def n_cov_parameters(self, n_components, n_features):
         return n_components * n_features

@@ -10,10 +10,12 @@ public boundary, in :mod:`gmmcore._validation`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._kernels import FeatureLayout
 from .covariance import CovarianceStructure
 
 __all__ = ["SufficientStatistics", "log_gaussian", "estimate_log_resp", "e_step", "accumulate"]
@@ -22,12 +24,18 @@ LOG_2PI = np.log(2.0 * np.pi)
 
 # Rows per block: (chunk, K) and (chunk, K*D) temporaries of a few MB at most stay in cache.
 DEFAULT_CHUNK_ROWS = 8192
+# Bytes of per-chunk buffers; tuned with bench/ (see bench/README.md).
+CHUNK_BYTES = int(os.environ.get("GMMCORE_CHUNK_BYTES", 2 * 1024 * 1024))
 
 
-def _chunk_rows(n_components: int, n_features: int) -> int:
-    # Aim at ~2 MB for the widest temporary, (rows, K*D) float64.
-    width = max(n_components * max(n_features, 4), 1)
-    return int(np.clip(262_144 // width, 512, 65_536))
+def _chunk_rows(n_components: int, n_features: int, buffer_width: int | None = None) -> int:
+    """Rows per chunk so that the per-chunk buffers (about ``buffer_width + 3 K`` float64
+    per row) take ~CHUNK_BYTES: small enough for the L2 cache, large enough that the
+    per-chunk Python overhead (~20 NumPy calls) is amortized."""
+    if buffer_width is None:
+        buffer_width = n_components * max(n_features, 4)
+    width = max(buffer_width + 3 * n_components, 1)
+    return int(np.clip(CHUNK_BYTES // (8 * width), 256, 65_536))
 
 
 @dataclass
@@ -70,35 +78,59 @@ def log_gaussian(X, means, prec_chol, structure: CovarianceStructure) -> np.ndar
 
 
 def _normalize(wlp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """In-place log-sum-exp over components: returns (log_norm (n,), resp (n, K))."""
-    top = wlp.max(axis=1)
-    # A row whose every weighted log-density is -inf cannot happen for finite parameters with
-    # at least one positive weight; guard anyway so nothing turns into NaN.
-    top[~np.isfinite(top)] = 0.0
-    wlp -= top[:, None]
-    np.exp(wlp, out=wlp)
-    total = wlp.sum(axis=1)
-    wlp /= total[:, None]
-    log_norm = np.log(total)
-    log_norm += top
-    return log_norm, wlp
+    """Log-sum-exp over components of (n, K): returns (log_norm (n,), resp (n, K))."""
+    wT = np.ascontiguousarray(wlp.T)
+    n = wT.shape[1]
+    top, tot = np.empty(n), np.empty(n)
+    _normalize_into(wT, top, tot)
+    return tot, wT.T
 
 
-def _tri_indices(n_features: int):
-    return np.triu_indices(n_features)
+def _normalize_into(wT, top, tot) -> float:
+    """Turn weighted log-densities (K, m) into responsibilities, in place.
+
+    ``top`` and ``tot`` are (m,) scratch buffers; on return ``tot`` holds the per-row
+    log-likelihood. Returns the chunk's summed log-likelihood.
+    """
+    np.maximum.reduce(wT, axis=0, out=top)
+    top_sum = top.sum()
+    if not np.isfinite(top_sum):
+        # A row whose every weighted log-density is -inf cannot happen for finite parameters
+        # with at least one positive weight; guard anyway.
+        top[~np.isfinite(top)] = 0.0
+        top_sum = top.sum()
+    wT -= top
+    np.exp(wT, out=wT)
+    np.add.reduce(wT, axis=0, out=tot)
+    wT /= tot
+    np.log(tot, out=tot)
+    chunk_ll = tot.sum() + top_sum
+    tot += top
+    return chunk_ll
 
 
-def _outer_features(X: np.ndarray, iu) -> np.ndarray:
-    """Upper-triangular entries of x x^T per row, shape (n, D(D+1)/2)."""
-    return X[:, iu[0]] * X[:, iu[1]]
+class _Workspace:
+    """Buffers for one chunk size, allocated once per E-step and reused across chunks."""
+
+    __slots__ = ("FT", "work", "wT", "top", "tot")
+
+    def __init__(self, layout: FeatureLayout, rows: int, n_components: int, work_rows: int):
+        self.FT = layout.new_block(rows)
+        self.work = np.empty((work_rows, rows)) if work_rows else None
+        self.wT = np.empty((n_components, rows))
+        self.top = np.empty(rows)
+        self.tot = np.empty(rows)
 
 
-def _unpack_tri(tri: np.ndarray, n_features: int, iu) -> np.ndarray:
-    k = tri.shape[0]
-    out = np.empty((k, n_features, n_features))
-    out[:, iu[0], iu[1]] = tri
-    out[:, iu[1], iu[0]] = tri
-    return out
+class _Workspaces(dict):
+    def __init__(self, layout, n_components, work_rows):
+        super().__init__()
+        self.args = (layout, n_components, work_rows)
+
+    def __missing__(self, rows):  # the full-size chunk plus at most one tail per task
+        layout, k, w = self.args
+        ws = self[rows] = _Workspace(layout, rows, k, w)
+        return ws
 
 
 def _blocks(task_slices, n_rows_per_chunk):
@@ -107,34 +139,9 @@ def _blocks(task_slices, n_rows_per_chunk):
             yield task, lo, min(lo + n_rows_per_chunk, stop)
 
 
-class _Accumulator:
-    """Sums S0, S1, S2 over blocks of rows with given responsibilities."""
-
-    def __init__(self, n_tasks, n_components, n_features, second_moment):
-        self.S0 = np.zeros((n_tasks, n_components))
-        self.S1 = np.zeros((n_components, n_features))
-        self.second_moment = second_moment
-        self.iu = _tri_indices(n_features) if second_moment == "outer" else None
-        if second_moment == "outer":
-            self.S2 = np.zeros((n_components, len(self.iu[0])))
-        elif second_moment == "square":
-            self.S2 = np.zeros((n_components, n_features))
-        else:
-            self.S2 = None
-
-    def add(self, task, Xb, resp):
-        self.S0[task] += resp.sum(axis=0)
-        self.S1 += resp.T @ Xb
-        if self.second_moment == "outer":
-            self.S2 += resp.T @ _outer_features(Xb, self.iu)
-        elif self.second_moment == "square":
-            self.S2 += resp.T @ (Xb * Xb)
-
-    def finish(self, log_likelihood, n_features):
-        S2 = self.S2
-        if self.second_moment == "outer":
-            S2 = _unpack_tri(S2, n_features, self.iu)
-        return SufficientStatistics(self.S0, self.S1, S2, float(log_likelihood))
+def _finish(layout: FeatureLayout, T, S0, log_likelihood) -> SufficientStatistics:
+    _, S1, S2 = layout.split(T)
+    return SufficientStatistics(S0, S1.copy(), S2, float(log_likelihood))
 
 
 def e_step(
@@ -155,20 +162,37 @@ def e_step(
     log_weights : ndarray of shape (n_tasks, K)
         Log mixing weights per task (``-inf`` allowed for a weight that is exactly zero).
     means, prec_chol : current parameters (see :mod:`gmmcore.covariance` for shapes).
+    chunk_rows : int, optional
+        Rows per block (default: sized so the block's buffers stay in cache).
+
+    Notes
+    -----
+    Per chunk: the feature block ``F = [1 | x | q(x)]`` is filled once, the structure's
+    plan turns it into weighted log-densities (GEMMs), the log-sum-exp runs in place, and
+    ``resp.T @ F`` adds the chunk's ``[S0 | S1 | S2]`` (one GEMM). All buffers are allocated
+    once per call and reused across chunks: no temporary grows with N, none is (N, K, D).
     """
-    n_features = X.shape[1]
-    n_components = means.shape[0]
-    rows = chunk_rows or _chunk_rows(n_components, n_features)
-    acc = _Accumulator(len(task_slices), n_components, n_features, structure.second_moment)
+    n, n_features = X.shape
+    k = means.shape[0]
+    layout = FeatureLayout(n_features, structure.second_moment)
+    plan = structure.estep_plan(means, prec_chol)
+    wr = plan.work_rows()
+    rows = chunk_rows or _chunk_rows(k, n_features, layout.width + wr)
+    rows = max(1, min(rows, n))
+    spaces = _Workspaces(layout, k, wr)
+    G = np.empty((k, layout.width))
+    T = np.zeros((k, layout.width))
+    S0 = np.zeros((len(task_slices), k))
     total = 0.0
     for task, lo, hi in _blocks(task_slices, rows):
-        Xb = X[lo:hi]
-        wlp = log_gaussian(Xb, means, prec_chol, structure)
-        wlp += log_weights[task]
-        log_norm, resp = _normalize(wlp)
-        total += log_norm.sum()
-        acc.add(task, Xb, resp)
-    return acc.finish(total, n_features)
+        ws = spaces[hi - lo]
+        FT = layout.fill(ws.FT, X[lo:hi])
+        r = plan(FT, log_weights[task], ws.wT, ws.work)
+        total += _normalize_into(r, ws.top, ws.tot)
+        np.matmul(r, FT.T, out=G)
+        T += G
+        S0[task] += G[:, 0]
+    return _finish(layout, T, S0, total)
 
 
 def accumulate(
@@ -178,12 +202,20 @@ def accumulate(
     structure: CovarianceStructure,
 ) -> SufficientStatistics:
     """Statistics for given responsibilities (used by initialization); log_likelihood is 0."""
-    n_features = X.shape[1]
-    acc = _Accumulator(len(task_slices), resp.shape[1], n_features, structure.second_moment)
-    rows = _chunk_rows(resp.shape[1], n_features)
+    n, n_features = X.shape
+    k = resp.shape[1]
+    layout = FeatureLayout(n_features, structure.second_moment)
+    rows = max(1, min(_chunk_rows(k, n_features, layout.width), n))
+    spaces = _Workspaces(layout, k, 0)
+    G = np.empty((k, layout.width))
+    T = np.zeros((k, layout.width))
+    S0 = np.zeros((len(task_slices), k))
     for task, lo, hi in _blocks(task_slices, rows):
-        acc.add(task, X[lo:hi], resp[lo:hi])
-    return acc.finish(0.0, n_features)
+        FT = layout.fill(spaces[hi - lo].FT, X[lo:hi])
+        np.matmul(resp[lo:hi].T, FT.T, out=G)
+        T += G
+        S0[task] += G[:, 0]
+    return _finish(layout, T, S0, 0.0)
 
 
 def estimate_log_resp(
@@ -199,18 +231,35 @@ def estimate_log_resp(
     """
     n, n_features = X.shape
     k = means.shape[0]
-    rows = _chunk_rows(k, n_features)
+    plan = structure.estep_plan(means, prec_chol)
+    # Only the linear (diag/spherical) plans read the second-moment rows.
+    layout = FeatureLayout(n_features, structure.second_moment if plan.needs_q else "none")
+    wr = plan.work_rows()
+    rows = max(1, min(_chunk_rows(k, n_features, layout.width + wr + k), n))
+    spaces = _Workspaces(layout, k, wr)
     log_norm = np.empty(n)
     log_resp = np.empty((n, k))
-    lw = np.broadcast_to(log_weights_rows, (n, k)) if log_weights_rows.ndim == 2 else None
+    per_row = log_weights_rows.ndim == 2
+    zeros = np.zeros(k)
     for lo in range(0, n, rows):
         hi = min(lo + rows, n)
-        wlp = log_gaussian(X[lo:hi], means, prec_chol, structure)
-        wlp += log_weights_rows if lw is None else lw[lo:hi]
-        top = wlp.max(axis=1)
-        top[~np.isfinite(top)] = 0.0
+        ws = spaces[hi - lo]
+        FT = layout.fill(ws.FT, X[lo:hi])
+        wT = plan(FT, zeros if per_row else log_weights_rows, ws.wT, ws.work)
+        if per_row:
+            wT += log_weights_rows[lo:hi].T
+        t = np.maximum.reduce(wT, axis=0, out=ws.top)
+        t[~np.isfinite(t)] = 0.0
+        e = ws.work if ws.work is not None and ws.work.shape[0] >= k else np.empty_like(wT)
+        e = e[:k]
+        np.subtract(wT, t, out=e)
+        np.exp(e, out=e)
+        ln = ws.tot
+        np.add.reduce(e, axis=0, out=ln)
         with np.errstate(divide="ignore"):
-            ln = np.log(np.exp(wlp - top[:, None]).sum(axis=1)) + top
+            np.log(ln, out=ln)
+        ln += t
         log_norm[lo:hi] = ln
-        log_resp[lo:hi] = wlp - ln[:, None]
+        wT -= ln
+        log_resp[lo:hi] = wT.T
     return log_norm, log_resp
