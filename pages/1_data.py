@@ -7,6 +7,7 @@ from gmmcore.tabular import DEFAULT_MAX_BYTES, TableFileError, numeric_columns, 
 from ui import state as S
 from ui.widgets import current_data_or_stop
 
+S.init()  # idempotent; covers a first request that bypasses app.py
 s = st.session_state
 
 st.title("Data")
@@ -63,7 +64,7 @@ elif source == "Upload a file":
             s[S.UPLOAD_ERROR] = None
 
 else:
-    with st.form("synthetic"):
+    with st.form("synthetic_form"):
         st.markdown("Draw rows from a random mixture with known components.")
         c1, c2, c3, c4 = st.columns(4)
         c1.number_input("Rows N", 10, 200_000, step=100, key=S.SYN_N, persist_state="session")
@@ -115,4 +116,4 @@ if frame.shape[0] > 500:
     st.caption(f"Showing the first 500 of {frame.shape[0]:,} rows.")
 
 st.page_link("pages/2_explorer.py", label="Next: watch EM fit this data in the EM explorer",
-             icon="➡️")
+             icon=":material/arrow_forward:")

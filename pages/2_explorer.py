@@ -17,6 +17,7 @@ from ui import state as S
 from ui import views as V
 from ui.widgets import COV_HELP, cov_label, current_data_or_stop, current_fit_or_stop
 
+S.init()  # idempotent; covers a first request that bypasses app.py
 s = st.session_state
 
 st.title("EM explorer")
@@ -44,7 +45,7 @@ def _run():
     s[S.PLAYING] = False
 
 
-with st.form("fit_settings"):
+with st.form("fit_form"):
     c = st.columns(5)
     c[0].number_input("Components K", 1, 20, key=S.K, persist_state="session")
     c[1].selectbox("Covariance type", COVARIANCE_TYPES, key=S.COV_TYPE, persist_state="session", format_func=cov_label,
@@ -119,15 +120,17 @@ def stepper():
     snap = history[step]
 
     b = st.columns([1, 1, 1, 1, 1.3, 5])
-    b[0].button("⏮ First", key="step_first", on_click=_go, args=(0,), disabled=step == 0,
+    b[0].button("First", icon=":material/first_page:", key="step_first", on_click=_go, args=(0,), disabled=step == 0,
                 use_container_width=True)
-    b[1].button("◀ Prev", key="step_prev", on_click=_go, args=(step - 1,), disabled=step == 0,
+    b[1].button("Prev", icon=":material/chevron_left:", key="step_prev", on_click=_go, args=(step - 1,), disabled=step == 0,
                 use_container_width=True)
-    b[2].button("Next ▶", key="step_next", on_click=_go, args=(step + 1,), disabled=step == last,
+    b[2].button("Next", icon=":material/chevron_right:", key="step_next", on_click=_go, args=(step + 1,), disabled=step == last,
                 use_container_width=True)
-    b[3].button("Last ⏭", key="step_last", on_click=_go, args=(last,), disabled=step == last,
+    b[3].button("Last", icon=":material/last_page:", key="step_last", on_click=_go, args=(last,), disabled=step == last,
                 use_container_width=True)
-    if b[4].button("⏸ Pause" if s.get(S.PLAYING) else "▶ Play", key="step_play",
+    playing = bool(s.get(S.PLAYING))
+    if b[4].button("Pause" if playing else "Play", key="step_play",
+                   icon=":material/pause:" if playing else ":material/play_arrow:",
                    use_container_width=True, disabled=last == 0):
         if not s.get(S.PLAYING) and step >= last:
             s[S.STEP] = 0

@@ -96,7 +96,9 @@ def fit_current(data: dict, settings: dict) -> GaussianMixture:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def run_grid(data_key: str, _X, k_range: tuple, types: tuple, n_init: int, seed: int,
+def run_grid(data_key: str, _X, _tasks, k_range: tuple, types: tuple, fit_params: tuple,
              _progress=None) -> pd.DataFrame:
-    return model_grid(_X, range(k_range[0], k_range[1] + 1), types, n_init=n_init,
-                      max_iter=100, random_state=seed, progress=_progress)
+    """model_grid over K in k_range (inclusive) x types; ``fit_params`` are the sorted items of
+    n_init, tol, reg_covar, max_iter, init_params, random_state."""
+    return model_grid(_X, range(k_range[0], k_range[1] + 1), types, tasks=_tasks,
+                      progress=_progress, **dict(fit_params))

@@ -49,6 +49,7 @@ MAX_POINTS = "max_points"
 GRID_K_RANGE = "grid_k_range"
 GRID_TYPES = "grid_types"
 GRID_N_INIT = "grid_n_init"
+GRID_INIT = "grid_init"
 GRID_CRITERION = "grid_criterion"
 GRID_RESULT = "grid_result"  # dict: key, frame (not a widget)
 GRID_CELL = "grid_cell"
@@ -73,7 +74,7 @@ DEFAULTS = {
     SYN_N: 500, SYN_D: 2, SYN_K: 3, SYN_SEP: 3.0, SYN_SHAPE: "random", SYN_SEED: 0, SYN_TASKS: 1,
     K: 2,
     COV_TYPE: "full",
-    INIT: "kmeans",
+    INIT: "random_from_data",  # starts from K random points: EM visibly moves (kmeans starts near the end)
     SEED: 0,
     REG_COVAR: 1e-6,
     TOL: 1e-3,
@@ -91,6 +92,7 @@ DEFAULTS = {
     GRID_K_RANGE: (1, 6),
     GRID_TYPES: ["full", "tied", "diag", "spherical"],
     GRID_N_INIT: 1,
+    GRID_INIT: "kmeans",
     GRID_CRITERION: "bic",
     GRID_RESULT: None,
     GRID_CELL: None,

@@ -47,7 +47,7 @@ def current_data_or_stop() -> dict:
         return D.current()
     except ValueError as exc:
         st.error(f"The current data cannot be used: {exc}")
-        st.page_link("pages/1_data.py", label="Go to the Data page to fix it", icon="📄")
+        st.page_link("pages/1_data.py", label="Go to the Data page to fix it", icon=":material/table_chart:")
         st.stop()
 
 
