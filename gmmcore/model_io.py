@@ -306,7 +306,10 @@ def _int_or_none(v):
 
 
 def _float_or_none(v):
-    return float(v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else None
+    """A finite float, or None (non-numbers and non-finite values: JSON cannot hold them)."""
+    if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and np.isfinite(v):
+        return float(v)
+    return None
 
 
 def _fit_metadata(fm: FittedModel, X, tasks) -> dict:
@@ -342,10 +345,9 @@ def _fit_metadata(fm: FittedModel, X, tasks) -> dict:
             icl=criteria.icl(total, n_params, n, log_resp),
         )
     elif "log_likelihood" not in meta or "n_samples" not in meta:
-        ll = snap.log_likelihood
-        if ll is None:  # max_iter=0: no E-step ran
-            ll = -math.inf
-        meta.update(log_likelihood=float(ll), log_likelihood_source="last_e_step",
+        # None when no E-step ran (max_iter=0).
+        meta.update(log_likelihood=_float_or_none(snap.log_likelihood),
+                    log_likelihood_source="last_e_step",
                     n_samples=int(snap.n_samples), bic=None, aic=None, icl=None)
     for key in ("bic", "aic", "icl"):
         meta.setdefault(key, None)
@@ -660,7 +662,7 @@ def _check_weights(w, path, tasks=None) -> None:
             where += f" (task {tasks[i]!r})"
         if (row < 0).any():
             j = int(np.flatnonzero(row < 0)[0])
-            raise ModelFileError(f"{where} has a negative weight ({row[j]!r} for component {j}); "
+            raise ModelFileError(f"{where} has a negative weight ({float(row[j])!r} for component {j}); "
                                  f"weights must be >= 0 ({_FIX})")
         total = math.fsum(row.tolist())
         if abs(total - 1.0) > WEIGHT_SUM_TOL:
@@ -725,7 +727,7 @@ def _build(doc: dict) -> FittedModel:
         if (scale <= 0).any():
             j = int(np.flatnonzero(scale <= 0)[0])
             raise ModelFileError(
-                f"preprocessing.standardization.scale[{j}] is {scale[j]!r}; scales must be > 0 "
+                f"preprocessing.standardization.scale[{j}] is {float(scale[j])!r}; scales must be > 0 "
                 f"(a constant feature cannot be standardized): {_FIX}"
             )
         standardizer = Standardizer(mean, scale)
@@ -797,8 +799,10 @@ def _build(doc: dict) -> FittedModel:
     gm._set_snapshot(final)
     gm.converged_ = bool(fit["converged"])
     gm.n_iter_ = int(fit["n_iter"])
-    lb = fit.get("lower_bound")
-    gm.lower_bound_ = float(lb) if lb is not None else fit["log_likelihood"] / fit["n_samples"]
+    lb, ll = fit.get("lower_bound"), fit["log_likelihood"]
+    if lb is None:
+        lb = -math.inf if ll is None else ll / fit["n_samples"]
+    gm.lower_bound_ = float(lb)
     gm.history_ = history
     gm.lower_bounds_ = [s.mean_log_likelihood for s in history if s.phase == "E"]
     gm.restarts_ = []
