@@ -102,3 +102,10 @@ def run_grid(data_key: str, _X, _tasks, k_range: tuple, types: tuple, fit_params
     n_init, tol, reg_covar, max_iter, init_params, random_state."""
     return model_grid(_X, range(k_range[0], k_range[1] + 1), types, tasks=_tasks,
                       progress=_progress, **dict(fit_params))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def compare_modes(data_key: str, _X, _tasks, k: int, covariance_type: str):
+    from gmmcore.multitask import compare_modes as _compare
+
+    return _compare(_X, _tasks, k, covariance_type=covariance_type, random_state=0)

@@ -1,0 +1,38 @@
+"""Per-row result tables for download (pandas bookkeeping only; the numbers come from gmmcore)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def _with_resp(base: pd.DataFrame, resp) -> pd.DataFrame:
+    out = base.reset_index(drop=True).copy()
+    out["component"] = resp.argmax(axis=1)
+    for j in range(resp.shape[1]):
+        out[f"responsibility_{j}"] = resp[:, j]
+    return out
+
+
+def row_results(model, data: dict, use_tasks: bool) -> pd.DataFrame:
+    """The fitted rows' original columns (task column included), the most likely component and
+    every responsibility."""
+    resp = model.predict_proba(data["X"], tasks=data["tasks"] if use_tasks else None)
+    base = data["frame"].iloc[data["row_index"]]
+    return _with_resp(base, resp)
+
+
+def predict_table(fitted, frame: pd.DataFrame, task_column=None) -> tuple[pd.DataFrame, int]:
+    """Predictions of a loaded model on a raw frame; rows missing a feature are left out.
+
+    Returns (table, number of rows left out). Raises ValueError when columns are missing.
+    """
+    missing = [f for f in fitted.feature_names if f not in frame.columns]
+    if missing:
+        raise ValueError(f"the file lacks the model's feature column(s) {missing}; it has "
+                         f"{list(map(str, frame.columns))}.")
+    used = list(fitted.feature_names) + ([task_column] if task_column else [])
+    complete = frame[used].notna().all(axis=1)
+    kept = frame[complete]
+    tasks = kept[task_column].astype(str).to_numpy() if task_column else None
+    resp = fitted.predict_proba(kept[fitted.feature_names], tasks)
+    return _with_resp(kept, resp), int((~complete).sum())
