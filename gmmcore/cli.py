@@ -281,7 +281,8 @@ def _estimator_params(args) -> dict:
 
 def cmd_fit(args) -> int:
     if args.mode is not None and args.task_column is None:
-        raise CliError(f"--mode {args.mode} needs --task-column COL naming the task of each row")
+        raise CliError(f"--mode {args.mode} is for data with tasks; add --task-column COL "
+                       "naming the task of each row, or leave out --mode")
     mode = "single" if args.task_column is None else (args.mode or "shared")
     frame, names, tasks = _load_features(args, args.columns)
     n, k = frame.shape[0], args.components

@@ -1,0 +1,282 @@
+"""The command line: happy paths in-process, a few real subprocess runs, and every bad input
+ending in exactly one stderr line and exit status 2."""
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gmmcore.cli import main
+from gmmcore.model_io import load_model
+
+ROOT = Path(__file__).resolve().parent.parent
+FAITHFUL = str(ROOT / "sample_data" / "faithful.csv")
+PENGUINS = str(ROOT / "sample_data" / "penguins.csv")
+PENGUIN_COLUMNS = "bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g"
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def faithful_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "faithful.json"
+    assert main(["fit", FAITHFUL, "-k", "2", "--output", str(path)]) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def penguin_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "penguins.json"
+    assert main(["fit", PENGUINS, "-k", "3", "--standardize", "--columns", PENGUIN_COLUMNS,
+                 "--task-column", "island", "--output", str(path)]) == 0
+    return path
+
+
+# -- happy paths --------------------------------------------------------------------------------
+def test_fit_writes_a_model_that_loads_and_predicts(capsys, tmp_path):
+    out_path = tmp_path / "m.json"
+    code, out, err = run(capsys, "fit", FAITHFUL, "--components", "3", "--covariance-type", "tied",
+                         "--n-init", "2", "--seed", "1", "--output", out_path)
+    assert code == 0, err
+    for word in ("3 component", "'tied'", "log-likelihood", "BIC", "converged", str(out_path)):
+        assert word in out
+    model = load_model(out_path)
+    assert model.n_components == 3 and model.covariance_type == "tied"
+    X = pd.read_csv(FAITHFUL)
+    assert model.predict(X).shape == (272,)
+    assert model.metadata["random_state"] == 1 and model.metadata["bic"] is not None
+
+
+def test_fit_with_task_column_fits_a_shared_model(capsys, penguin_model):
+    model = load_model(penguin_model)
+    assert model.mode == "shared"
+    assert model.tasks == ("Biscoe", "Dream", "Torgersen")
+    assert model.standardizer is not None
+    assert model.metadata["task_column"] == "island" and model.metadata["n_samples"] == 342
+
+
+def test_fit_skips_incomplete_rows_with_a_note(capsys, tmp_path):
+    code, _, err = run(capsys, "fit", PENGUINS, "-k", "2", "--columns", "bill_length_mm,body_mass_g",
+                       "-o", tmp_path / "m.json")
+    assert code == 0
+    assert err.startswith("note: skipped 2 of 344 row(s)")
+
+
+def test_select_prints_an_aligned_table_with_the_best_bic_marked(capsys):
+    code, out, err = run(capsys, "select", FAITHFUL, "--components", "1-3",
+                         "--covariance-types", "full,tied")
+    assert code == 0
+    lines = out.splitlines()
+    header = next(i for i, ln in enumerate(lines) if "BIC" in ln and "ICL" in ln)
+    rows = lines[header + 1: header + 7]
+    assert len(rows) == 6 and sum(r.startswith("*") for r in rows) == 1
+    assert "lowest BIC" in lines[-1]
+    assert "[1/6] K=1 full" in err and "[6/6] K=3 tied" in err
+
+
+def test_select_csv_parses_back_with_pandas(capsys):
+    code, out, _ = run(capsys, "select", FAITHFUL, "-k", "2,3", "--covariance-types", "tied",
+                       "--csv", "--quiet")
+    assert code == 0
+    grid = pd.read_csv(io.StringIO(out))
+    assert list(grid["n_components"]) == [2, 3]
+    assert {"bic", "aic", "icl", "mclust_name", "error"} <= set(grid.columns)
+    assert np.isfinite(grid["bic"]).all()
+
+
+def test_predict_writes_one_row_per_input_row_with_probabilities_summing_to_one(
+        capsys, faithful_model):
+    code, out, _ = run(capsys, "predict", faithful_model, FAITHFUL)
+    assert code == 0
+    pred = pd.read_csv(io.StringIO(out))
+    assert list(pred.columns) == ["label", "p0", "p1"] and len(pred) == 272
+    np.testing.assert_allclose(pred[["p0", "p1"]].sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    model = load_model(faithful_model)
+    assert np.array_equal(pred["label"], model.predict(pd.read_csv(FAITHFUL)))
+
+
+def test_predict_probabilities_are_written_at_full_precision(capsys, faithful_model):
+    _, out, _ = run(capsys, "predict", faithful_model, FAITHFUL)
+    pred = pd.read_csv(io.StringIO(out))  # pandas 3 parses floats round-trip by default
+    model = load_model(faithful_model)
+    assert np.array_equal(pred[["p0", "p1"]].to_numpy(),
+                          model.predict_proba(pd.read_csv(FAITHFUL)))
+
+
+def test_predict_multitask_keeps_incomplete_rows_blank(capsys, penguin_model):
+    code, out, err = run(capsys, "predict", penguin_model, PENGUINS, "--with-input")
+    assert code == 0
+    pred = pd.read_csv(io.StringIO(out))
+    assert len(pred) == 344 and "island" in pred.columns
+    assert pred["label"].isna().sum() == 2
+    done = pred.dropna(subset=["label"])
+    np.testing.assert_allclose(done[["p0", "p1", "p2"]].sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    assert "left blank 2 of 344" in err
+
+
+def test_predict_unknown_task_with_pooled_weights(capsys, penguin_model, tmp_path):
+    data = tmp_path / "mars.csv"
+    data.write_text(Path(PENGUINS).read_text().replace("Torgersen", "Mars"))
+    code, out, _ = run(capsys, "predict", penguin_model, data, "--unknown-task", "pooled")
+    assert code == 0 and len(pd.read_csv(io.StringIO(out))) == 344
+
+
+def test_semicolon_file_with_decimal_commas_is_read(capsys, tmp_path):
+    data = tmp_path / "semi.csv"
+    df = pd.read_csv(FAITHFUL)
+    data.write_text("eruptions;waiting\n" + "\n".join(
+        f"{str(e).replace('.', ',')};{w}" for e, w in df.itertuples(index=False)))
+    code, out, _ = run(capsys, "fit", data, "-k", "2", "-o", tmp_path / "m.json")
+    assert code == 0 and "272 rows x 2 features" in out
+
+
+def test_latin1_tab_file_is_read(capsys, tmp_path):
+    data = tmp_path / "latin.tsv"
+    df = pd.read_csv(FAITHFUL)
+    text = "durée\twaiting\n" + "\n".join(f"{e}\t{w}" for e, w in df.itertuples(index=False))
+    data.write_bytes(text.encode("latin-1"))
+    code, out, _ = run(capsys, "fit", data, "-k", "2", "-o", tmp_path / "m.json")
+    assert code == 0 and "durée" in out
+
+
+def test_help_of_every_command_describes_options_with_an_example(capsys):
+    for command in ("fit", "select", "predict"):
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0
+        assert "Examples:" in out and "python -m gmmcore " + command in out
+        assert "--on-missing" in out
+
+
+# -- bad input: one line on stderr, exit 2 ------------------------------------------------------
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    (d / "empty.csv").write_text("")
+    (d / "binary.csv").write_bytes(b"\x00\x01\x02PK\x03\x04" * 20)
+    (d / "text.csv").write_text("name,colour\nalice,red\nbob,blue\n")
+    (d / "ragged.csv").write_text("a,b\n1,2\n3,4,5\n")
+    (d / "header_only.csv").write_text("a,b\n")
+    (d / "inf.csv").write_text("a,b\n1,2\n3,inf\n5,6\n")
+    (d / "few.csv").write_text("a,b\n1,2\n3,5\n")
+    (d / "bad_model.json").write_text('{"format": "gmmcore.model", "version": 1,')
+    (d / "not_model.json").write_text('{"hello": 1}')
+    return d
+
+
+ERRORS = {
+    "missing_file": (["fit", "{d}/absent.csv", "-k", "2", "-o", "{d}/o.json"], "does not exist"),
+    "empty_file": (["fit", "{d}/empty.csv", "-k", "2", "-o", "{d}/o.json"], "is empty"),
+    "binary_file": (["fit", "{d}/binary.csv", "-k", "2", "-o", "{d}/o.json"], "looks binary"),
+    "ragged_csv": (["fit", "{d}/ragged.csv", "-k", "1", "-o", "{d}/o.json"],
+                   "not a readable CSV"),
+    "header_only": (["fit", "{d}/header_only.csv", "-k", "1", "-o", "{d}/o.json"],
+                    "no data rows"),
+    "no_numeric_columns": (["fit", "{d}/text.csv", "-k", "1", "-o", "{d}/o.json"],
+                           "no numeric columns"),
+    "unknown_column": (["fit", FAITHFUL, "-k", "2", "--columns", "eruptions,height",
+                        "-o", "{d}/o.json"], "available columns: eruptions, waiting"),
+    "non_numeric_column": (["fit", PENGUINS, "-k", "2", "--columns", "species",
+                            "-o", "{d}/o.json"], "column 'species' is not numeric"),
+    "unknown_task_column": (["fit", FAITHFUL, "-k", "2", "--task-column", "site",
+                             "-o", "{d}/o.json"], "task column 'site' is not in"),
+    "too_few_rows": (["fit", "{d}/few.csv", "-k", "3", "-o", "{d}/o.json"],
+                     "only 2 complete row(s)"),
+    "infinite_values": (["fit", "{d}/inf.csv", "-k", "1", "-o", "{d}/o.json"],
+                        "infinite values"),
+    "missing_values_as_error": (["fit", PENGUINS, "-k", "2", "--on-missing", "error",
+                                 "-o", "{d}/o.json"], "missing values"),
+    "unknown_covariance_type": (["fit", FAITHFUL, "-k", "2", "--covariance-type", "VVV",
+                                 "-o", "{d}/o.json"], "unknown covariance type 'VVV'"),
+    "components_not_a_number": (["fit", FAITHFUL, "-k", "two", "-o", "{d}/o.json"],
+                                "must be a whole number"),
+    "components_zero": (["fit", FAITHFUL, "-k", "0", "-o", "{d}/o.json"], "must be >= 1"),
+    "missing_required_option": (["fit", FAITHFUL, "-k", "2"], "--output"),
+    "unwritable_output": (["fit", FAITHFUL, "-k", "2", "-o", "{d}/no/such/dir/m.json"],
+                          "cannot write"),
+    "mode_without_task_column": (["fit", FAITHFUL, "-k", "2", "--mode", "shared",
+                                  "-o", "{d}/o.json"], "add --task-column"),
+    "select_bad_range": (["select", FAITHFUL, "--components", "9-1"], "runs backwards"),
+    "select_range_garbage": (["select", FAITHFUL, "--components", "a-b"], "bad --components"),
+    "select_range_zero": (["select", FAITHFUL, "--components", "0-3"], "K must be >= 1"),
+    "select_unknown_type": (["select", FAITHFUL, "--covariance-types", "full,round"],
+                            "unknown covariance type 'round'"),
+    "select_too_few_rows": (["select", "{d}/few.csv", "--components", "1-4"],
+                            "goes up to 4"),
+    "predict_malformed_model": (["predict", "{d}/bad_model.json", FAITHFUL],
+                                "not valid JSON"),
+    "predict_not_a_model": (["predict", "{d}/not_model.json", FAITHFUL],
+                            "missing field 'format'"),
+    "predict_missing_model": (["predict", "{d}/absent.json", FAITHFUL], "does not exist"),
+    "no_command": ([], "choose a command"),
+    "unknown_command": (["train", FAITHFUL], "invalid choice"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_bad_input_is_one_stderr_line_and_exit_2(case, capsys, bad_files):
+    argv, fragment = ERRORS[case]
+    code, out, err = run(capsys, *[a.format(d=bad_files) for a in argv])
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
+    assert "; " in lines[0]  # what is wrong; how to fix it
+    assert "Traceback" not in err and out == ""
+
+
+def test_predict_missing_feature_column_lists_available_ones(capsys, faithful_model, tmp_path):
+    data = tmp_path / "one.csv"
+    data.write_text("eruptions,height\n1,2\n3,4\n")
+    code, _, err = run(capsys, "predict", faithful_model, data)
+    assert code == 2 and err.count("\n") == 1
+    assert "no column 'waiting'" in err and "available columns: eruptions, height" in err
+
+
+def test_predict_unknown_task_is_an_error_by_default(capsys, penguin_model, tmp_path):
+    data = tmp_path / "mars.csv"
+    data.write_text(Path(PENGUINS).read_text().replace("Torgersen", "Mars"))
+    code, _, err = run(capsys, "predict", penguin_model, data)
+    assert code == 2
+    last = err.splitlines()[-1]
+    assert "Mars" in last and "Biscoe, Dream, Torgersen" in last and "--unknown-task pooled" in last
+
+
+def test_predict_task_column_on_a_single_model_is_an_error(capsys, faithful_model):
+    code, _, err = run(capsys, "predict", faithful_model, FAITHFUL, "--task-column", "waiting")
+    assert code == 2 and "no tasks" in err
+
+
+# -- the real entry point -----------------------------------------------------------------------
+def _python_m(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "gmmcore", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_python_m_gmmcore_fit_then_predict(tmp_path):
+    model = tmp_path / "m.json"
+    fit = _python_m("fit", FAITHFUL, "-k", "2", "--seed", "3", "-o", model)
+    assert fit.returncode == 0, fit.stderr
+    assert "Model written to" in fit.stdout
+    pred = _python_m("predict", model, FAITHFUL)
+    assert pred.returncode == 0
+    assert len(pd.read_csv(io.StringIO(pred.stdout))) == 272
+
+
+def test_python_m_gmmcore_error_has_no_traceback(tmp_path):
+    result = _python_m("fit", tmp_path / "absent.csv", "-k", "2", "-o", tmp_path / "m.json")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_python_m_gmmcore_usage_error_is_one_line():
+    result = _python_m("select", FAITHFUL, "--components", "x")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
