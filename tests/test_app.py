@@ -1,0 +1,335 @@
+"""The dashboard under streamlit.testing.v1.AppTest: every page's happy path and bad inputs,
+plus the upload parser (gmmcore.tabular) directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gmmcore.tabular import TableFileError, prepare_features, read_table
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+
+
+def _app():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _page(at, path):
+    at.switch_page(path).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _errors(at):
+    return [e.value for e in at.error]
+
+
+def _button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+# -- the upload parser -----------------------------------------------------------------------
+
+def test_read_table_detects_tab_and_latin1():
+    data = "name\tlänge\tbreite\nä\t1.5\t2\nö\t2.5\t3\n".encode("latin-1")
+    frame, info = read_table(data)
+    assert info["delimiter"] == "tab" and info["encoding"] == "Latin-1"
+    assert list(frame.columns) == ["name", "länge", "breite"]
+    assert frame["länge"].tolist() == [1.5, 2.5]
+
+
+def test_read_table_detects_semicolon_and_utf8_bom():
+    frame, info = read_table("\ufeffa;b\n1;2\n3;4\n".encode())
+    assert info["delimiter"] == "semicolon" and info["encoding"] == "UTF-8"
+    assert list(frame.columns) == ["a", "b"]
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    (b"", "empty"),
+    (b"   \n\n", "empty"),
+    (b"\x00\x01\x02PK\x03\x04" * 100, "binary"),
+    (b"a,b\nx,y\nz,w\n", "no numeric column"),
+    (b"a,b\n1,2\n", "1 data row"),
+    (b"a,b\n1,2\n3,4,5\n6,7\n", "ragged"),
+])
+def test_read_table_rejects_bad_files_with_a_clear_message(data, words):
+    with pytest.raises(TableFileError, match=words):
+        read_table(data, name="the file")
+
+
+def test_read_table_rejects_files_over_the_limit():
+    with pytest.raises(TableFileError, match="over the 0 MB limit"):
+        read_table(b"a,b\n" + b"1,2\n" * 1000, max_bytes=100)
+
+
+def test_prepare_features_counts_and_drops_missing_rows():
+    frame = pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0], "b": [1.0, 2.0, None, 5.0], "t": list("xyxy")})
+    prep = prepare_features(frame, ["a", "b"], task_column="t")
+    assert prep.n_dropped == 2 and prep.X.shape == (2, 2)
+    np.testing.assert_array_equal(prep.row_index, [0, 3])
+    assert prep.tasks.tolist() == ["x", "y"]
+    with pytest.raises(ValueError, match="at least one"):
+        prepare_features(frame, [])
+
+
+# -- Data page -------------------------------------------------------------------------------
+
+def test_first_screen_is_old_faithful_with_url_state():
+    at = _app()
+    assert at.title[0].value == "Data"
+    assert at.session_state["dataset"]["name"] == "Old Faithful"
+    assert at.multiselect(key="features").value == ["eruptions", "waiting"]
+    assert at.query_params["sample"] == "Old Faithful"
+    assert at.query_params["k"] == "2"
+    assert not _errors(at)
+
+
+def test_sample_selector_and_missing_rows_notice():
+    at = _app()
+    at.selectbox(key="sample_name").set_value("Palmer penguins").run()
+    assert not at.exception
+    assert at.selectbox(key="task_column").value == "island"
+    assert any("missing value" in w.value and "dropped" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"", "empty"),
+    (b"\x00\x00binary\x00" * 50, "binary"),
+    (b"a,b\nfoo,bar\nbaz,qux\n", "no numeric column"),
+    (b"a,b\n1,2\n", "data row"),
+    (b"a,b\n1,2\n3\n4,5\n", "ragged"),
+])
+def test_bad_upload_shows_error_and_keeps_previous_dataset(content, words):
+    at = _app()
+    at.radio(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").set_value(("bad.csv", content, "text/csv")).run()
+    assert not at.exception
+    errors = _errors(at)
+    assert errors and words in errors[0] and "previous dataset" in errors[0]
+    assert at.session_state["dataset"]["name"] == "Old Faithful"
+    # The app keeps working: the explorer still fits the previous data.
+    _page(at, "pages/2_explorer.py")
+    assert not _errors(at)
+
+
+def test_good_upload_replaces_the_dataset():
+    at = _app()
+    at.radio(key="data_source").set_value("Upload a file").run()
+    csv = "x;y;kind\n" + "".join(f"{i % 7}.5;{(i * 3) % 11};{'ab'[i % 2]}\n" for i in range(40))
+    at.file_uploader(key="upload").set_value(("mine.csv", csv.encode(), "text/csv")).run()
+    assert not at.exception and not _errors(at)
+    assert at.session_state["dataset"]["name"] == "mine.csv"
+    assert at.multiselect(key="features").value == ["x", "y"]
+
+
+def test_synthetic_generator_with_tasks():
+    at = _app()
+    at.radio(key="data_source").set_value("Synthetic").run()
+    at.number_input(key="syn_n").set_value(300)
+    at.number_input(key="syn_tasks").set_value(2)
+    _button(at, "Generate").click().run()
+    assert not at.exception
+    frame = at.session_state["dataset"]["frame"]
+    assert frame.shape[0] == 300 and "task" in frame.columns
+    assert at.selectbox(key="task_column").value == "task"
+    assert at.selectbox(key="label_column").value == "component"
+
+
+def test_no_feature_selected_is_an_error_not_a_crash():
+    at = _app()
+    at.multiselect(key="features").set_value([]).run()
+    assert not at.exception
+    assert any("at least one" in e for e in _errors(at))
+
+
+# -- EM explorer -----------------------------------------------------------------------------
+
+def test_explorer_steps_forward_and_back_through_e_and_m():
+    at = _page(_app(), "pages/2_explorer.py")
+    assert not _errors(at)
+    assert at.session_state["step"] == 0
+    md = " ".join(m.value for m in at.markdown)
+    assert "initialization" in md
+    at.button(key="step_next").click().run()
+    assert at.session_state["step"] == 1
+    assert any("after E" in c.value for c in at.caption)
+    at.button(key="step_next").click().run()
+    assert at.session_state["step"] == 2
+    assert any("after M" in c.value for c in at.caption)
+    at.button(key="step_prev").click().run()
+    assert at.session_state["step"] == 1
+    at.button(key="step_last").click().run()
+    last = at.session_state["step"]
+    assert last == at.slider(key="step").max and last > 2
+    assert at.query_params["step"] == str(last)
+    at.slider(key="step").set_value(3).run()
+    assert at.session_state["step"] == 3
+    at.button(key="step_first").click().run()
+    assert at.session_state["step"] == 0
+    assert not at.exception
+
+
+def test_explorer_run_with_restarts_and_other_settings():
+    at = _page(_app(), "pages/2_explorer.py")
+    at.number_input(key="k").set_value(3)
+    at.selectbox(key="cov_type").set_value("diag")
+    at.number_input(key="n_init").set_value(3)
+    at.number_input(key="max_iter").set_value(20)
+    _button(at, "Run EM").click().run()
+    assert not at.exception and not _errors(at)
+    assert at.session_state["fit_settings"]["n_components"] == 3
+    assert at.query_params["type"] == "diag"
+    # Every restart can be opened in the stepper.
+    at.selectbox(key="restart").set_value(2).run()
+    assert not at.exception and at.session_state["restart"] == 2
+
+
+def test_explorer_more_than_two_features_pca_and_scatter_matrix_and_labels():
+    at = _app()
+    at.selectbox(key="sample_name").set_value("Palmer penguins").run()
+    _page(at, "pages/2_explorer.py")
+    assert not _errors(at)
+    at.button(key="step_last").click().run()
+    at.radio(key="view").set_value("PCA projection").run()
+    assert not at.exception
+    assert any("projected covariances" in c.value for c in at.caption)
+    at.radio(key="view").set_value("Scatter matrix").run()
+    assert not at.exception
+    assert any(m.label == "Adjusted Rand index" for m in at.metric)
+
+
+def test_explorer_one_feature_histogram():
+    at = _app()
+    at.selectbox(key="sample_name").set_value("Lake acidity").run()
+    _page(at, "pages/2_explorer.py")
+    assert not at.exception and not _errors(at)
+    at.button(key="step_next").click().run()
+    assert not at.exception
+
+
+def test_explorer_bad_setting_shows_error():
+    at = _page(_app(), "pages/2_explorer.py")
+    at.number_input(key="k").set_value(20)
+    at.number_input(key="reg_covar").set_value(0.0)
+    at.selectbox(key="cov_type").set_value("full")
+    _button(at, "Run EM").click().run()
+    assert not at.exception  # an EM failure becomes st.error, never a traceback
+
+
+def test_url_reproduces_a_view():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"sample": "Iris", "cols": "Petal.Length,Petal.Width",
+                            "k": "3", "type": "tied", "seed": "4", "step": "3"})
+    at.run()
+    _page(at, "pages/2_explorer.py")
+    s = at.session_state
+    assert s["dataset"]["name"] == "Iris"
+    assert s["fit_settings"]["n_components"] == 3 and s["fit_settings"]["covariance_type"] == "tied"
+    assert s["fit_settings"]["random_state"] == 4
+    assert s["step"] == 3
+
+
+# -- Model selection -------------------------------------------------------------------------
+
+def test_grid_runs_and_a_cell_opens_in_the_explorer():
+    at = _page(_app(), "pages/3_selection.py")
+    at.slider(key="grid_k_range").set_value((1, 3))
+    at.multiselect(key="grid_types").set_value(["full", "tied"])
+    _button(at, "Run the grid").click().run()
+    assert not at.exception and not _errors(at)
+    grid = at.session_state["grid_result"]["grid"]
+    assert grid.shape[0] == 6
+    assert at.success and "Best by BIC" in at.success[0].value
+    at.radio(key="grid_criterion").set_value("icl").run()
+    assert "Best by ICL" in at.success[0].value
+    at.selectbox(key="grid_cell").set_value((3, "tied")).run()
+    at.button(key="open_cell").click().run()
+    assert not at.exception
+    fit = at.session_state["fit_settings"]
+    assert (fit["n_components"], fit["covariance_type"], fit["init_params"]) == (3, "tied", "kmeans")
+    assert at.title[0].value == "EM explorer"
+
+
+def test_grid_with_no_type_is_an_error():
+    at = _page(_app(), "pages/3_selection.py")
+    at.multiselect(key="grid_types").set_value([])
+    _button(at, "Run the grid").click().run()
+    assert not at.exception
+    assert any("at least one covariance type" in e for e in _errors(at))
+
+
+# -- Export & import -------------------------------------------------------------------------
+
+def test_export_offers_model_and_labels_downloads():
+    at = _page(_app(), "pages/4_export.py")
+    assert not _errors(at)
+    labels = [d.label for d in at.get("download_button")]
+    assert "Download the model (JSON)" in labels
+    assert "Download labels + responsibilities (CSV)" in labels
+    preview = at.code[0].value
+    assert '"format": "gmmcore.model"' in preview
+
+
+def _model_text():
+    from gmmcore import GaussianMixture
+    from gmmcore.model_io import to_json
+
+    df = pd.read_csv(ROOT / "sample_data" / "faithful.csv")
+    m = GaussianMixture(2, random_state=0).fit(df.to_numpy())
+    return to_json(m, feature_names=list(df.columns), X=df.to_numpy()), df
+
+
+def test_import_model_and_predict_on_csv():
+    text, df = _model_text()
+    at = _page(_app(), "pages/4_export.py")
+    at.file_uploader(key="model_upload").set_value(("m.json", text.encode(), "application/json"))
+    at.file_uploader(key="predict_upload").set_value(
+        ("d.csv", df.head(30).to_csv(index=False).encode(), "text/csv")).run()
+    assert not at.exception and not _errors(at)
+    out = at.dataframe[-1].value
+    assert {"component", "responsibility_0", "responsibility_1"} <= set(out.columns)
+    np.testing.assert_allclose(out[["responsibility_0", "responsibility_1"]].sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("bad", [b"{not json", b'{"format": "nope"}', b"\x00\x01"])
+def test_malformed_model_file_gets_the_loaders_error(bad):
+    at = _page(_app(), "pages/4_export.py")
+    at.file_uploader(key="model_upload").set_value(("m.json", bad, "application/json")).run()
+    assert not at.exception
+    assert any("cannot be loaded" in e for e in _errors(at))
+
+
+def test_import_csv_missing_model_columns_is_an_error():
+    text, _ = _model_text()
+    at = _page(_app(), "pages/4_export.py")
+    at.file_uploader(key="model_upload").set_value(("m.json", text.encode(), "application/json"))
+    at.file_uploader(key="predict_upload").set_value(("d.csv", b"a,b\n1,2\n3,4\n", "text/csv")).run()
+    assert not at.exception
+    assert any("lacks the model's feature column" in e for e in _errors(at))
+
+
+# -- Tasks -------------------------------------------------------------------------------------
+
+def test_tasks_page_without_task_column_explains():
+    at = _page(_app(), "pages/5_tasks.py")
+    assert any("task column" in i.value for i in at.info)
+
+
+def test_tasks_page_compares_modes():
+    at = _app()
+    at.selectbox(key="sample_name").set_value("Palmer penguins").run()
+    _page(at, "pages/5_tasks.py")
+    at.number_input(key="tasks_k").set_value(2)
+    _button(at, "Compare pooled, separate and shared").click().run()
+    assert not at.exception and not _errors(at)
+    assert at.dataframe[0].value["mode"].tolist() == ["pooled", "separate", "shared"]
