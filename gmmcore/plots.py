@@ -289,6 +289,17 @@ def log_likelihood_figure(trace: pd.DataFrame, *, current_iteration: int | None 
                 text=group["message"], hovertemplate="%{text}<extra></extra>",
                 meta={"role": "event", "kind": kind},
             ))
+    y = trace[col].to_numpy(dtype=np.float64)
+    if y.size >= 3:
+        # A wild first iteration (e.g. a start on single points) would flatten the rest of the
+        # curve: zoom on the later iterations and say so.
+        rest = y[1:]
+        spread = max(rest.max() - rest.min(), 1e-12 + 1e-9 * abs(rest.max()))
+        if rest.min() - y[0] > 20 * spread:
+            fig.update_yaxes(range=[rest.min() - 0.1 * spread, rest.max() + 0.1 * spread])
+            fig.add_annotation(x=trace["iteration"].iloc[0], y=rest.min(), xref="x", yref="y",
+                               text=f"iteration 1: {y[0]:.3g} (below the chart)", showarrow=True,
+                               arrowhead=2, ay=30, ax=40, font=dict(size=11))
     fig.update_layout(title=title, xaxis_title="EM iteration", yaxis_title=ylabel, height=320,
                       margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       legend=dict(orientation="h", y=-0.3))

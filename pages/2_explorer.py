@@ -21,6 +21,9 @@ S.init()  # idempotent; covers a first request that bypasses app.py
 s = st.session_state
 
 st.title("EM explorer")
+st.markdown("Press **Next** to watch EM one half-step at a time: the **E step** recolours the "
+            "points (which component is responsible for each), the **M step** moves the "
+            "ellipses and means to fit the points they are responsible for.")
 with st.expander("What am I looking at? (EM in three sentences)", expanded=False):
     st.markdown(
         "- A mixture of K Gaussians has, per component k, a **weight** πₖ, a **mean** μₖ (the ✕) "

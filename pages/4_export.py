@@ -60,7 +60,7 @@ with tab_export:
                 "component's responsibility)")
     if data["n_dropped"]:
         st.caption(f"{data['n_dropped']} row(s) with missing values were not fitted and are left out.")
-    st.dataframe(table.head(500), hide_index=True, key="labels_preview")
+    st.dataframe(table.head(500).round(6), hide_index=True, key="labels_preview")
 
 with tab_import:
     st.markdown("Upload a model file (from this page or `python -m gmmcore fit`) and a CSV/TSV "

@@ -155,3 +155,13 @@ def test_plots_module_does_not_import_streamlit():
     mods = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     mods |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert not any(m.startswith("streamlit") for m in mods)
+
+
+def test_log_likelihood_figure_zooms_past_a_wild_first_iteration():
+    trace = pd.DataFrame({"iteration": [1, 2, 3, 4], "log_likelihood": [-1e10, -1200.0, -1150.0, -1140.0],
+                          "mean_log_likelihood": [-1e8, -12.0, -11.5, -11.4]})
+    fig = P.log_likelihood_figure(trace)
+    lo, hi = fig.layout.yaxis.range
+    assert lo > -1300 and hi < -1100
+    assert "below the chart" in fig.layout.annotations[0].text
+    assert P.log_likelihood_figure(trace.iloc[1:]).layout.yaxis.range is None

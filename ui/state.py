@@ -74,7 +74,7 @@ DEFAULTS = {
     SYN_N: 500, SYN_D: 2, SYN_K: 3, SYN_SEP: 3.0, SYN_SHAPE: "random", SYN_SEED: 0, SYN_TASKS: 1,
     K: 2,
     COV_TYPE: "full",
-    INIT: "random_from_data",  # starts from K random points: EM visibly moves (kmeans starts near the end)
+    INIT: "k-means++",  # EM visibly moves from a sane start (kmeans starts almost at the end)
     SEED: 0,
     REG_COVAR: 1e-6,
     TOL: 1e-3,
