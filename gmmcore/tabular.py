@@ -22,6 +22,7 @@ __all__ = [
     "numeric_columns",
     "prepare_features",
     "read_table",
+    "suggest_standardize",
 ]
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -221,3 +222,14 @@ def prepare_features(frame: pd.DataFrame, features, *, task_column: str | None =
     tasks = kept[task_column].astype(str).to_numpy() if task_column else None
     labels = kept[label_column].astype(str).to_numpy() if label_column else None
     return PreparedData(X, tuple(features), tasks, labels, np.flatnonzero(complete), n_dropped)
+
+
+def suggest_standardize(frame: pd.DataFrame, features, ratio: float = 50.0) -> bool:
+    """True when the features' standard deviations differ by more than ``ratio``: then the
+    widest feature dominates distances, ellipses and PCA, and z-scores are the better default."""
+    cols = [f for f in features if f in frame.columns]
+    if len(cols) < 2:
+        return False
+    sd = frame[cols].std(skipna=True).to_numpy(dtype=np.float64)
+    sd = sd[np.isfinite(sd) & (sd > 0)]
+    return bool(sd.size >= 2 and sd.max() / sd.min() > ratio)

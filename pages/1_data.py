@@ -3,7 +3,13 @@
 import streamlit as st
 
 from gmmcore.datasets import COVARIANCE_SHAPES, SAMPLES, make_mixture
-from gmmcore.tabular import DEFAULT_MAX_BYTES, TableFileError, numeric_columns, read_table
+from gmmcore.tabular import (
+    DEFAULT_MAX_BYTES,
+    TableFileError,
+    numeric_columns,
+    read_table,
+    suggest_standardize,
+)
 from ui import state as S
 from ui.widgets import current_data_or_stop
 
@@ -103,6 +109,10 @@ c3.selectbox("Label column (optional)", others, key=S.LABEL_COLUMN, persist_stat
 st.checkbox("Standardize the features (z-scores) before fitting", key=S.STANDARDIZE, persist_state="session",
             help="Useful when features have very different units; the exported model keeps the "
                  "scaling so it predicts on raw data.")
+
+if suggest_standardize(frame, s[S.FEATURES]) and not s[S.STANDARDIZE]:
+    st.info("These features have very different spreads (over 50×): the widest one will dominate "
+            "the fit and the pictures. Consider ticking **Standardize**.")
 
 data = current_data_or_stop()
 if data["n_dropped"]:

@@ -333,3 +333,14 @@ def test_tasks_page_compares_modes():
     _button(at, "Compare pooled, separate and shared").click().run()
     assert not at.exception and not _errors(at)
     assert at.dataframe[0].value["mode"].tolist() == ["pooled", "separate", "shared"]
+
+
+def test_penguins_are_standardized_by_default_faithful_is_not():
+    from gmmcore.datasets import load_sample
+    from gmmcore.tabular import suggest_standardize
+
+    assert suggest_standardize(load_sample("Palmer penguins"), ["bill_length_mm", "body_mass_g"])
+    at = _app()
+    assert at.checkbox(key="standardize").value is False  # Old Faithful: sd 1.1 vs 13.6
+    at.selectbox(key="sample_name").set_value("Palmer penguins").run()
+    assert at.checkbox(key="standardize").value is True  # bill depth sd ~2 vs body mass ~800

@@ -121,7 +121,7 @@ def fit_settings_from_widgets() -> dict:
 def set_dataset(name: str, origin: str, frame, info=None, *, features=None, task_column=None,
                 label_column=None, suggested_k: int | None = None) -> None:
     """Make ``frame`` the active dataset and reset the column choices to sensible defaults."""
-    from gmmcore.tabular import numeric_columns
+    from gmmcore.tabular import numeric_columns, suggest_standardize
 
     s = st.session_state
     numeric = numeric_columns(frame)
@@ -129,6 +129,7 @@ def set_dataset(name: str, origin: str, frame, info=None, *, features=None, task
         features = numeric[:2] if len(numeric) >= 2 else numeric[:1]
     s[DATASET] = {"name": name, "origin": origin, "frame": frame, "info": info or {}}
     s[FEATURES] = list(features)
+    s[STANDARDIZE] = suggest_standardize(frame, features)
     s[TASK_COLUMN] = task_column if task_column in frame.columns else NONE
     s[LABEL_COLUMN] = label_column if label_column in frame.columns else NONE
     s[AXIS_X], s[AXIS_Y] = 0, 1
