@@ -133,8 +133,9 @@ def em_scatter(
     n = points.shape[0]
     if webgl is None:
         webgl = n > 2000
-    Scatter = go.Scattergl if webgl else go.Scatter
-    fig = go.Figure()
+    # The point colours are thousands of strings that Plotly would validate one by one (most of
+    # the time of a step); they are built here from known-good values, so skip validation.
+    fig = go.Figure(_validate=False)
     if resp is None:
         colors = "rgb({},{},{})".format(*GREY)
         custom = None if row_ids is None else np.asarray(row_ids)[:, None]
@@ -145,7 +146,8 @@ def em_scatter(
         colors = blend_colors(resp)
         custom = resp if row_ids is None else np.column_stack([np.asarray(row_ids), resp])
         hover = _hover_template(k, row_ids is not None)
-    fig.add_trace(Scatter(
+    fig.add_trace(dict(
+        type="scattergl" if webgl else "scatter",
         x=points[:, 0], y=points[:, 1], mode="markers", name="data points",
         marker=dict(color=colors, size=6 if n < 1000 else 4, opacity=0.8,
                     line=dict(width=0)),
@@ -162,8 +164,8 @@ def em_scatter(
         color = component_color(j)
         for s in sd_levels:
             e = ellipse_points(means[j], covariances[j], s, ellipse_resolution)
-            fig.add_trace(go.Scatter(
-                x=e[:, 0], y=e[:, 1], mode="lines", showlegend=False,
+            fig.add_trace(dict(
+                type="scatter", x=e[:, 0], y=e[:, 1], mode="lines", showlegend=False,
                 line=dict(color=color, width=2.5 if s == 1 else 1.5, dash=_DASH.get(s, "solid")),
                 name=f"component {j}, {s} sd ({ellipse_mass(s):.1%})",
                 hovertemplate=f"component {j}: {s} sd ellipse, holds {ellipse_mass(s):.1%} "
