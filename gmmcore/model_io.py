@@ -1,9 +1,9 @@
 """The model file: a fitted mixture as versioned, self-describing JSON, and back.
 
 A file holds what is needed to predict on raw data (feature names, standardization,
-covariance type, weights, means, covariances; task names and per-task weights for a shared
-multi-task mixture), what the fit produced (log-likelihood, BIC, AIC, ICL, ...) and, on
-request, the per-iteration history. The format is documented field by field in
+covariance type, weights, means, covariances; for a multi-task model its mode, the task names
+and the per-task weights, or one full mixture per task in separate mode), what the fit
+produced (log-likelihood, BIC, AIC, ICL, ...) and, on request, the per-iteration history. The format is documented field by field in
 ``docs/model-format.md`` and described by the JSON Schema at :data:`SCHEMA_PATH`, which the
 loader validates against before the checks a schema cannot express (shapes that agree,
 weights that sum to 1, symmetric positive definite covariances). No pickle anywhere.
@@ -71,11 +71,26 @@ def _gmm_version() -> str:
 class FittedModel:
     """A fitted mixture together with what it needs to predict on raw data.
 
+    One class for every mode a model file can hold (:attr:`mode`):
+
+    ``"single"``
+        ``mixture`` is a plain fitted GaussianMixture; no tasks.
+    ``"pooled"``
+        ``mixture`` is one mixture fitted to the rows of all tasks; ``task_names`` lists the
+        tasks it was fitted on. Prediction ignores the task.
+    ``"shared"``
+        ``mixture`` was fitted with ``tasks=``: ``weights_`` has shape (n_tasks, K) and
+        ``tasks_`` names its rows. Prediction uses the weights of each row's task.
+    ``"separate"``
+        ``mixture`` is None and ``submodels`` maps each task name to that task's own fitted
+        mixture (all with the same K, features and covariance type). Prediction uses the
+        row's task's mixture; column ``j`` of ``predict_proba`` is then that task's component
+        ``j``.
+
     Parameters
     ----------
-    mixture : GaussianMixture
-        Fitted. A shared multi-task mixture has ``weights_`` of shape (n_tasks, K) and
-        ``tasks_`` a tuple of task names.
+    mixture : GaussianMixture or None
+        Fitted; None exactly in separate mode.
     feature_names : list of str
         The input columns, in the order the mixture's features are in.
     standardizer : Standardizer or None
@@ -84,25 +99,33 @@ class FittedModel:
         Fit results (the file's ``fit`` object): ``log_likelihood``, ``bic``, ``aic``,
         ``icl``, ``n_samples``, ``n_iter``, ``converged``, ``random_state``, ...
     task_n_samples : list of int or None
-        Shared mixtures: fitting rows per task (in ``mixture.tasks_`` order), which weight
-        the pooled weights. None when unknown (then the tasks weigh equally).
+        Multi-task models: fitting rows per task (in :attr:`tasks` order). For shared mode
+        they weight the pooled weights. None when unknown.
     pooled_weights : ndarray of shape (K,) or None
         Shared mixtures: the weights used for an unseen task with ``unknown_task="pooled"``.
-        Computed from the task weights when not given.
+        Computed from the task weights when not given. None in the other modes.
+    task_names : tuple of str or None
+        Pooled mode: the tasks the mixture was fitted on (it ignores them when predicting).
+    submodels : dict of str -> GaussianMixture, or None
+        Separate mode: one fitted mixture per task, in task order.
 
     All prediction methods take RAW data: ``X`` as an array of shape (n_samples, n_features)
     in ``feature_names`` order, or a DataFrame whose columns are selected by name.
     """
 
-    mixture: GaussianMixture
+    mixture: GaussianMixture | None
     feature_names: list[str]
     standardizer: Standardizer | None = None
     metadata: dict = dataclasses.field(default_factory=dict)
     task_n_samples: list[int] | None = None
     pooled_weights: np.ndarray | None = None
+    task_names: tuple | None = None
+    submodels: dict | None = None
 
     def __post_init__(self):
-        if not hasattr(self.mixture, "means_"):
+        if self.submodels is not None:
+            self._check_submodels()
+        elif self.mixture is None or not hasattr(self.mixture, "means_"):
             raise ValueError("FittedModel needs a fitted GaussianMixture; call fit(X) first.")
         self.feature_names = [str(f) for f in self.feature_names]
         d = self.n_features
@@ -118,11 +141,17 @@ class FittedModel:
                 f"the standardizer has {np.shape(self.standardizer.mean)[0]} feature(s) but "
                 f"the mixture has {d}; fit the standardizer on the same columns."
             )
+        if self.submodels is None and getattr(self.mixture, "tasks_", None) is not None:
+            self.task_names = None  # shared: the mixture's own tasks_ are the task names
+        elif self.task_names is not None:
+            names = tuple(str(t) for t in self.task_names)
+            if not names or len(set(names)) != len(names):
+                raise ValueError("task_names must list each task once (at least one task).")
+            self.task_names = names
         if self.tasks is None:
             self.task_n_samples = None
             self.pooled_weights = None
             return
-        weights = np.asarray(self.mixture.weights_, dtype=np.float64)
         if self.task_n_samples is not None:
             counts = [int(c) for c in self.task_n_samples]
             if len(counts) != len(self.tasks) or min(counts) < 0:
@@ -131,35 +160,101 @@ class FittedModel:
                     f"{len(self.tasks)} tasks {list(self.tasks)}."
                 )
             self.task_n_samples = counts
-        if self.pooled_weights is None:
+        if self.mode != "shared":
+            self.pooled_weights = None
+        elif self.pooled_weights is None:
+            weights = np.asarray(self.mixture.weights_, dtype=np.float64)
             self.pooled_weights = _pooled(weights, self.task_n_samples)
         else:
             self.pooled_weights = np.asarray(self.pooled_weights, dtype=np.float64)
 
+    def _check_submodels(self):
+        if self.mixture is not None:
+            raise ValueError("a separate-mode FittedModel has submodels and no mixture; pass "
+                             "mixture=None.")
+        subs = {str(t): gm for t, gm in dict(self.submodels).items()}
+        if not subs:
+            raise ValueError("submodels is empty; give one fitted mixture per task.")
+        for t, gm in subs.items():
+            if not isinstance(gm, GaussianMixture) or not hasattr(gm, "means_"):
+                raise ValueError(f"submodels[{t!r}] must be a fitted gmmcore.GaussianMixture.")
+            if getattr(gm, "tasks_", None) is not None:
+                raise ValueError(f"submodels[{t!r}] is itself a multi-task mixture; each task "
+                                 "needs a single mixture.")
+        first = next(iter(subs.values()))
+        shape = np.shape(first.means_)
+        for t, gm in subs.items():
+            if np.shape(gm.means_) != shape or gm.covariance_type != first.covariance_type:
+                raise ValueError(
+                    f"submodels[{t!r}] has K, features or covariance type different from the "
+                    "other tasks'; fit every task with the same settings.")
+        self.submodels = subs
+        self.task_names = tuple(subs)
+
     # -- description ------------------------------------------------------------------------
     @property
     def mode(self) -> str:
-        """"single" or "shared"."""
-        return "single" if self.tasks is None else "shared"
+        """"single", "pooled", "shared" or "separate"."""
+        if self.submodels is not None:
+            return "separate"
+        if getattr(self.mixture, "tasks_", None) is not None:
+            return "shared"
+        return "single" if self.task_names is None else "pooled"
 
     @property
     def tasks(self) -> tuple | None:
-        return getattr(self.mixture, "tasks_", None)
+        """Task names (None for a single mixture); the rows of :meth:`task_weights`."""
+        if self.submodels is None and getattr(self.mixture, "tasks_", None) is not None:
+            return tuple(self.mixture.tasks_)
+        return self.task_names
+
+    @property
+    def _reference(self) -> GaussianMixture:
+        return self.mixture if self.submodels is None else next(iter(self.submodels.values()))
 
     @property
     def covariance_type(self) -> str:
-        return self.mixture.covariance_type
+        return self._reference.covariance_type
 
     @property
     def n_components(self) -> int:
-        return int(np.shape(self.mixture.means_)[0])
+        """K (in separate mode, of each task's own mixture)."""
+        return int(np.shape(self._reference.means_)[0])
 
     @property
     def n_features(self) -> int:
-        return int(np.shape(self.mixture.means_)[1])
+        return int(np.shape(self._reference.means_)[1])
+
+    def n_parameters(self) -> int:
+        """Free parameters: those of the mixture (per-task weights counted for shared), or,
+        in separate mode, the sum over the tasks' mixtures."""
+        if self.submodels is not None:
+            return int(sum(gm.n_parameters() for gm in self.submodels.values()))
+        return int(self.mixture.n_parameters())
+
+    def task_weights(self):
+        """Mixing weights per task: DataFrame of shape (n_tasks, K), index the task names,
+        columns ``"0" .. "K-1"``; every row sums to 1.
+
+        Shared: the per-task weights. Pooled: the one weight vector, once per task. Separate:
+        each task's own mixture's weights (column ``j`` is a different component in every
+        row). Raises ValueError for a single mixture (it has no tasks).
+        """
+        import pandas as pd
+
+        if self.tasks is None:
+            raise ValueError("this model has no tasks (mode 'single'); use mixture.weights_.")
+        if self.submodels is not None:
+            w = np.vstack([np.asarray(self.submodels[t].weights_) for t in self.tasks])
+        elif self.mode == "shared":
+            w = np.asarray(self.mixture.weights_)
+        else:
+            w = np.tile(np.asarray(self.mixture.weights_), (len(self.tasks), 1))
+        return pd.DataFrame(w, index=pd.Index(self.tasks, name="task"),
+                            columns=[str(j) for j in range(self.n_components)])
 
     def __repr__(self) -> str:
-        extra = "" if self.tasks is None else f", tasks={list(self.tasks)}"
+        extra = "" if self.tasks is None else f", mode={self.mode!r}, tasks={list(self.tasks)}"
         std = ", standardized" if self.standardizer is not None else ""
         return (f"FittedModel(n_components={self.n_components}, "
                 f"covariance_type={self.covariance_type!r}, features={self.feature_names}"
@@ -184,18 +279,31 @@ class FittedModel:
             return self.standardizer.transform(X)
         return check_X(X, n_features=self.n_features, allow_constant=True)
 
+    def _labels(self, tasks, n):
+        labels = task_labels_as_str(tasks)
+        if labels.shape != (n,):
+            raise ValueError(
+                f"tasks must have one label per row ({n}), got {labels.shape[0]}."
+            )
+        return labels
+
     def _log_resp(self, X, tasks, unknown_task):
+        """Per-row log-likelihood (n,) and log-responsibilities (n, K) of raw rows."""
         if unknown_task not in ("error", "pooled"):
             raise ValueError(f"unknown_task must be 'error' or 'pooled', got {unknown_task!r}.")
         Z = self.transform(X)
+        mode = self.mode
+        if mode == "pooled":
+            # One mixture for every task: labels are checked for length, never looked up.
+            if tasks is not None:
+                self._labels(tasks, Z.shape[0])
+            return self.mixture._log_resp(Z)
+        if mode == "separate":
+            return self._separate_log_resp(Z, tasks)
         gm = self.mixture
         if gm.tasks_ is None or tasks is None:
             return gm._log_resp(Z, tasks)
-        labels = task_labels_as_str(tasks)
-        if labels.shape != (Z.shape[0],):
-            raise ValueError(
-                f"tasks must have one label per row ({Z.shape[0]}), got {labels.shape[0]}."
-            )
+        labels = self._labels(tasks, Z.shape[0])
         known = set(gm.tasks_)
         unseen = np.array([t not in known for t in labels.tolist()], dtype=bool)
         if not unseen.any():
@@ -220,9 +328,35 @@ class FittedModel:
                                         tasks=tuple(gm.tasks_) + (pooled_name,))
         return _snapshot_log_resp(augmented, Z, labels)
 
+    def _separate_log_resp(self, Z, tasks):
+        if tasks is None:
+            raise ValueError(
+                f"tasks is required for a separate-mode model: each task {list(self.tasks)} "
+                "has its own mixture; pass one task name per row."
+            )
+        labels = self._labels(tasks, Z.shape[0])
+        unseen = sorted(set(labels.tolist()) - set(self.submodels))
+        if unseen:
+            # Not even unknown_task='pooled' helps: the tasks' components are unrelated.
+            raise ValueError(
+                f"unknown task(s) {unseen}; the model was fitted on {list(self.tasks)}. In "
+                "separate mode every task has its own components and there is no shared "
+                "component set to fall back on, so unseen tasks cannot be predicted (not even "
+                "with unknown_task='pooled'); fit mode 'shared' (or 'pooled') to predict for "
+                "new tasks."
+            )
+        n, k = Z.shape[0], self.n_components
+        log_norm = np.empty(n)
+        log_resp = np.empty((n, k))
+        for t, gm in self.submodels.items():
+            rows = np.flatnonzero(labels == t)
+            if rows.size:
+                log_norm[rows], log_resp[rows] = gm._log_resp(Z[rows])
+        return log_norm, log_resp
+
     def score_samples(self, X, tasks=None, *, unknown_task="error") -> np.ndarray:
-        """Log-likelihood of each raw row, shape (n_samples,) (in the standardized space
-        when the model standardizes)."""
+        """Log-likelihood of each raw row given its task, shape (n_samples,) (in the
+        standardized space when the model standardizes)."""
         return self._log_resp(X, tasks, unknown_task)[0]
 
     def predict_proba(self, X, tasks=None, *, unknown_task="error") -> np.ndarray:
@@ -231,10 +365,13 @@ class FittedModel:
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-        tasks : array-like of shape (n_samples,), required for a shared mixture
-            One task name per row (compared as strings, as in fitting).
+        tasks : array-like of shape (n_samples,)
+            One task name per row (compared as strings, as in fitting). Required for shared
+            and separate models; ignored (only its length is checked) by pooled ones.
         unknown_task : {"error", "pooled"}
-            A task the model has not seen is a ValueError, or uses ``pooled_weights``.
+            A task the model has not seen is a ValueError naming the known tasks, or, for a
+            shared model, uses ``pooled_weights``. A separate model always raises: its tasks
+            share no components, so there is nothing to fall back on.
         """
         return np.exp(self._log_resp(X, tasks, unknown_task)[1])
 
@@ -257,35 +394,39 @@ def _as_fitted(model, feature_names, standardizer) -> FittedModel:
     if isinstance(model, FittedModel):
         if feature_names is None and standardizer is None:
             return model
-        return FittedModel(
-            model.mixture,
-            model.feature_names if feature_names is None else list(feature_names),
-            model.standardizer if standardizer is None else standardizer,
-            dict(model.metadata), model.task_n_samples, model.pooled_weights,
+        return dataclasses.replace(
+            model,
+            feature_names=model.feature_names if feature_names is None else list(feature_names),
+            standardizer=model.standardizer if standardizer is None else standardizer,
+            metadata=dict(model.metadata),
         )
-    counts = None
+    counts = task_names = submodels = None
     if hasattr(model, "models") and hasattr(model, "mode"):  # gmmcore.multitask.MultiTaskMixture
+        counts = [int(model.task_counts[t]) for t in model.tasks]
         if model.mode == "separate":
-            raise ValueError(
-                "a mode='separate' multi-task mixture cannot be saved in model file version 1 "
-                "yet; save each task's mixture (model.models[task]) on its own, or fit "
-                "mode='shared'."
-            )
-        if model.mode == "shared":
-            counts = [model.task_counts[t] for t in model.tasks]
-        model = model.models[None]
-    if not isinstance(model, GaussianMixture):
+            submodels = {t: model.models[t] for t in model.tasks}
+            reference = submodels[model.tasks[0]]
+        else:
+            task_names = tuple(model.tasks) if model.mode == "pooled" else None
+            model = reference = model.models[None]
+    else:
+        reference = model
+    if not isinstance(reference, GaussianMixture):
         raise ValueError(
-            f"save_model needs a fitted gmmcore.GaussianMixture or FittedModel, got "
-            f"{type(model).__name__}."
+            f"save_model needs a fitted gmmcore.GaussianMixture, MultiTaskMixture or "
+            f"FittedModel, got {type(model).__name__}."
         )
-    if not hasattr(model, "means_"):
+    if not hasattr(reference, "means_"):
         raise ValueError("This GaussianMixture is not fitted yet; call fit(X) before saving it.")
     if feature_names is None:
-        names = getattr(model, "feature_names_in_", None)
-        d = np.shape(model.means_)[1]
+        names = getattr(reference, "feature_names_in_", None)
+        d = np.shape(reference.means_)[1]
         feature_names = list(names) if names is not None else [f"x{j}" for j in range(d)]
-    return FittedModel(model, list(feature_names), standardizer, {}, counts)
+    if submodels is not None:
+        return FittedModel(None, list(feature_names), standardizer, {}, counts,
+                           submodels=submodels)
+    return FittedModel(model, list(feature_names), standardizer, {}, counts,
+                       task_names=task_names)
 
 
 def _task_counts(fm: FittedModel, tasks, n: int) -> list[int]:
@@ -312,17 +453,13 @@ def _float_or_none(v):
     return None
 
 
-def _fit_metadata(fm: FittedModel, X, tasks) -> dict:
-    gm = fm.mixture
+def _settings(gm: GaussianMixture) -> dict:
+    """How the mixture was run (its estimator settings and the kept run's outcome)."""
     snap = gm.snapshot_
-    n_params = int(gm.n_parameters())
-    meta: dict[str, Any] = dict(fm.metadata)
-    n_iter = getattr(gm, "n_iter_", snap.iteration)
-    lower_bound = getattr(gm, "lower_bound_", None)
-    meta.update(
-        lower_bound=_float_or_none(lower_bound),
-        n_parameters=n_params,
-        n_iter=int(n_iter),
+    return dict(
+        lower_bound=_float_or_none(getattr(gm, "lower_bound_", None)),
+        n_parameters=int(gm.n_parameters()),
+        n_iter=int(getattr(gm, "n_iter_", snap.iteration)),
         converged=bool(getattr(gm, "converged_", snap.converged)),
         random_state=_int_or_none(gm.random_state),
         tol=_float_or_none(gm.tol),
@@ -331,29 +468,66 @@ def _fit_metadata(fm: FittedModel, X, tasks) -> dict:
         n_init=_int_or_none(gm.n_init),
         init_params=gm.init_params if isinstance(gm.init_params, str) else None,
     )
-    if X is not None:
-        Z = fm.transform(X)
-        ll, log_resp = gm._log_resp(Z, tasks)
-        total = float(ll.sum())
-        n = int(ll.shape[0])
-        meta.update(
-            log_likelihood=total,
-            log_likelihood_source="training_data",
-            n_samples=n,
-            bic=criteria.bic(total, n_params, n),
-            aic=criteria.aic(total, n_params),
-            icl=criteria.icl(total, n_params, n, log_resp),
-        )
-    elif "log_likelihood" not in meta or "n_samples" not in meta:
-        # None when no E-step ran (max_iter=0).
-        meta.update(log_likelihood=_float_or_none(snap.log_likelihood),
-                    log_likelihood_source="last_e_step",
-                    n_samples=int(snap.n_samples), bic=None, aic=None, icl=None)
+
+
+def _criteria(log_norm, log_resp, n_params) -> dict:
+    total = float(log_norm.sum())
+    n = int(log_norm.shape[0])
+    return dict(log_likelihood=total, log_likelihood_source="training_data", n_samples=n,
+                bic=criteria.bic(total, n_params, n), aic=criteria.aic(total, n_params),
+                icl=criteria.icl(total, n_params, n, log_resp))
+
+
+def _last_e_step(snaps) -> dict:
+    """Criteria unknown: the last E-step's log-likelihood (None when no E-step ran)."""
+    lls = [_float_or_none(s.log_likelihood) for s in snaps]
+    return dict(log_likelihood=None if None in lls else float(math.fsum(lls)),
+                log_likelihood_source="last_e_step",
+                n_samples=int(sum(s.n_samples for s in snaps)), bic=None, aic=None, icl=None)
+
+
+def _ordered(meta: dict) -> dict:
     for key in ("bic", "aic", "icl"):
         meta.setdefault(key, None)
     ordered = {key: meta.pop(key) for key in _FIT_KEYS if key in meta}
     ordered.update(meta)  # caller's extra keys last
     return ordered
+
+
+def _fit_metadata(fm: FittedModel, X, tasks) -> dict:
+    meta: dict[str, Any] = dict(fm.metadata)
+    if fm.submodels is None:
+        meta.update(_settings(fm.mixture))
+        snaps = [fm.mixture.snapshot_]
+    else:
+        # Separate mode: the tasks' mixtures share their settings; the run summary is the
+        # whole model's (all tasks converged, the longest run, lower bound per row unknown).
+        per_task = [_settings(gm) for gm in fm.submodels.values()]
+        meta.update(per_task[0])
+        meta.update(lower_bound=None, n_parameters=fm.n_parameters(),
+                    n_iter=max(s["n_iter"] for s in per_task),
+                    converged=all(s["converged"] for s in per_task))
+        snaps = [gm.snapshot_ for gm in fm.submodels.values()]
+    if X is not None:
+        if fm.mode == "pooled":
+            log_norm, log_resp = fm.mixture._log_resp(fm.transform(X))
+        elif fm.mode in ("single", "shared"):
+            log_norm, log_resp = fm.mixture._log_resp(fm.transform(X), tasks)
+        else:
+            log_norm, log_resp = fm._log_resp(X, tasks, "error")
+        meta.update(_criteria(log_norm, log_resp, meta["n_parameters"]))
+    elif "log_likelihood" not in meta or "n_samples" not in meta:
+        meta.update(_last_e_step(snaps))
+    return _ordered(meta)
+
+
+def _submodel_fit(gm: GaussianMixture, Z_task) -> dict:
+    meta = _settings(gm)
+    if Z_task is not None:
+        meta.update(_criteria(*gm._log_resp(Z_task), meta["n_parameters"]))
+    else:
+        meta.update(_last_e_step([gm.snapshot_]))
+    return _ordered(meta)
 
 
 _FIT_KEYS = ("log_likelihood", "log_likelihood_source", "lower_bound", "bic", "aic", "icl",
@@ -374,16 +548,40 @@ def _snapshot_dict(s: Snapshot) -> dict:
     }
 
 
-def _document(fm: FittedModel, X=None, tasks=None, include_history=False) -> dict:
-    gm = fm.mixture
+def _parameters(gm: GaussianMixture) -> dict:
+    """weights, means, covariances (and the precision factor when it is needed)."""
     structure = get_structure(gm.covariance_type)
     covariances = np.asarray(gm.covariances_, dtype=np.float64)
     prec_chol = np.asarray(gm.precisions_cholesky_, dtype=np.float64)
+    out = {
+        "weights": np.asarray(gm.weights_, dtype=np.float64).tolist(),
+        "means": np.asarray(gm.means_, dtype=np.float64).tolist(),
+        "covariances": covariances.tolist(),
+    }
+    # Recomputing the factor is what the loader does; only when that would not reproduce the
+    # fitted factor bit for bit (e.g. max_iter=0 with precisions_init) is it stored.
+    try:
+        same = np.array_equal(structure.precisions_cholesky(covariances), prec_chol)
+    except ValueError:
+        same = False
+    if not same:
+        out["precisions_cholesky"] = prec_chol.tolist()
+    return out
+
+
+def _document(fm: FittedModel, X=None, tasks=None, include_history=False) -> dict:
     counts = fm.task_n_samples
     pooled = fm.pooled_weights
+    if fm.mode == "separate" and X is not None and tasks is None:
+        raise ValueError("a separate-mode model saved with training data X needs its tasks too "
+                         "(one task name per row of X): pass tasks=.")
+    labels = None
     if fm.tasks is not None and X is not None and tasks is not None:
-        counts = _task_counts(fm, tasks, np.shape(fm.transform(X))[0])
-        pooled = _pooled(np.asarray(gm.weights_, dtype=np.float64), counts)
+        n = np.shape(fm.transform(X))[0]
+        counts = _task_counts(fm, tasks, n)
+        labels = task_labels_as_str(tasks)
+        if fm.mode == "shared":
+            pooled = _pooled(np.asarray(fm.mixture.weights_, dtype=np.float64), counts)
     std = fm.standardizer
     doc: dict[str, Any] = {
         "format": FORMAT,
@@ -398,26 +596,27 @@ def _document(fm: FittedModel, X=None, tasks=None, include_history=False) -> dic
             }
         },
         "mode": fm.mode,
-        "covariance_type": structure.name,
+        "covariance_type": get_structure(fm.covariance_type).name,
         "n_components": fm.n_components,
         "n_features": fm.n_features,
-        "weights": np.asarray(gm.weights_, dtype=np.float64).tolist(),
-        "means": np.asarray(gm.means_, dtype=np.float64).tolist(),
-        "covariances": covariances.tolist(),
     }
-    # Recomputing the factor is what the loader does; only when that would not reproduce the
-    # fitted factor bit for bit (e.g. max_iter=0 with precisions_init) is it stored.
-    try:
-        same = np.array_equal(structure.precisions_cholesky(covariances), prec_chol)
-    except ValueError:
-        same = False
-    if not same:
-        doc["precisions_cholesky"] = prec_chol.tolist()
+    if fm.submodels is None:
+        doc.update(_parameters(fm.mixture))
     doc["tasks"] = None if fm.tasks is None else list(fm.tasks)
     doc["task_n_samples"] = None if counts is None else [int(c) for c in counts]
     doc["pooled_weights"] = None if pooled is None else np.asarray(pooled).tolist()
+    if fm.submodels is not None:
+        Z = None if X is None else fm.transform(X)
+        subs = {}
+        for t, gm in fm.submodels.items():
+            entry = _parameters(gm)
+            entry["fit"] = _submodel_fit(gm, None if Z is None else Z[labels == t])
+            history = getattr(gm, "history_", ()) if include_history else ()
+            entry["history"] = [_snapshot_dict(s) for s in history] if history else None
+            subs[t] = entry
+        doc["submodels"] = subs
     doc["fit"] = _fit_metadata(fm, X, tasks)
-    history = getattr(gm, "history_", ()) if include_history else ()
+    history = getattr(fm.mixture, "history_", ()) if include_history and fm.mixture else ()
     doc["history"] = [_snapshot_dict(s) for s in history] if history else None
     return doc
 
@@ -442,13 +641,15 @@ def _dumps(obj, level: int = 0) -> str:
 
 
 def to_json(model, *, feature_names=None, standardizer=None, X=None, tasks=None,
-            include_history: bool = False) -> str:
+            include_history: bool = False, metadata=None) -> str:
     """The model file as a string.
 
     Parameters
     ----------
-    model : GaussianMixture, FittedModel, or a shared/pooled MultiTaskMixture
-        Fitted.
+    model : GaussianMixture, FittedModel, or a MultiTaskMixture of any mode
+        Fitted. A :class:`gmmcore.multitask.MultiTaskMixture` is written with its mode, task
+        names and per-task row counts: pooled as one mixture plus the task names, shared with
+        its (n_tasks, K) weights, separate with one full mixture per task in ``submodels``.
     feature_names : list of str, optional
         Default: the FittedModel's, the mixture's ``feature_names_in_``, or ``x0, x1, ...``.
     standardizer : Standardizer, optional
@@ -459,10 +660,14 @@ def to_json(model, *, feature_names=None, standardizer=None, X=None, tasks=None,
         not, it records scikit-learn's lower bound times n_samples as the log-likelihood
         (``log_likelihood_source="last_e_step"``) and null criteria.
     tasks : array-like of shape (n_samples,), optional
-        Task label per row of X (shared mixtures): gives the per-task row counts that weight
-        ``pooled_weights``.
+        Task label per row of X (multi-task models; required with X in separate mode): gives
+        the per-task row counts that weight ``pooled_weights``, and each task's rows for its
+        submodel's criteria.
     include_history : bool, default=False
-        Also store every EM snapshot of the kept run (``history_``).
+        Also store every EM snapshot of the kept run (``history_``; per task in separate
+        mode).
+    metadata : dict, optional
+        Extra keys for the file's ``fit`` object (e.g. the data file's name); JSON values only.
 
     Raises
     ------
@@ -470,6 +675,8 @@ def to_json(model, *, feature_names=None, standardizer=None, X=None, tasks=None,
         Unfitted model, mismatched feature names, or NaN/infinity in the parameters.
     """
     fm = _as_fitted(model, feature_names, standardizer)
+    if metadata:
+        fm = dataclasses.replace(fm, metadata={**fm.metadata, **dict(metadata)})
     doc = _document(fm, X, tasks, include_history)
     try:
         return _dumps(doc) + "\n"
@@ -481,13 +688,13 @@ def to_json(model, *, feature_names=None, standardizer=None, X=None, tasks=None,
 
 
 def save_model(model, path, *, feature_names=None, standardizer=None, X=None, tasks=None,
-               include_history: bool = False) -> Path:
+               include_history: bool = False, metadata=None) -> Path:
     """Write the model file (UTF-8 JSON) to ``path``; returns the path.
 
     Parameters are those of :func:`to_json`. Raises OSError when the file cannot be written.
     """
     text = to_json(model, feature_names=feature_names, standardizer=standardizer, X=X,
-                   tasks=tasks, include_history=include_history)
+                   tasks=tasks, include_history=include_history, metadata=metadata)
     path = Path(path)
     path.write_text(text, encoding="utf-8")
     return path
@@ -571,6 +778,10 @@ def _schema_message(error) -> str:
         error = jse.best_match(error.context)
     path = _path(error.absolute_path)
     v, val, inst = error.validator, error.validator_value, error.instance
+    if error.schema is False:
+        return (f"field '{path}' does not belong in a file of this mode (a separate-mode file "
+                f"keeps each task's weights, means and covariances in 'submodels'); remove it "
+                f"({_FIX})")
     if v == "required":
         missing = [k for k in val if k not in inst]
         where = "" if path == "(top level)" else f" in '{path}'"
@@ -733,55 +944,90 @@ def _build(doc: dict) -> FittedModel:
         standardizer = Standardizer(mean, scale)
 
     structure = get_structure(doc["covariance_type"])
+    mode = doc["mode"]
     tasks = doc.get("tasks")
-    shared = doc["mode"] == "shared"
-    weights = _array(doc, "weights")
-    if shared:
-        _check_shape(weights, (len(tasks), k), "weights",
-                     f"mode='shared' with {len(tasks)} task(s) and n_components={k}")
-    else:
-        _check_shape(weights, (k,), "weights", f"n_components={k}")
-    _check_weights(weights, "weights", tasks if shared else None)
-    means = _array(doc, "means")
-    _check_shape(means, (k, d), "means", f"n_components={k} and n_features={d}")
-    covariances = _array(doc, "covariances")
-    prec_chol = _check_covariances(covariances, structure, "covariances", k, d)
-    if doc.get("precisions_cholesky") is not None:
-        stored = _array(doc, "precisions_cholesky")
-        _check_shape(stored, prec_chol.shape, "precisions_cholesky",
-                     "it must match covariances")
-        if not np.allclose(stored, prec_chol, rtol=1e-6, atol=0):
-            raise ModelFileError(
-                "precisions_cholesky does not match the Cholesky factor of the covariances "
-                f"(relative tolerance 1e-6); remove the field to recompute it, or {_FIX}"
-            )
-        prec_chol = stored
-
     counts = doc.get("task_n_samples")
-    pooled = None
-    if shared:
-        if counts is not None and len(counts) != len(tasks):
+
+    def check_counts():
+        if tasks is not None and counts is not None and len(counts) != len(tasks):
             raise ModelFileError(
                 f"task_n_samples has {len(counts)} entries but there are {len(tasks)} tasks; "
                 f"give one row count per task ({_FIX})"
             )
+
+    fit = doc["fit"]
+    if mode == "separate":
+        check_counts()
+        subs = doc["submodels"]
+        missing = [t for t in tasks if t not in subs]
+        if missing:
+            raise ModelFileError(
+                f"submodels has no entry for task {missing[0]!r}, which is listed in 'tasks'; "
+                "a separate-mode file needs one mixture per task: add "
+                f"submodels.{missing[0]} or remove the task from 'tasks' ({_FIX})"
+            )
+        extra = [t for t in subs if t not in tasks]
+        if extra:
+            raise ModelFileError(
+                f"submodels has an entry for {extra[0]!r}, which is not in 'tasks' "
+                f"{tasks}; add it to 'tasks' or remove submodels.{extra[0]} ({_FIX})"
+            )
+        submodels = {t: _build_mixture(subs[t], subs[t]["fit"], structure, k, d, names, None,
+                                       f"submodels.{t}.")
+                     for t in tasks}
+        return FittedModel(None, list(names), standardizer, dict(fit),
+                           None if counts is None else list(counts), submodels=submodels)
+
+    shared = mode == "shared"
+    gm = _build_mixture(doc, fit, structure, k, d, names, tuple(tasks) if shared else None, "")
+    check_counts()
+    pooled = None
+    if shared:
         pooled = _array(doc, "pooled_weights")
         _check_shape(pooled, (k,), "pooled_weights", f"n_components={k}")
         _check_weights(pooled, "pooled_weights")
         if counts is not None and sum(counts) > 0:
-            expected = _pooled(weights, counts)
+            expected = _pooled(np.asarray(gm.weights_), counts)
             if np.abs(expected - pooled).max() > WEIGHT_SUM_TOL:
                 raise ModelFileError(
                     "pooled_weights is not the task_n_samples-weighted average of the task "
                     f"weights (tolerance {WEIGHT_SUM_TOL:g}); {_FIX}"
                 )
+    return FittedModel(gm, list(names), standardizer, dict(fit),
+                       None if counts is None else list(counts), pooled,
+                       task_names=tuple(tasks) if mode == "pooled" else None)
 
-    fit = doc["fit"]
-    task_tuple = tuple(tasks) if shared else None
+
+def _build_mixture(part, fit, structure, k, d, names, task_tuple, prefix) -> GaussianMixture:
+    """One fitted GaussianMixture from the parameter fields of ``part`` (the document itself,
+    or one entry of ``submodels``, whose paths start with ``prefix``)."""
+    weights = _array(part, "weights", f"{prefix}weights")
+    if task_tuple is not None:
+        _check_shape(weights, (len(task_tuple), k), "weights",
+                     f"mode='shared' with {len(task_tuple)} task(s) and n_components={k}")
+    else:
+        _check_shape(weights, (k,), f"{prefix}weights", f"n_components={k}")
+    _check_weights(weights, f"{prefix}weights", task_tuple)
+    means = _array(part, "means", f"{prefix}means")
+    _check_shape(means, (k, d), f"{prefix}means", f"n_components={k} and n_features={d}")
+    covariances = _array(part, "covariances", f"{prefix}covariances")
+    prec_chol = _check_covariances(covariances, structure, f"{prefix}covariances", k, d)
+    if part.get("precisions_cholesky") is not None:
+        stored = _array(part, "precisions_cholesky", f"{prefix}precisions_cholesky")
+        _check_shape(stored, prec_chol.shape, f"{prefix}precisions_cholesky",
+                     "it must match covariances")
+        if not np.allclose(stored, prec_chol, rtol=1e-6, atol=0):
+            raise ModelFileError(
+                f"{prefix}precisions_cholesky does not match the Cholesky factor of the "
+                f"covariances (relative tolerance 1e-6); remove the field to recompute it, or "
+                f"{_FIX}"
+            )
+        prec_chol = stored
     history = ()
-    if doc.get("history"):
-        history = tuple(_history_snapshot(i, s, structure, k, d, task_tuple, fit["n_samples"])
-                        for i, s in enumerate(doc["history"]))
+    if part.get("history"):
+        history = tuple(_history_snapshot(i, s, structure, k, d, task_tuple, fit["n_samples"],
+                                          prefix)
+                        for i, s in enumerate(part["history"]))
     events = ()
     if fit["converged"]:
         events = (Event("converged", None, "Converged (as recorded in the model file)."),)
@@ -809,8 +1055,7 @@ def _build(doc: dict) -> FittedModel:
     gm.best_restart_ = 0
     gm.n_features_in_ = d
     gm.feature_names_in_ = np.asarray(names, dtype=object)
-    return FittedModel(gm, list(names), standardizer, dict(fit),
-                       None if counts is None else list(counts), pooled)
+    return gm
 
 
 def _frozen(a) -> np.ndarray:
@@ -819,8 +1064,8 @@ def _frozen(a) -> np.ndarray:
     return a
 
 
-def _history_snapshot(i, s, structure, k, d, tasks, n_samples) -> Snapshot:
-    path = f"history[{i}]"
+def _history_snapshot(i, s, structure, k, d, tasks, n_samples, prefix="") -> Snapshot:
+    path = f"{prefix}history[{i}]"
     w = _array(s, "weights", f"{path}.weights")
     _check_shape(w, (k,) if tasks is None else (len(tasks), k), f"{path}.weights",
                  "it must match the final weights")

@@ -439,7 +439,7 @@ MALFORMED = {
     "newer_version": (_set(["version"], 2), ["version' is 2", "upgrade gmmcore"]),
     "version_as_string": (_set(["version"], "1"), ["field 'version' must be an integer"]),
     "unknown_field": (_set(["colour"], "blue"), ["unknown field 'colour'"]),
-    "unknown_mode": (_set(["mode"], "separate"), ["field 'mode'", "not one of"]),
+    "unknown_mode": (_set(["mode"], "mixed"), ["field 'mode'", "not one of", "\"separate\""]),
     "single_with_tasks": (_set(["tasks"], ["a", "b"]), ["field 'tasks' must be null"]),
     "bad_history_snapshot": (_history_bad, ["history[0].means has shape (1, 2)"]),
     "negative_n_samples": (_set(["fit", "n_samples"], 0), ["fit.n_samples", "minimum 1"]),
