@@ -10,6 +10,7 @@ public boundary, in :mod:`gmmcore._validation`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -26,6 +27,32 @@ LOG_2PI = np.log(2.0 * np.pi)
 DEFAULT_CHUNK_ROWS = 8192
 # Bytes of per-chunk buffers; tuned with bench/ (see bench/README.md).
 CHUNK_BYTES = int(os.environ.get("GMMCORE_CHUNK_BYTES", 2 * 1024 * 1024))
+
+
+# Run the chunk loop with single-threaded BLAS. Its GEMMs are small (a few MFLOP each);
+# OpenBLAS still splits them over its threads, and when another process holds a core those
+# threads wait for each other at every call: measured on 2 cores under load, an E-step at
+# 1e5 x 10-D x K=8 (full) took 1.0 s with threaded BLAS and 25 ms with one thread (and no
+# difference on an idle machine). GMMCORE_SERIAL_BLAS=0 turns it off.
+SERIAL_BLAS = os.environ.get("GMMCORE_SERIAL_BLAS", "1") != "0"
+_controller = None
+
+
+def _serial_blas(n_chunks: int):
+    """Context limiting BLAS to one thread (via threadpoolctl, when installed)."""
+    global _controller
+    if not SERIAL_BLAS or n_chunks < 2:  # one small chunk never reaches BLAS's threading
+        return contextlib.nullcontext()
+    if _controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # optional: without it BLAS keeps its own threading
+            _controller = False
+        else:
+            _controller = ThreadpoolController()
+    if _controller is False:
+        return contextlib.nullcontext()
+    return _controller.limit(limits=1, user_api="blas")
 
 
 def _chunk_rows(n_components: int, n_features: int, buffer_width: int | None = None) -> int:
@@ -184,14 +211,15 @@ def e_step(
     T = np.zeros((k, layout.width))
     S0 = np.zeros((len(task_slices), k))
     total = 0.0
-    for task, lo, hi in _blocks(task_slices, rows):
-        ws = spaces[hi - lo]
-        FT = layout.fill(ws.FT, X[lo:hi])
-        r = plan(FT, log_weights[task], ws.wT, ws.work)
-        total += _normalize_into(r, ws.top, ws.tot)
-        np.matmul(r, FT.T, out=G)
-        T += G
-        S0[task] += G[:, 0]
+    with _serial_blas(-(-n // rows)):
+        for task, lo, hi in _blocks(task_slices, rows):
+            ws = spaces[hi - lo]
+            FT = layout.fill(ws.FT, X[lo:hi])
+            r = plan(FT, log_weights[task], ws.wT, ws.work)
+            total += _normalize_into(r, ws.top, ws.tot)
+            np.matmul(r, FT.T, out=G)
+            T += G
+            S0[task] += G[:, 0]
     return _finish(layout, T, S0, total)
 
 
@@ -210,11 +238,12 @@ def accumulate(
     G = np.empty((k, layout.width))
     T = np.zeros((k, layout.width))
     S0 = np.zeros((len(task_slices), k))
-    for task, lo, hi in _blocks(task_slices, rows):
-        FT = layout.fill(spaces[hi - lo].FT, X[lo:hi])
-        np.matmul(resp[lo:hi].T, FT.T, out=G)
-        T += G
-        S0[task] += G[:, 0]
+    with _serial_blas(-(-n // rows)):
+        for task, lo, hi in _blocks(task_slices, rows):
+            FT = layout.fill(spaces[hi - lo].FT, X[lo:hi])
+            np.matmul(resp[lo:hi].T, FT.T, out=G)
+            T += G
+            S0[task] += G[:, 0]
     return _finish(layout, T, S0, 0.0)
 
 
@@ -241,25 +270,26 @@ def estimate_log_resp(
     log_resp = np.empty((n, k))
     per_row = log_weights_rows.ndim == 2
     zeros = np.zeros(k)
-    for lo in range(0, n, rows):
-        hi = min(lo + rows, n)
-        ws = spaces[hi - lo]
-        FT = layout.fill(ws.FT, X[lo:hi])
-        wT = plan(FT, zeros if per_row else log_weights_rows, ws.wT, ws.work)
-        if per_row:
-            wT += log_weights_rows[lo:hi].T
-        t = np.maximum.reduce(wT, axis=0, out=ws.top)
-        t[~np.isfinite(t)] = 0.0
-        e = ws.work if ws.work is not None and ws.work.shape[0] >= k else np.empty_like(wT)
-        e = e[:k]
-        np.subtract(wT, t, out=e)
-        np.exp(e, out=e)
-        ln = ws.tot
-        np.add.reduce(e, axis=0, out=ln)
-        with np.errstate(divide="ignore"):
-            np.log(ln, out=ln)
-        ln += t
-        log_norm[lo:hi] = ln
-        wT -= ln
-        log_resp[lo:hi] = wT.T
+    with _serial_blas(-(-n // rows)):
+        for lo in range(0, n, rows):
+            hi = min(lo + rows, n)
+            ws = spaces[hi - lo]
+            FT = layout.fill(ws.FT, X[lo:hi])
+            wT = plan(FT, zeros if per_row else log_weights_rows, ws.wT, ws.work)
+            if per_row:
+                wT += log_weights_rows[lo:hi].T
+            t = np.maximum.reduce(wT, axis=0, out=ws.top)
+            t[~np.isfinite(t)] = 0.0
+            e = ws.work if ws.work is not None and ws.work.shape[0] >= k else np.empty_like(wT)
+            e = e[:k]
+            np.subtract(wT, t, out=e)
+            np.exp(e, out=e)
+            ln = ws.tot
+            np.add.reduce(e, axis=0, out=ln)
+            with np.errstate(divide="ignore"):
+                np.log(ln, out=ln)
+            ln += t
+            log_norm[lo:hi] = ln
+            wT -= ln
+            log_resp[lo:hi] = wT.T
     return log_norm, log_resp
