@@ -28,7 +28,8 @@ import pandas as pd
 from .covariance import COVARIANCE_TYPES
 from .initialization import INIT_METHODS
 from .mixture import GaussianMixture
-from .model_io import FittedModel, ModelFileError, load_model, save_model
+from .model_io import ModelFileError, load_model, save_model
+from .multitask import MultiTaskMixture, compare_modes, fit_multitask
 from .preprocessing import Standardizer
 
 __all__ = ["main", "build_parser", "read_csv", "CliError"]
@@ -73,6 +74,17 @@ def _non_negative_float(name: str) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, got {text}")
         return value
     return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--test-size must be a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"--test-size must be a fraction strictly between 0 and 1, got {text}")
+    return value
 
 
 def _seed(text: str) -> int:
@@ -259,18 +271,23 @@ def _load_features(args, name_columns: str | None) -> tuple[pd.DataFrame, list[s
 
 
 # -- fit ----------------------------------------------------------------------------------------
-def _fit_single(X, tasks, args) -> GaussianMixture:
-    return GaussianMixture(**_estimator_params(args)).fit(X)
+def _multitask_fitter(mode: str) -> Callable:
+    def fit(X, tasks, args) -> MultiTaskMixture:
+        return fit_multitask(X, tasks, args.components, mode=mode,
+                             covariance_type=args.covariance_type, n_init=args.n_init,
+                             tol=args.tol, reg_covar=args.reg_covar, max_iter=args.max_iter,
+                             init_params=args.init, random_state=args.seed)
+    return fit
 
 
-def _fit_shared(X, tasks, args) -> GaussianMixture:
-    return GaussianMixture(**_estimator_params(args)).fit(X, tasks=tasks)
-
-
-# How data with a task column can be fitted. Adding "pooled" or "separate" means adding an
-# entry here (and a way to save it); --mode's choices and help follow this table.
-FIT_MODES: dict[str, Callable] = {"shared": _fit_shared}
-MODE_HELP = {"shared": "components shared by all tasks, one weight vector per task"}
+# How data with a task column can be fitted; --mode's choices and help follow this table. The
+# first entry is the default.
+FIT_MODES: dict[str, Callable] = {m: _multitask_fitter(m) for m in ("shared", "pooled", "separate")}
+MODE_HELP = {
+    "shared": "components shared by all tasks, one weight vector per task",
+    "pooled": "one mixture for all rows, the task ignored",
+    "separate": "one independent mixture per task (every task needs at least K rows)",
+}
 
 
 def _estimator_params(args) -> dict:
@@ -283,7 +300,7 @@ def cmd_fit(args) -> int:
     if args.mode is not None and args.task_column is None:
         raise CliError(f"--mode {args.mode} is for data with tasks; add --task-column COL "
                        "naming the task of each row, or leave out --mode")
-    mode = "single" if args.task_column is None else (args.mode or "shared")
+    mode = "single" if args.task_column is None else (args.mode or next(iter(FIT_MODES)))
     frame, names, tasks = _load_features(args, args.columns)
     n, k = frame.shape[0], args.components
     if n < k:
@@ -292,29 +309,37 @@ def cmd_fit(args) -> int:
     features = frame[names]
     standardizer = Standardizer.fit(features) if args.standardize else None
     X = standardizer.transform(features) if standardizer else features.to_numpy(np.float64)
-    fitter = _fit_single if mode == "single" else FIT_MODES[mode]
-    mixture = fitter(X, tasks, args)
     metadata = {"data_file": Path(args.data).name}
-    if args.task_column:
+    if mode == "single":
+        fitted = GaussianMixture(**_estimator_params(args)).fit(X)
+    else:
         metadata["task_column"] = args.task_column
-    model = FittedModel(mixture, names, standardizer, metadata)
+        fitted = FIT_MODES[mode](X, tasks, args)
     try:
-        save_model(model, args.output, X=features, tasks=tasks)
+        save_model(fitted, args.output, feature_names=names, standardizer=standardizer,
+                   X=features, tasks=tasks, metadata=metadata)
     except OSError as exc:
         raise CliError(f"cannot write '{args.output}': {exc.strerror}; check that the directory "
                        "exists and is writable") from None
-    fit = load_model(args.output).metadata
+    model = load_model(args.output)
+    fit = model.metadata
     out = sys.stdout
     std = ", standardized" if standardizer else ""
     print(f"Fitted {k} component(s), covariance type '{args.covariance_type}', to {n} rows x "
           f"{len(names)} features ({', '.join(names)}{std}).", file=out)
     if tasks is not None:
-        print(f"  tasks           {', '.join(map(str, mixture.tasks_))} "
-              f"({mode}: {MODE_HELP.get(mode, mode)})", file=out)
+        counts = ", ".join(f"{t} ({c})" for t, c in zip(model.tasks, model.task_n_samples,
+                                                        strict=True))
+        print(f"  tasks           {counts}", file=out)
+        print(f"  mode            {mode}: {MODE_HELP[mode]}", file=out)
     print(f"  log-likelihood  {fit['log_likelihood']:.6g}", file=out)
-    print(f"  BIC             {fit['bic']:.6g}  (lower is better)", file=out)
-    iters = f"after {mixture.n_iter_} iteration(s)"
-    print(f"  converged       {'yes' if mixture.converged_ else 'NO'}, {iters}", file=out)
+    print(f"  BIC             {fit['bic']:.6g}  (lower is better; {fit['n_parameters']} "
+          "parameters)", file=out)
+    iters = f"after {fit['n_iter']} iteration(s)"
+    if mode == "separate":
+        iters = f"every task, after at most {fit['n_iter']} iteration(s)" if fit["converged"] \
+            else f"not every task, longest run {fit['n_iter']} iteration(s)"
+    print(f"  converged       {'yes' if fit['converged'] else 'NO'}, {iters}", file=out)
     print(f"Model written to {args.output}", file=out)
     return 0
 
@@ -346,7 +371,98 @@ def _format_table(grid: pd.DataFrame, best_index) -> str:
     return "\n".join([line(headers)] + [line(r) for r in rows])
 
 
+def _format_mode_table(grid: pd.DataFrame, best_index, tasks: Sequence[str]) -> str:
+    task_cols = [f"heldout[{t}]" for t in tasks]
+    headers = ["", "mode", "K", "type", "params", "log-lik", "BIC", "AIC", "ICL",
+               "held-out/row", *[f"held-out {t}" for t in tasks]]
+    has_error = grid["error"].notna().any()
+    if has_error:
+        headers.append("error")
+    rows = []
+    for idx, r in grid.iterrows():
+        def num(v, digits=3):
+            v = float(v) if v is not None and not pd.isna(v) else np.nan
+            return f"{v:.{digits}f}" if np.isfinite(v) else "-"
+        params = "-" if pd.isna(r["n_parameters"]) else str(int(r["n_parameters"]))
+        row = ["*" if idx == best_index else "", r["mode"], str(r["n_components"]),
+               r["covariance_type"], params, num(r["log_likelihood"]), num(r["bic"]),
+               num(r["aic"]), num(r["icl"]), num(r["heldout_per_sample"], 4),
+               *[num(r[c], 4) for c in task_cols]]
+        if has_error:
+            row.append("" if r["error"] is None else " ".join(str(r["error"]).split()))
+        rows.append(row)
+    left = {0, 1, 3, len(headers) - 1} if has_error else {0, 1, 3}
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i in left else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+    return "\n".join([line(headers)] + [line(r) for r in rows])
+
+
+def cmd_select_tasks(args) -> int:
+    """select --task-column: pooled vs separate vs shared for each K and covariance type."""
+    frame, names, tasks = _load_features(args, args.columns)
+    n, kmax = frame.shape[0], max(args.components)
+    task_names = sorted(set(tasks.tolist()))
+    if len(task_names) < 2:
+        raise CliError(f"task column '{args.task_column}' has a single task "
+                       f"({task_names[0]!r}) in the complete rows; comparing modes needs at "
+                       "least two tasks: choose another column, or leave out --task-column")
+    if n < kmax:
+        raise CliError(f"only {n} complete row(s) in '{args.data}' but --components goes up to "
+                       f"{kmax}; use at most {n} components or more data")
+    features = frame[names]
+    X = Standardizer.fit(features).transform(features) if args.standardize else \
+        features.to_numpy(np.float64)
+    test_size = 0.25 if args.test_size is None else args.test_size
+    combos = [(k, t) for k in args.components for t in args.covariance_types]
+    frames, summaries = [], []
+    for i, (k, cov) in enumerate(combos, 1):
+        if not args.quiet:
+            print(f"[{i}/{len(combos)}] K={k} {cov}: pooled, separate, shared",
+                  file=sys.stderr, flush=True)
+        df = compare_modes(X, tasks, k, covariance_type=cov, test_size=test_size,
+                           n_init=args.n_init, random_state=args.seed, tol=args.tol,
+                           reg_covar=args.reg_covar, max_iter=args.max_iter)
+        df.insert(1, "n_components", k)
+        df.insert(2, "covariance_type", cov)
+        n_test = df.attrs["n_test"]
+        frames.append(df)
+        summaries.append((k, cov, df.attrs["summary"]))
+    grid = pd.concat(frames, ignore_index=True)
+    grid["error"] = grid["error"].astype(object).where(grid["error"].notna(), None)
+    ok = grid["error"].isna() & np.isfinite(grid["bic"].astype(float))
+    if not ok.any():
+        raise CliError(f"every fit failed (first: {' '.join(str(grid['error'].iloc[0]).split())})")
+    best_index = grid.loc[ok, "bic"].astype(float).idxmin()
+    best = grid.loc[best_index]
+    grid["best"] = grid.index == best_index
+    if args.csv:
+        grid.to_csv(sys.stdout, index=False, lineterminator="\n")
+        return 0
+    std = ", standardized" if args.standardize else ""
+    counts = ", ".join(f"{t} ({int((tasks == t).sum())})" for t in task_names)
+    print(f"{n} rows x {len(names)} features ({', '.join(names)}{std}); tasks from "
+          f"'{args.task_column}': {counts}")
+    print(f"n_init={args.n_init}, seed={args.seed}; criteria on all rows (lower is better); "
+          f"held-out: mean log-likelihood per row of {n_test} test rows ({test_size:g} of "
+          "each task, fitted on the rest; higher is better)")
+    print(_format_mode_table(grid.drop(columns="best"), best_index, task_names))
+    print(f"* lowest BIC: {best['mode']}, K={int(best['n_components'])} "
+          f"{best['covariance_type']}, BIC {float(best['bic']):.3f}")
+    for k, cov, summary in summaries:
+        prefix = "" if len(combos) == 1 else f"K={k} {cov}: "
+        print(prefix + summary)
+    return 0
+
+
 def cmd_select(args) -> int:
+    if args.task_column is not None:
+        return cmd_select_tasks(args)
+    if args.test_size is not None:
+        raise CliError("--test-size is for comparing modes with --task-column; add "
+                       "--task-column COL or leave out --test-size")
     try:
         from .selection import best_cell, model_grid
     except ImportError:  # pragma: no cover - only while selection.py is missing
@@ -411,6 +527,13 @@ def cmd_predict(args) -> int:
         if task_column is not None:
             raise CliError(f"--task-column is for multi-task models, and '{args.model}' has no "
                            "tasks; leave it out")
+    elif model.mode == "pooled":
+        # One mixture for every task: the task column is not needed (nor read).
+        if task_column is not None and task_column not in available:
+            raise CliError(f"task column '{task_column}' is not in '{args.data}'; pass "
+                           f"--task-column with one of: {', '.join(available)}, or leave it "
+                           "out (a pooled model ignores the task)")
+        task_column = None
     else:
         task_column = task_column or model.metadata.get("task_column")
         if task_column is None:
@@ -429,6 +552,12 @@ def cmd_predict(args) -> int:
         tasks = complete[task_column].astype(str).to_numpy()
         known = {str(t) for t in model.tasks}
         unseen = sorted(set(tasks.tolist()) - known)
+        if unseen and model.mode == "separate":
+            raise CliError(f"task(s) {', '.join(unseen)} were not seen in fitting (the model "
+                           f"knows {', '.join(map(str, model.tasks))}); a separate-mode model "
+                           "has one mixture per task and no shared components, so it cannot "
+                           "predict other tasks, not even with --unknown-task pooled; refit "
+                           "with --mode shared or --mode pooled")
         if unseen and args.unknown_task == "error":
             raise CliError(f"task(s) {', '.join(unseen)} were not seen in fitting (the model "
                            f"knows {', '.join(map(str, model.tasks))}); pass --unknown-task "
@@ -509,7 +638,12 @@ def build_parser() -> argparse.ArgumentParser:
                "--n-init 5 --seed 1 --output faithful.json\n"
                f"  {PROG} fit sample_data/penguins.csv --components 3 --standardize \\\n"
                "      --columns bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g \\\n"
-               "      --task-column island --output penguins.json")
+               "      --task-column island --output penguins.json\n"
+               f"  {PROG} fit sample_data/penguins.csv --components 3 --standardize \\\n"
+               "      --columns bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g \\\n"
+               "      --task-column island --mode separate --output penguins-separate.json\n\n"
+               "With --task-column the default mode is shared; the model file records the "
+               "mode,\nthe task names and the per-task weights (docs/model-format.md).")
     _add_data_options(fit, task_help="Column naming each row's task (e.g. island): fits a "
                                      "multi-task mixture (see --mode).")
     fit.add_argument("--components", "-k", type=_positive_int("--components"), required=True,
@@ -520,8 +654,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Initialization (default: kmeans).")
     fit.add_argument("--mode", choices=tuple(FIT_MODES), default=None,
                      help="With --task-column, how tasks are modelled: "
-                          + "; ".join(f"{m}: {MODE_HELP.get(m, m)}" for m in FIT_MODES)
-                          + " (the only mode so far, and the default).")
+                          + "; ".join(f"{m}: {MODE_HELP[m]}" for m in FIT_MODES)
+                          + f" (default: {next(iter(FIT_MODES))}). 'python -m gmmcore select "
+                            "--task-column COL' compares them.")
     _add_fit_options(fit, seed_default=0)
     fit.add_argument("--output", "-o", required=True, metavar="MODEL.json",
                      help="Where to write the model file (required).")
@@ -530,12 +665,29 @@ def build_parser() -> argparse.ArgumentParser:
     sel = sub.add_parser(
         "select", formatter_class=fmt, help="compare K and covariance types by BIC, AIC and ICL",
         description="Fit one mixture per (K, covariance type) and print BIC, AIC and ICL "
-                    "(lower is better; the lowest BIC is marked *). Progress goes to stderr.",
+                    "(lower is better; the lowest BIC is marked *). Progress goes to stderr.\n\n"
+                    "With --task-column COL, compare the three ways to fit data with tasks for "
+                    "each K and\ncovariance type: pooled (one mixture, task ignored), separate "
+                    "(one mixture per task)\nand shared (shared components, per-task weights). "
+                    "Each row of the table is one\n(mode, K, type) with its parameter count, "
+                    "log-likelihood, BIC, AIC and ICL on all rows\n(same N for every mode, so "
+                    "they compare fairly) and the held-out log-likelihood per\nrow: fitted on "
+                    "the rest of each task's rows, evaluated on a seeded --test-size share\nof "
+                    "each task (overall and per task; higher is better). The lowest BIC is "
+                    "marked *,\nand a sentence per (K, type) says which mode wins and by how "
+                    "much. A mode that\ncannot be fitted (e.g. separate with a task smaller "
+                    "than K) shows its reason in the\nerror column; the other modes still "
+                    "run.",
         epilog="Examples:\n"
                f"  {PROG} select sample_data/faithful.csv --components 1-9\n"
                f"  {PROG} select sample_data/faithful.csv --components 2,3,4 "
-               "--covariance-types full,tied --n-init 5 --csv > grid.csv")
-    _add_data_options(sel, task_help=None)
+               "--covariance-types full,tied --n-init 5 --csv > grid.csv\n"
+               f"  {PROG} select sample_data/penguins.csv --task-column island \\\n"
+               "      --columns bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g \\\n"
+               "      --standardize --components 3")
+    _add_data_options(sel, task_help="Column naming each row's task (e.g. island): compare "
+                                     "pooled, separate and shared mixtures instead of single "
+                                     "ones.")
     sel.add_argument("--components", "-k", type=parse_components, default=parse_components("1-9"),
                      metavar="RANGE",
                      help="Numbers of components to try: a range (1-9, the default), a number "
@@ -545,8 +697,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"Comma-separated covariance types (default: all: "
                           f"{','.join(COVARIANCE_TYPES)}).")
     _add_fit_options(sel, seed_default=0)
+    sel.add_argument("--test-size", type=_fraction, default=None, metavar="F",
+                     help="With --task-column: the share of each task's rows held out for the "
+                          "held-out log-likelihood (default: 0.25; the split is seeded by "
+                          "--seed).")
     sel.add_argument("--csv", action="store_true",
-                     help="Print the grid as CSV (full precision) instead of a table.")
+                     help="Print the grid as CSV (full precision) instead of a table. With "
+                          "--task-column: one row per (mode, K, type), columns mode, "
+                          "n_components, covariance_type, n_parameters, log_likelihood, bic, "
+                          "aic, icl, heldout_log_likelihood (total), heldout_per_sample, "
+                          "heldout[TASK] (per row), error, best.")
     sel.add_argument("--quiet", "-q", action="store_true", help="No progress on stderr.")
     sel.set_defaults(func=cmd_select)
 
@@ -556,7 +716,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "(label, 0-based) and the probability of each component (p0, p1, ...) as "
                     "CSV on stdout. Columns are matched by the names stored in the model; the "
                     "model's standardization is applied. Rows with a missing value get an empty "
-                    "label and probabilities (note on stderr).",
+                    "label and probabilities (note on stderr).\n\nMulti-task models (every "
+                    "mode): the task of each row is read from the task column the model was "
+                    "fitted\nwith (or --task-column). shared: each task's weights; separate: "
+                    "each task's own mixture\n(component j of one task is unrelated to "
+                    "component j of another); pooled: the task is\nignored. A task not seen "
+                    "in fitting is an error; --unknown-task pooled predicts it with the\n"
+                    "pooled weights (shared models; a separate model has nothing to fall back "
+                    "on).",
         epilog="Examples:\n"
                f"  {PROG} predict faithful.json sample_data/faithful.csv > labels.csv\n"
                f"  {PROG} predict penguins.json sample_data/penguins.csv --with-input")
