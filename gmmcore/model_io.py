@@ -522,10 +522,13 @@ def _fit_metadata(fm: FittedModel, X, tasks) -> dict:
 
 
 def _submodel_fit(gm: GaussianMixture, Z_task) -> dict:
-    meta = _settings(gm)
+    # A mixture loaded from a file keeps that file's fit object (criteria included), as
+    # FittedModel.metadata does for the whole model.
+    meta: dict[str, Any] = dict(getattr(gm, "_model_file_fit", {}))
+    meta.update(_settings(gm))
     if Z_task is not None:
         meta.update(_criteria(*gm._log_resp(Z_task), meta["n_parameters"]))
-    else:
+    elif "log_likelihood" not in meta or "n_samples" not in meta:
         meta.update(_last_e_step([gm.snapshot_]))
     return _ordered(meta)
 
@@ -778,10 +781,6 @@ def _schema_message(error) -> str:
         error = jse.best_match(error.context)
     path = _path(error.absolute_path)
     v, val, inst = error.validator, error.validator_value, error.instance
-    if error.schema is False:
-        return (f"field '{path}' does not belong in a file of this mode (a separate-mode file "
-                f"keeps each task's weights, means and covariances in 'submodels'); remove it "
-                f"({_FIX})")
     if v == "required":
         missing = [k for k in val if k not in inst]
         where = "" if path == "(top level)" else f" in '{path}'"
@@ -843,6 +842,28 @@ def _check_header(doc) -> None:
             f"field 'version' is {version} but this gmmcore reads version {VERSION} only; "
             + ("upgrade gmmcore to read this newer file" if newer else
                "export the model again with this gmmcore")
+        )
+
+
+_NOT_SEPARATE = ("weights", "means", "covariances", "precisions_cholesky")
+
+
+def _check_mode_fields(doc) -> None:
+    """Fields that one mode has and another must not (the schema says so with ``false``
+    subschemas, whose errors jsonschema reports without the field's name)."""
+    mode = doc.get("mode")
+    if mode == "separate":
+        extra = [key for key in _NOT_SEPARATE if key in doc]
+        if extra:
+            raise ModelFileError(
+                f"field '{extra[0]}' does not belong in a separate-mode file (each task's "
+                "weights, means and covariances are in 'submodels'); remove it, or set 'mode' "
+                f"to the mode the file was written for ({_FIX})"
+            )
+    elif mode in ("single", "pooled", "shared") and "submodels" in doc:
+        raise ModelFileError(
+            f"field 'submodels' belongs in a separate-mode file only, but 'mode' is {mode!r}; "
+            f"remove it ({_FIX})"
         )
 
 
@@ -975,6 +996,8 @@ def _build(doc: dict) -> FittedModel:
         submodels = {t: _build_mixture(subs[t], subs[t]["fit"], structure, k, d, names, None,
                                        f"submodels.{t}.")
                      for t in tasks}
+        for t, gm in submodels.items():
+            gm._model_file_fit = dict(subs[t]["fit"])
         return FittedModel(None, list(names), standardizer, dict(fit),
                            None if counts is None else list(counts), submodels=submodels)
 
@@ -1123,6 +1146,7 @@ def from_json(text: str | bytes) -> FittedModel:
             f"infinity); {_FIX}"
         )
     _check_header(doc)
+    _check_mode_fields(doc)
     error = _first_schema_error(doc)
     if error is not None:
         raise ModelFileError(_schema_message(error))
