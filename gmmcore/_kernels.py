@@ -204,8 +204,12 @@ class LinearPlan(_Plan):
         self.W = W
 
     def __call__(self, FT, log_weights, out, work):
-        # The constants ride in the column of W that meets FT's row of ones.
-        W = self.W.copy()
-        W[:, 0] += log_weights
-        np.matmul(W, FT, out=out)
+        # The constants ride in the column of W that meets FT's row of ones. A zero weight
+        # (log -inf) must not enter the GEMM: BLAS kernels may form -inf * 0 = NaN.
+        if np.isfinite(log_weights).all():
+            W = self.W.copy()
+            W[:, 0] += log_weights
+            return np.matmul(W, FT, out=out)
+        np.matmul(self.W, FT, out=out)
+        out += log_weights[:, None]
         return out
