@@ -155,6 +155,137 @@ def test_help_of_every_command_describes_options_with_an_example(capsys):
         assert "--on-missing" in out
 
 
+# -- multi-task modes ---------------------------------------------------------------------------
+PENGUIN_FIT = ["fit", PENGUINS, "-k", "3", "--standardize", "--columns", PENGUIN_COLUMNS,
+               "--task-column", "island"]
+
+
+@pytest.fixture(scope="module")
+def mode_models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("modes")
+    paths = {}
+    for mode in ("pooled", "separate", "shared"):
+        paths[mode] = d / f"{mode}.json"
+        assert main([*PENGUIN_FIT, "--mode", mode, "--output", str(paths[mode])]) == 0
+    return paths
+
+
+@pytest.mark.parametrize("mode", ["pooled", "separate", "shared"])
+def test_fit_with_each_mode_writes_that_mode(mode, mode_models):
+    model = load_model(mode_models[mode])
+    assert model.mode == mode and model.tasks == ("Biscoe", "Dream", "Torgersen")
+    assert model.task_n_samples == [167, 124, 51]
+    assert model.metadata["task_column"] == "island"
+
+
+def test_fit_summary_names_the_mode_and_the_tasks(capsys, tmp_path):
+    code, out, _ = run(capsys, *PENGUIN_FIT, "--mode", "separate", "-o", tmp_path / "m.json")
+    assert code == 0
+    assert "separate: one independent mixture per task" in out
+    assert "Biscoe (167), Dream (124), Torgersen (51)" in out and "132 parameters" in out
+
+
+def test_shared_is_the_default_mode_with_a_task_column(penguin_model):
+    assert load_model(penguin_model).mode == "shared"
+
+
+@pytest.mark.parametrize("mode", ["pooled", "separate", "shared"])
+def test_predict_with_each_mode_matches_the_loaded_model(mode, capsys, mode_models):
+    code, out, _ = run(capsys, "predict", mode_models[mode], PENGUINS)
+    assert code == 0
+    pred = pd.read_csv(io.StringIO(out))
+    df = pd.read_csv(PENGUINS).dropna(subset=PENGUIN_COLUMNS.split(","))
+    model = load_model(mode_models[mode])
+    expected = model.predict_proba(df, df["island"])
+    got = pred.loc[df.index, ["p0", "p1", "p2"]].to_numpy()
+    assert np.array_equal(got, expected)
+
+
+def test_predict_pooled_model_needs_no_task_column(capsys, mode_models, tmp_path):
+    data = tmp_path / "no_island.csv"
+    pd.read_csv(PENGUINS).drop(columns="island").to_csv(data, index=False)
+    code, out, _ = run(capsys, "predict", mode_models["pooled"], data)
+    assert code == 0 and len(pd.read_csv(io.StringIO(out))) == 344
+
+
+def test_predict_separate_unknown_task_is_an_error_even_with_pooled(capsys, mode_models,
+                                                                   tmp_path):
+    data = tmp_path / "mars.csv"
+    data.write_text(Path(PENGUINS).read_text().replace("Torgersen", "Mars"))
+    code, out, err = run(capsys, "predict", mode_models["separate"], data,
+                         "--unknown-task", "pooled")
+    assert code == 2 and out == ""
+    last = err.splitlines()[-1]
+    assert "Mars" in last and "no shared components" in last and "--mode shared" in last
+
+
+PENGUIN_SELECT = ["select", PENGUINS, "--task-column", "island", "--columns", PENGUIN_COLUMNS,
+                  "--standardize"]
+
+
+def test_select_with_tasks_compares_the_three_modes(capsys):
+    code, out, err = run(capsys, *PENGUIN_SELECT, "--components", "3",
+                         "--covariance-types", "full")
+    assert code == 0
+    lines = out.splitlines()
+    header = next(i for i, ln in enumerate(lines) if "BIC" in ln and "held-out/row" in ln)
+    assert "held-out Biscoe" in lines[header] and "held-out Torgersen" in lines[header]
+    rows = lines[header + 1: header + 4]
+    assert [r.lstrip("* ").split()[0] for r in rows] == ["pooled", "separate", "shared"]
+    assert sum(r.startswith("*") for r in rows) == 1 and rows[2].startswith("*")  # shared
+    assert lines[header + 4].startswith("* lowest BIC: shared, K=3 full")
+    assert lines[-1].startswith("shared wins on BIC (2234.8), lower than pooled by 318.9")
+    assert "[1/1] K=3 full: pooled, separate, shared" in err
+
+
+def test_select_with_tasks_csv_has_one_row_per_mode_k_and_type(capsys):
+    code, out, _ = run(capsys, *PENGUIN_SELECT, "--components", "2,3",
+                       "--covariance-types", "tied,diag", "--csv", "--quiet")
+    assert code == 0
+    grid = pd.read_csv(io.StringIO(out))
+    assert len(grid) == 12 and grid["best"].sum() == 1
+    assert {"mode", "n_components", "covariance_type", "n_parameters", "bic", "aic", "icl",
+            "heldout_per_sample", "heldout[Dream]", "error"} <= set(grid.columns)
+    best = grid[grid["best"]].iloc[0]
+    assert best["bic"] == grid["bic"].min()
+
+
+def test_select_reports_a_separate_task_smaller_than_k_in_its_error_column(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "small_task.csv"
+    frame = pd.DataFrame(rng.normal(size=(43, 2)), columns=["a", "b"])
+    frame["site"] = ["big"] * 40 + ["tiny"] * 3
+    frame.to_csv(data, index=False)
+    code, out, _ = run(capsys, "select", data, "--task-column", "site", "-k", "4",
+                       "--covariance-types", "spherical", "--quiet")
+    assert code == 0
+    row = next(ln for ln in out.splitlines() if " separate " in ln)
+    assert "task 'tiny' has 3 row(s)" in row
+    assert "separate failed" in out.splitlines()[-1]
+
+
+def test_select_help_documents_tasks_with_the_penguins_example(capsys):
+    code, out, _ = run(capsys, "select", "--help")
+    assert code == 0
+    assert "--task-column" in out and "--test-size" in out and "held-out" in out
+    assert "select sample_data/penguins.csv --task-column island" in out
+
+
+def test_fit_help_lists_every_mode(capsys):
+    _, out, _ = run(capsys, "fit", "--help")
+    for words in ("pooled:", "separate:", "shared:", "default: shared"):
+        assert words in " ".join(out.split())
+
+
+def test_python_m_gmmcore_select_with_tasks():
+    result = _python_m("select", "sample_data/penguins.csv", "--task-column", "island",
+                       "--columns", PENGUIN_COLUMNS, "--standardize", "--components", "3")
+    assert result.returncode == 0, result.stderr
+    assert "* lowest BIC: shared, K=3 tied" in result.stdout
+    assert result.stdout.count(" wins on BIC") == 4
+    assert "Traceback" not in result.stderr
+
+
 # -- bad input: one line on stderr, exit 2 ------------------------------------------------------
 @pytest.fixture(scope="module")
 def bad_files(tmp_path_factory):
@@ -168,6 +299,9 @@ def bad_files(tmp_path_factory):
     (d / "few.csv").write_text("a,b\n1,2\n3,5\n")
     (d / "bad_model.json").write_text('{"format": "gmmcore.model", "version": 1,')
     (d / "not_model.json").write_text('{"hello": 1}')
+    (d / "tiny_task.csv").write_text("a,b,site\n" + "".join(
+        f"{i},{(i * 7) % 5},big\n" for i in range(20)) + "1,2,tiny\n3,1,tiny\n")
+    (d / "one_task.csv").write_text("a,b,site\n1,2,x\n3,5,x\n4,4,x\n")
     return d
 
 
@@ -215,6 +349,19 @@ ERRORS = {
     "predict_not_a_model": (["predict", "{d}/not_model.json", FAITHFUL],
                             "missing field 'format'"),
     "predict_missing_model": (["predict", "{d}/absent.json", FAITHFUL], "does not exist"),
+    "unknown_mode": (["fit", PENGUINS, "-k", "2", "--task-column", "island", "--mode", "mixed",
+                      "-o", "{d}/o.json"], "invalid choice: 'mixed'"),
+    "separate_task_smaller_than_k": (["fit", "{d}/tiny_task.csv", "-k", "3", "--task-column",
+                                      "site", "--mode", "separate", "-o", "{d}/o.json"],
+                                     "task 'tiny' has 2 row(s)"),
+    "select_single_task": (["select", "{d}/one_task.csv", "--task-column", "site", "-k", "1"],
+                           "has a single task"),
+    "select_test_size_without_tasks": (["select", FAITHFUL, "-k", "2", "--test-size", "0.3"],
+                                       "add --task-column"),
+    "select_bad_test_size": (["select", PENGUINS, "--task-column", "island", "--test-size", "1.5"],
+                             "strictly between 0 and 1"),
+    "select_unknown_task_column": (["select", FAITHFUL, "--task-column", "site"],
+                                   "task column 'site' is not in"),
     "no_command": ([], "choose a command"),
     "unknown_command": (["train", FAITHFUL], "invalid choice"),
 }
