@@ -1,0 +1,217 @@
+"""Properties of EM on many random datasets, degenerate ones included (hypothesis).
+
+Strategies live in tests/strategies.py. 150 examples per property (override with the
+GMM_HYPOTHESIS_EXAMPLES environment variable) keep the file at a few seconds, far under a
+minute; deadline=None because the first call pays for imports and kmeans warm-up.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from gmmcore.covariance import IllConditionedCovarianceError, get_structure
+from gmmcore.em import iter_em, responsibilities, snapshot_log_likelihood
+from gmmcore.estep import log_gaussian
+from tests.strategies import (
+    build_dataset,
+    covariance_types,
+    datasets,
+    init_methods,
+)
+
+SETTINGS = settings(max_examples=int(os.environ.get("GMM_HYPOTHESIS_EXAMPLES", "150")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+ARRAY_FIELDS = ("weights", "means", "covariances", "precisions_cholesky")
+
+# EM's monotonicity holds exactly for the exact M-step. Ours adds reg_covar to every
+# covariance, so the M-step no longer maximizes the expected complete-data log-likelihood
+# exactly (Sigma + reg_covar*I is not the argmax), and the likelihood may dip by an amount
+# that grows with reg_covar / (a component's variance); on top of that, sums over N rows
+# carry rounding of order N * eps * |ll|. Allowed dip: 1e-9 * |ll| + 1e-9.
+# With the default reg_covar=1e-6 on a column of scale 1e-3 (variance ~1e-6, our "scales"
+# datasets) the dip is real and large (e.g. 5.6e-4 on 9 rows), and scikit-learn's trajectory
+# dips identically (test below): that is regularization, not a bug. Scaling reg_covar to the
+# data does not avoid it either (a tiny reg_covar on collinear data makes covariances so
+# ill-conditioned that rounding alone exceeds the tolerance). So the monotonicity property
+# runs with the default reg_covar on the kinds where it is a perturbation, and skips runs
+# where a component collapses or empties (its variance then passes through reg_covar's scale).
+REL_DIP, ABS_DIP = 1e-9, 1e-9
+
+
+def allowed_error(exc: ValueError) -> bool:
+    """ValueErrors that are a correct answer for the input rather than a failure of EM:
+    a constant column (rejected at the boundary) or a covariance that reg_covar cannot keep
+    positive definite (a helpful IllConditionedCovarianceError, never NaN)."""
+    return "is constant" in str(exc) or isinstance(exc, IllConditionedCovarianceError)
+
+
+def run(ds, covariance_type, init_params, **kwargs):
+    """The whole history, or None when EM rightly refused the input."""
+    try:
+        history = list(iter_em(ds.X, ds.n_components, covariance_type=covariance_type,
+                               init_params=init_params, random_state=ds.seed, **kwargs))
+    except ValueError as exc:
+        if not allowed_error(exc):
+            raise
+        event(f"refused: {type(exc).__name__}")
+        return None
+    event(f"kind={ds.kind}")
+    return history
+
+
+# Left out of the monotonicity property: far outliers (see the strict xfail below), columns of
+# scale 1e-3 whose variance is comparable to reg_covar (see above), and exactly collinear data,
+# whose covariances have condition numbers ~ variance / reg_covar ~ 1e6, so that rounding in
+# the log-determinant and Mahalanobis terms alone exceeds 1e-9 relative (seen: a dip of
+# 3e-6 on a log-likelihood of 181 with no collapse event reported).
+# Tiny N (N close to K) is out too: a component's variance there is a few points' spread and
+# reg_covar's bias shows (seen: a dip of 1.1e-8 on a log-likelihood of 1.05, tied, N=4, K=2).
+MONOTONE_KINDS = ("blobs", "duplicates")
+
+
+@SETTINGS
+@given(ds=datasets(kinds=MONOTONE_KINDS), covariance_type=covariance_types,
+       init_params=init_methods)
+def test_log_likelihood_never_decreases_across_e_snapshots(ds, covariance_type, init_params):
+    history = run(ds, covariance_type, init_params, tol=1e-10, max_iter=60)
+    if history is None:
+        return
+    if any(e.kind in ("covariance_collapsed", "component_empty")
+           for s in history for e in s.events):
+        # reg_covar is what holds such a run up: its dips are regularization (see above).
+        event("collapsed: monotonicity not checked")
+        return
+    lls = [s.log_likelihood for s in history if s.phase == "E"]
+    for before, after in zip(lls, lls[1:], strict=False):
+        assert after >= before - (REL_DIP * abs(before) + ABS_DIP), (before, after)
+
+
+def test_reg_covar_comparable_to_a_variance_lowers_likelihood_like_sklearn():
+    """A column of scale 1e-3 (variance ~1e-6 = reg_covar): the log-likelihood goes down
+    between iterations, and scikit-learn's does exactly the same from the same start."""
+    sklearn_mixture = pytest.importorskip("sklearn.mixture")
+    X = np.column_stack([
+        [17640.5235, 9787.37984, 18675.5799, 9500.88418, -1032.18852, 1440.43571, 7610.37725,
+         4438.63233, 14940.7907],
+        [4.00157208e-4, 2.24089320e-3, -9.77277880e-4, -1.51357208e-4, 4.10598502e-4,
+         1.45427351e-3, 1.21675016e-4, 3.33674327e-4, -2.05158264e-4],
+    ])
+    history = list(iter_em(X, 2, init_params="kmeans", random_state=0, tol=1e-10, max_iter=60))
+    ours = np.array([s.log_likelihood for s in history if s.phase == "E"])
+    init = history[0]
+    ref = sklearn_mixture.GaussianMixture(
+        2, weights_init=init.weights, means_init=init.means,
+        precisions_init=np.linalg.inv(init.covariances), tol=1e-10, max_iter=60).fit(X)
+    assert np.diff(ours).min() < -1e-4
+    # Reference: scikit-learn's lower_bounds_ (per sample) from the same initial parameters.
+    np.testing.assert_allclose(ours, np.array(ref.lower_bounds_) * X.shape[0],
+                               rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="One-pass second moments lose precision far from the data mean: gmmcore/em.py "
+    "centers X on the global mean only, and the full M-step computes S2/nk - mu mu^T "
+    "(gmmcore/covariance.py Full.m_step), so a component on a single outlier 1e4 away gets "
+    "variance reg_covar + ~2e-7 (cancellation of ~1e8-sized terms) that changes between "
+    "iterations; the log-likelihood then drops by 0.018. scikit-learn's two-pass full M-step "
+    "gives exactly reg_covar and a monotone trajectory.",
+)
+def test_log_likelihood_never_decreases_with_a_far_outlier_component():
+    X = build_dataset("outliers", np.random.RandomState(0), 47, 1, 2)  # 2 points at +-1e4
+    history = list(iter_em(X, 2, covariance_type="full", tol=1e-10, max_iter=60,
+                           random_state=0))
+    lls = [s.log_likelihood for s in history if s.phase == "E"]
+    for before, after in zip(lls, lls[1:], strict=False):
+        assert after >= before - (REL_DIP * abs(before) + ABS_DIP), (before, after)
+
+
+def _row_log_scale(snap, X):
+    """|max_k log(w_k N(x_i | k))| per row: the size of the numbers normalized in log space."""
+    structure = get_structure(snap.covariance_type)
+    with np.errstate(divide="ignore"):
+        wlp = log_gaussian(X, np.asarray(snap.means), np.asarray(snap.precisions_cholesky),
+                           structure) + np.log(snap.weights)
+    return np.abs(wlp.max(axis=1))
+
+
+@SETTINGS
+@given(ds=datasets(), covariance_type=covariance_types, init_params=init_methods)
+def test_responsibilities_sum_to_one(ds, covariance_type, init_params):
+    """Rows sum to 1 within 1e-12; for a row far from every component (log-densities of size
+    L), log-space normalization rounds at eps * L, so such rows get that allowance (see the
+    strict xfail below for why that is an imprecision of estimate_log_resp)."""
+    history = run(ds, covariance_type, init_params, max_iter=20)
+    if history is None:
+        return
+    for snap in (history[0], history[len(history) // 2], history[-1]):
+        resp = responsibilities(snap, ds.X)
+        assert np.isfinite(resp).all()
+        assert (resp >= 0).all()
+        atol = 1e-12 + 8 * np.finfo(float).eps * _row_log_scale(snap, ds.X)
+        assert (np.abs(resp.sum(axis=1) - 1.0) <= atol).all()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gmmcore/estep.py estimate_log_resp computes log_resp = wlp - (log(sum) + top): for a "
+    "row ~4 units from a component of variance 1e-6 (log-densities ~ -8.4e6) the absolute "
+    "rounding of that sum is ~1e-9 and the row's responsibilities sum to 1 - 4.2e-11. "
+    "Computing (wlp - top) - log(sum) keeps it at ~1e-16 (e_step's _normalize is fine).",
+)
+def test_responsibilities_sum_to_one_far_from_collapsed_components():
+    X = np.array([[1.20047163]] * 7 + [[5.29215704]])
+    init = next(iter_em(X, 2, init_params="random_from_data", random_state=0))
+    resp = responsibilities(init, X)
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+
+
+@SETTINGS
+@given(ds=datasets(), covariance_type=covariance_types, init_params=init_methods)
+def test_no_nan_anywhere_in_snapshots(ds, covariance_type, init_params):
+    history = run(ds, covariance_type, init_params, max_iter=30)
+    if history is None:
+        return
+    for snap in history:
+        for name in ARRAY_FIELDS:
+            assert np.isfinite(getattr(snap, name)).all(), (snap.label, name)
+        if snap.phase != "init":
+            assert np.isfinite(snap.log_likelihood), snap.label
+        for e in snap.events:
+            assert "nan" not in e.message.lower(), e.message
+    assert np.isfinite(snapshot_log_likelihood(history[-1], ds.X))
+
+
+@SETTINGS
+@given(
+    ds=datasets(kinds=("duplicates", "collinear", "tiny")),
+    covariance_type=covariance_types,
+    reg_covar=st.sampled_from([0.0, 1e-12, 1e-6, 1e-2]),
+)
+def test_degenerate_data_give_numbers_or_a_helpful_error(ds, covariance_type, reg_covar):
+    """Even with reg_covar=0 EM never returns NaN: it either finishes with finite parameters
+    or raises a ValueError that says to increase reg_covar."""
+    try:
+        history = list(iter_em(ds.X, ds.n_components, covariance_type=covariance_type,
+                               reg_covar=reg_covar, random_state=ds.seed, max_iter=20))
+    except ValueError as exc:
+        assert allowed_error(exc), str(exc)
+        if isinstance(exc, IllConditionedCovarianceError):
+            assert "Increase reg_covar" in str(exc)
+        return
+    for snap in history:
+        for name in ARRAY_FIELDS:
+            assert not np.isnan(getattr(snap, name)).any(), (snap.label, name)
+
+
+@SETTINGS
+@given(ds=datasets())
+def test_strategy_builds_valid_datasets(ds):
+    """Guard for the strategy itself: a finite 2-D float array with at least K rows."""
+    assert ds.X.ndim == 2 and ds.X.dtype == np.float64
+    assert ds.X.shape[0] >= ds.n_components and np.isfinite(ds.X).all()
