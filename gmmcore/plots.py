@@ -24,9 +24,12 @@ __all__ = [
     "em_scatter",
     "histogram_figure",
     "log_likelihood_figure",
+    "mode_comparison_figure",
     "restarts_figure",
     "scatter_matrix_figure",
     "subsample_indices",
+    "task_color",
+    "task_weights_heatmap",
 ]
 
 # Okabe-Ito-like, colour-blind friendly, then Plotly's D3 colours for K > 8.
@@ -37,6 +40,13 @@ PALETTE = (
     (127, 127, 127), (188, 189, 34), (23, 190, 207),
 )
 GREY = (160, 160, 160)
+# Tasks get their own colours (ColorBrewer Dark2), distinct in role from the component colours.
+TASK_PALETTE = (
+    (27, 158, 119), (217, 95, 2), (117, 112, 179), (231, 41, 138), (102, 166, 30),
+    (230, 171, 2), (166, 118, 29), (102, 102, 102),
+)
+MODE_COLORS = {"pooled": "rgb(150,150,150)", "separate": "rgb(230,159,0)",
+               "shared": "rgb(0,114,178)"}
 SD_LEVELS = (1, 2, 3)
 _DASH = {1: "solid", 2: "dash", 3: "dot"}
 
@@ -44,6 +54,12 @@ _DASH = {1: "solid", 2: "dash", 3: "dot"}
 def component_color(k: int, alpha: float | None = None) -> str:
     r, g, b = PALETTE[k % len(PALETTE)]
     return f"rgb({r},{g},{b})" if alpha is None else f"rgba({r},{g},{b},{alpha})"
+
+
+def task_color(t: int) -> str:
+    """Colour of the t-th task (in sorted task order) when points are coloured by task."""
+    r, g, b = TASK_PALETTE[t % len(TASK_PALETTE)]
+    return f"rgb({r},{g},{b})"
 
 
 def _palette(k: int) -> np.ndarray:
@@ -112,6 +128,9 @@ def em_scatter(
     sd_levels: Sequence[int] = SD_LEVELS,
     webgl: bool | None = None,
     ellipse_resolution: int = 100,
+    groups=None,
+    group_title: str = "task",
+    group_names: Sequence[str] | None = None,
 ) -> go.Figure:
     """The EM scatter: points coloured by responsibilities, component ellipses, means.
 
@@ -125,6 +144,10 @@ def em_scatter(
     weights : array of shape (K,), optional; shown in the legend
     row_ids : array of shape (n,), optional; the original row numbers, for the hover
     webgl : use Scattergl (default: when n > 2000)
+    groups : array of shape (n,), optional; when given, points are coloured by group (e.g.
+        task, one legend entry per group) instead of by responsibilities
+    group_names : every group name in a fixed order, optional; fixes each group's colour so
+        it does not change when some groups are filtered out
     """
     points = np.asarray(points, dtype=np.float64)
     means = np.asarray(means, dtype=np.float64)
@@ -146,13 +169,30 @@ def em_scatter(
         colors = blend_colors(resp)
         custom = resp if row_ids is None else np.column_stack([np.asarray(row_ids), resp])
         hover = _hover_template(k, row_ids is not None)
-    fig.add_trace(dict(
-        type="scattergl" if webgl else "scatter",
-        x=points[:, 0], y=points[:, 1], mode="markers", name="data points",
-        marker=dict(color=colors, size=6 if n < 1000 else 4, opacity=0.8,
-                    line=dict(width=0)),
-        customdata=custom, hovertemplate=hover, showlegend=False,
-    ))
+    size = 6 if n < 1000 else 4
+    if groups is None:
+        fig.add_trace(dict(
+            type="scattergl" if webgl else "scatter",
+            x=points[:, 0], y=points[:, 1], mode="markers", name="data points",
+            marker=dict(color=colors, size=size, opacity=0.8, line=dict(width=0)),
+            customdata=custom, hovertemplate=hover, showlegend=False,
+        ))
+    else:
+        groups = np.asarray(groups).astype(str)
+        names = [str(g) for g in group_names] if group_names is not None else sorted(set(groups))
+        for t, name in enumerate(names):
+            mask = groups == name
+            if not mask.any():
+                continue
+            fig.add_trace(dict(
+                type="scattergl" if webgl else "scatter",
+                x=points[mask, 0], y=points[mask, 1], mode="markers",
+                name=f"{group_title} {name}", legendgroup="groups",
+                marker=dict(color=task_color(t), size=size, opacity=0.8, line=dict(width=0)),
+                customdata=None if custom is None else custom[mask],
+                hovertemplate=f"{group_title} {name}<br>" + hover,
+                meta={"role": "group", "group": name},
+            ))
     # Legend entries that explain the line styles once.
     for s in sd_levels:
         fig.add_trace(go.Scatter(
@@ -358,4 +398,76 @@ def criteria_figure(grid: pd.DataFrame, criterion: str = "bic", *, selected=None
                       yaxis_title=f"{criterion.upper()} (lower is better)", height=380,
                       xaxis=dict(tickmode="linear", dtick=1), margin=dict(l=10, r=10, t=30, b=10),
                       title=f"{criterion.upper()} by K and covariance type")
+    return fig
+
+
+def mode_comparison_figure(table: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Pooled vs separate vs shared: BIC per mode (left, lower is better) and the held-out
+    log-likelihood per test row of each task (right, higher is better).
+
+    table : the DataFrame of :func:`gmmcore.multitask.compare_modes` (``mode``, ``bic``,
+        ``heldout[<task>]`` columns; failed modes have NaN and are left out).
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.35, 0.65], horizontal_spacing=0.12,
+                        subplot_titles=("BIC (lower is better)",
+                                        "Held-out log-likelihood per row, by task (higher is better)"))
+    ok = table[np.isfinite(table["bic"].astype(float))]
+    best = ok.loc[ok["bic"].astype(float).idxmin(), "mode"] if len(ok) else None
+    fig.add_trace(go.Bar(
+        x=list(ok["mode"]), y=ok["bic"].astype(float), showlegend=False,
+        marker=dict(color=[MODE_COLORS.get(m, "grey") for m in ok["mode"]],
+                    line=dict(width=[3 if m == best else 0 for m in ok["mode"]], color="black")),
+        text=[f"{v:.1f}" + (" (best)" if m == best else "") for m, v in zip(ok["mode"], ok["bic"], strict=True)],
+        textposition="outside", hovertemplate="%{x}: BIC %{y:.6g}<extra></extra>",
+        meta={"role": "bic"},
+    ), row=1, col=1)
+    task_cols = [c for c in table.columns if c.startswith("heldout[")]
+    tasks = [c[len("heldout["):-1] for c in task_cols]
+    for _, r in table.iterrows():
+        y = np.array([r[c] for c in task_cols], dtype=np.float64)
+        if not np.isfinite(y).any():
+            continue
+        fig.add_trace(go.Bar(
+            x=tasks, y=y, name=str(r["mode"]), marker=dict(color=MODE_COLORS.get(r["mode"], "grey")),
+            hovertemplate=f"{r['mode']}, task %{{x}}: %{{y:.4g}} per row<extra></extra>",
+            meta={"role": "heldout", "mode": r["mode"]},
+        ), row=1, col=2)
+    if len(ok):
+        lo, hi = float(ok["bic"].min()), float(ok["bic"].max())
+        pad = max(hi - lo, 1e-9 * abs(hi) + 1.0)
+        fig.update_yaxes(range=[lo - 0.6 * pad, hi + 0.4 * pad], row=1, col=1)
+    fig.update_xaxes(title_text="mode", row=1, col=1)
+    fig.update_xaxes(title_text="task", row=1, col=2)
+    fig.update_yaxes(title_text="BIC", row=1, col=1)
+    fig.update_yaxes(title_text="mean log-likelihood per test row", row=1, col=2)
+    fig.update_layout(title=title, barmode="group", height=380, legend_title_text="mode",
+                      margin=dict(l=10, r=10, t=60 if title else 40, b=10))
+    return fig
+
+
+def task_weights_heatmap(weights, tasks: Sequence[str], *, title: str | None = None,
+                         task_title: str = "task") -> go.Figure:
+    """Task x component mixing weights as a heatmap, each cell labelled with its weight.
+
+    weights : array of shape (n_tasks, K), rows summing to 1
+    tasks : the n_tasks task names, in the row order of ``weights``
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    k = w.shape[1]
+    cols = [f"component {j}" for j in range(k)]
+    fig = go.Figure(go.Heatmap(
+        z=w, x=cols, y=[str(t) for t in tasks], zmin=0.0, zmax=1.0, colorscale="Blues",
+        text=[[f"{v:.2f}" for v in row] for row in w], texttemplate="%{text}",
+        hovertemplate=f"{task_title} %{{y}}, %{{x}}: weight %{{z:.3f}}<extra></extra>",
+        colorbar=dict(title="weight"),
+    ))
+    # Column labels in the component colours, so the heatmap reads with the scatter's ellipses.
+    fig.update_xaxes(tickmode="array", tickvals=cols, side="top",
+                     ticktext=[f"<span style='color:{component_color(j)}'><b>component {j}</b></span>"
+                               for j in range(k)])
+    fig.update_yaxes(title_text=task_title, autorange="reversed")
+    fig.update_layout(title=title, height=max(160, 60 + 45 * w.shape[0]),
+                      margin=dict(l=10, r=10, t=60 if title else 40, b=10))
     return fig

@@ -12,6 +12,7 @@ from gmmcore.plots import (
     restarts_figure,
     scatter_matrix_figure,
     subsample_indices,
+    task_weights_heatmap,
 )
 from ui import state as S
 from ui import views as V
@@ -158,8 +159,24 @@ def stepper():
                                 key=S.VIEW, persist_state="session", horizontal=True)
             idx = subsample_indices(n, int(s[S.MAX_POINTS]), seed=0)
             if idx.size < n:
-                st.caption(f"Drawing a random subsample of {idx.size:,} of {n:,} points (seed 0, "
-                           "the same at every step) with WebGL; the fit uses all rows.")
+                st.caption(f"Showing {idx.size:,} of {n:,} points, sampled with seed 0 (the same "
+                           "points at every step, drawn with WebGL); the fit uses all rows.")
+            color_by = "responsibilities"
+            if tasks is not None:
+                names = V.task_names(tasks)
+                if not set(s.get(S.SHOWN_TASKS) or ()) <= set(names) or S.SHOWN_TASKS not in s:
+                    s[S.SHOWN_TASKS] = names
+                t1, t2 = st.columns([2, 3])
+                color_by = t1.radio("Colour points by", ["responsibilities", "task"],
+                                    key=S.COLOR_BY, persist_state="session", horizontal=True,
+                                    help=f"Task: one colour per value of '{data['task_column']}' "
+                                         "(the ellipses keep the component colours).")
+                shown = t2.multiselect(f"Show points of {data['task_column']}", names,
+                                       key=S.SHOWN_TASKS, persist_state="session",
+                                       help="Filter the drawn points by task; the fit uses all rows.")
+                idx = V.filter_by_task(idx, tasks, shown)
+                if len(shown) < len(names):
+                    st.caption(f"Drawing only {', '.join(shown) or 'no task'}: {idx.size:,} points.")
             resp_sub = None if resp_full is None else resp_full[idx]
             if view == "Scatter matrix":
                 st.plotly_chart(scatter_matrix_figure(X[idx], resp_sub, feature_names=features),
@@ -180,6 +197,9 @@ def stepper():
                     prev_means=None if prev is None else proj.project_means(prev.means),
                     weights=V.weights(snap, row_tasks), row_ids=data["row_index"][idx],
                     axis_labels=V.axis_labels(proj, data), webgl=n > 2000,
+                    groups=tasks[idx] if color_by == "task" else None,
+                    group_title=str(data["task_column"]),
+                    group_names=V.task_names(tasks) if tasks is not None else None,
                 )
                 st.plotly_chart(fig, key="em_scatter")
                 if view == "PCA projection":
@@ -203,6 +223,12 @@ def stepper():
             st.info(e)
         st.markdown("**Parameters at this step**")
         st.dataframe(V.params(snap, features), hide_index=True, key="em_params")
+        if snap.weights.ndim == 2:
+            st.markdown(f"**Each task's weights at this step** (shared components, one weight "
+                        f"vector per value of '{data['task_column']}')")
+            st.plotly_chart(task_weights_heatmap(snap.weights, snap.tasks,
+                                                 task_title=str(data["task_column"])),
+                            key="em_task_weights")
 
     V.formula_panel(history, step, X, row_tasks, _resp_at, features)
     if data["labels"] is not None:

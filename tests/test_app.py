@@ -38,6 +38,48 @@ def _button(at, label):
     return next(b for b in at.button if b.label == label)
 
 
+def _chart(at, key):
+    """The Plotly figure (as a dict) of the chart with widget key ``key``, or None."""
+    import json
+
+    for c in at.get("plotly_chart"):
+        if c.proto.id.endswith(f"-{key}"):
+            return json.loads(c.proto.spec)
+    return None
+
+
+def _table(at, *columns):
+    """The first DataFrame shown with all of ``columns`` (AppTest does not expose
+    st.dataframe's key)."""
+    for d in at.dataframe:
+        if set(columns) <= set(map(str, d.value.columns)):
+            return d.value
+    raise KeyError(columns)
+
+
+def _arr(v):
+    """A Plotly JSON array: a list, or Plotly's typed-array dict (base64 ``bdata``)."""
+    import base64
+
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+        shape = v.get("shape")
+        if isinstance(shape, str):
+            shape = [int(t) for t in shape.split(",")]
+        return a.reshape(shape) if shape else a
+    return np.asarray(v)
+
+
+def _penguins(at=None):
+    at = at or _app()
+    at.selectbox(key="sample_name").set_value("Palmer penguins").run()
+    assert not at.exception
+    assert at.selectbox(key="task_column").value == "island"
+    assert at.checkbox(key="standardize").value is True
+    assert len(at.multiselect(key="features").value) == 4
+    return at
+
+
 # -- the upload parser -----------------------------------------------------------------------
 
 def test_read_table_detects_tab_and_latin1():
@@ -344,3 +386,119 @@ def test_penguins_are_standardized_by_default_faithful_is_not():
     assert at.checkbox(key="standardize").value is False  # Old Faithful: sd 1.1 vs 13.6
     at.selectbox(key="sample_name").set_value("Palmer penguins").run()
     assert at.checkbox(key="standardize").value is True  # bill depth sd ~2 vs body mass ~800
+
+
+# -- Tasks with Palmer penguins (issue 4's dashboard part) -------------------------------------
+
+def _penguin_comparison():
+    at = _page(_penguins(), "pages/5_tasks.py")
+    assert at.number_input(key="tasks_k").value == 3
+    _button(at, "Compare pooled, separate and shared").click().run()
+    assert not at.exception and not _errors(at)
+    return at
+
+
+def test_tasks_page_penguins_comparison_chart_table_and_sentence():
+    at = _penguin_comparison()
+    table = _table(at, "mode", "bic")
+    assert table["mode"].tolist() == ["pooled", "separate", "shared"]
+    assert {"bic", "heldout[Biscoe]", "heldout[Dream]", "heldout[Torgersen]"} <= set(table.columns)
+    # The sentence from compare_modes: shared wins on BIC, by how much over each other mode.
+    sentence = at.success[0].value
+    assert sentence.lower().startswith("shared wins on bic")
+    assert "than pooled by" in sentence and "than separate by" in sentence
+    fig = _chart(at, "tasks_chart")
+    bic = next(t for t in fig["data"] if t.get("meta", {}).get("role") == "bic")
+    assert bic["x"] == ["pooled", "separate", "shared"]
+    heldout = [t for t in fig["data"] if t.get("meta", {}).get("role") == "heldout"]
+    assert [t["name"] for t in heldout] == ["pooled", "separate", "shared"]
+    assert heldout[0]["x"] == ["Biscoe", "Dream", "Torgersen"]
+
+
+def test_tasks_page_penguins_heatmap_of_task_by_component_weights():
+    at = _penguin_comparison()
+    fig = _chart(at, "tasks_heatmap")
+    heat = fig["data"][0]
+    assert heat["type"] == "heatmap" and heat["y"] == ["Biscoe", "Dream", "Torgersen"]
+    z = _arr(heat["z"]).astype(float)
+    assert z.shape == (3, 3)
+    np.testing.assert_allclose(z.sum(axis=1), 1.0, atol=1e-9)  # each task's weights sum to 1
+    # Torgersen has only Adelie penguins: one component holds (almost) all of its weight, and
+    # that component is (almost) absent from Biscoe's Gentoo-dominated mix.
+    assert z[2].max() > 0.95
+
+
+def test_tasks_page_opens_the_shared_model_in_the_explorer():
+    at = _penguin_comparison()
+    at.button(key="tasks_open_explorer").click().run()
+    assert not at.exception and not _errors(at)
+    assert at.session_state["fit_settings"]["use_tasks"] is True
+    assert at.session_state["fit_settings"]["n_components"] == 3
+    assert at.title[0].value == "EM explorer"
+
+
+def _penguin_explorer_shared():
+    at = _page(_penguins(), "pages/2_explorer.py")
+    at.checkbox(key="use_tasks").check()
+    _button(at, "Run EM").click().run()
+    assert not at.exception and not _errors(at)
+    return at
+
+
+def test_explorer_steps_through_the_shared_model_with_task_weights():
+    at = _penguin_explorer_shared()
+    at.button(key="step_next").click().run()
+    at.button(key="step_next").click().run()  # after the first M step
+    assert not at.exception and at.session_state["step"] == 2
+    params = _table(at, "component", "weight [Biscoe]")
+    assert {"weight [Biscoe]", "weight [Dream]", "weight [Torgersen]"} <= set(params.columns)
+    heat = _chart(at, "em_task_weights")["data"][0]
+    assert heat["y"] == ["Biscoe", "Dream", "Torgersen"]
+    np.testing.assert_allclose(_arr(heat["z"]).sum(axis=1), 1.0, atol=1e-9)
+    at.button(key="step_last").click().run()
+    assert not at.exception
+    z_last = _arr(_chart(at, "em_task_weights")["data"][0]["z"])
+    assert z_last[2].max() > 0.95  # Torgersen: Adelie only
+
+
+def test_explorer_colours_points_by_task():
+    at = _penguin_explorer_shared()
+    at.button(key="step_next").click().run()
+    at.radio(key="color_by").set_value("task").run()
+    assert not at.exception
+    groups = [t for t in _chart(at, "em_scatter")["data"] if t.get("meta", {}).get("role") == "group"]
+    assert [t["name"] for t in groups] == ["island Biscoe", "island Dream", "island Torgersen"]
+    assert sum(len(_arr(t["x"])) for t in groups) == 342  # 344 penguins, 2 with missing measurements
+    assert len({t["marker"]["color"] for t in groups}) == 3
+
+
+def test_explorer_filters_points_by_task():
+    at = _penguin_explorer_shared()
+    at.button(key="step_next").click().run()
+    at.multiselect(key="shown_tasks").set_value(["Torgersen"]).run()
+    assert not at.exception
+    points = _chart(at, "em_scatter")["data"][0]
+    assert len(_arr(points["x"])) == 51  # Torgersen's complete rows
+    assert any("Drawing only Torgersen" in c.value for c in at.caption)
+    # Colour by task keeps the colour of the task when others are filtered out.
+    at.radio(key="color_by").set_value("task").run()
+    groups = [t for t in _chart(at, "em_scatter")["data"] if t.get("meta", {}).get("role") == "group"]
+    assert [t["name"] for t in groups] == ["island Torgersen"]
+    assert groups[0]["marker"]["color"] == "rgb(117,112,179)"  # third task colour
+
+
+def test_export_per_row_responsibilities_with_the_task_column():
+    """The CSV (previewed on the page) has the task column beside each row's responsibilities,
+    usable as shared features for a per-task downstream model."""
+    at = _penguin_explorer_shared()
+    _page(at, "pages/4_export.py")
+    assert not _errors(at)
+    table = _table(at, "island", "responsibility_0")
+    assert list(table.columns[:2]) == ["species", "island"]
+    assert {"component", "responsibility_0", "responsibility_1", "responsibility_2"} <= set(table.columns)
+    assert len(table) == 342
+    np.testing.assert_allclose(table[[f"responsibility_{j}" for j in range(3)]].sum(axis=1), 1.0,
+                               atol=1e-5)
+    assert set(table["island"]) == {"Biscoe", "Dream", "Torgersen"}
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert "Download labels + responsibilities (CSV)" in labels

@@ -109,3 +109,12 @@ def compare_modes(data_key: str, _X, _tasks, k: int, covariance_type: str):
     from gmmcore.multitask import compare_modes as _compare
 
     return _compare(_X, _tasks, k, covariance_type=covariance_type, random_state=0)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def fit_shared(data_key: str, _X, _tasks, k: int, covariance_type: str):
+    """The shared-components model on all rows, with compare_modes' settings (seed 0)."""
+    from gmmcore.multitask import fit_multitask
+
+    return fit_multitask(_X, _tasks, k, mode="shared", covariance_type=covariance_type,
+                         random_state=0)

@@ -44,6 +44,8 @@ AXIS_X, AXIS_Y = "axis_x", "axis_y"
 PER_SAMPLE = "per_sample"
 FORMULA_POINT, FORMULA_COMPONENT = "formula_point", "formula_component"
 MAX_POINTS = "max_points"
+COLOR_BY = "color_by"  # "responsibilities" | "task"
+SHOWN_TASKS = "shown_tasks"  # the tasks whose points the explorer draws (filter)
 
 # -- model selection -----------------------------------------------------------------------
 GRID_K_RANGE = "grid_k_range"
@@ -89,6 +91,7 @@ DEFAULTS = {
     FORMULA_POINT: 0,
     FORMULA_COMPONENT: 0,
     MAX_POINTS: 3000,
+    COLOR_BY: "responsibilities",
     GRID_K_RANGE: (1, 6),
     GRID_TYPES: ["full", "tied", "diag", "spherical"],
     GRID_N_INIT: 1,
@@ -104,7 +107,7 @@ DEFAULTS = {
 
 # Widget keys whose values must survive a page switch (created with persist_state="session").
 PERSISTENT = [k for k in DEFAULTS if k not in (UPLOAD_ERROR, GRID_RESULT, TASKS_RESULT, PLAYING)] + [
-    FEATURES, TASK_COLUMN, LABEL_COLUMN, AXIS_X, AXIS_Y]
+    FEATURES, TASK_COLUMN, LABEL_COLUMN, AXIS_X, AXIS_Y, SHOWN_TASKS]
 
 NONE = "(none)"  # the "no column" choice of the task/label selectboxes
 
@@ -133,6 +136,7 @@ def set_dataset(name: str, origin: str, frame, info=None, *, features=None, task
     s[TASK_COLUMN] = task_column if task_column in frame.columns else NONE
     s[LABEL_COLUMN] = label_column if label_column in frame.columns else NONE
     s[AXIS_X], s[AXIS_Y] = 0, 1
+    s.pop(SHOWN_TASKS, None)  # all tasks of the new data
     s[STEP] = 0
     s[RESTART] = None
     s[GRID_RESULT] = None

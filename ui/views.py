@@ -17,6 +17,18 @@ ll_trace = E.log_likelihood_trace
 events = E.events_table
 
 
+def task_names(tasks) -> list[str]:
+    """The distinct task names, sorted (the engine's order)."""
+    return sorted(set(map(str, tasks)))
+
+
+def filter_by_task(idx, tasks, shown):
+    """The row indices in ``idx`` whose task is in ``shown``."""
+    import numpy as np
+
+    return idx[np.isin(np.asarray(tasks)[idx].astype(str), list(shown))]
+
+
 def step_title(snap) -> str:
     if snap.phase == "init":
         return "initialization"
