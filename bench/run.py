@@ -52,7 +52,7 @@ SIZES = (10_000, 100_000, 1_000_000)
 DIMS = (2, 10)
 KS = (5, 8)
 # (iterations per run, rounds) by N: enough intervals for a stable median, within budget.
-SCHEDULE = {10_000: (12, 5), 100_000: (6, 3), 1_000_000: (4, 3)}
+SCHEDULE = {10_000: (12, 5), 100_000: (6, 3), 1_000_000: (3, 3)}
 QUICK_SCHEDULE = {10_000: (6, 2), 100_000: (3, 2)}
 MEMORY_ITERATIONS = 2
 
@@ -308,7 +308,9 @@ def render(case_results, grid_results, args, started, elapsed, load_before, load
             budget = 3 * r.data_bytes + c.n * c.k * 8
             mem = ""
             if r.ours_peak:
-                flag = "" if r.ours_peak <= budget else " (over)"
+                # The memory target is stated for 1e6-row fits; below that the fixed ~2 MB of
+                # chunk buffers can exceed a budget proportional to N.
+                flag = " (over)" if c.n >= 1_000_000 and r.ours_peak > budget else ""
                 mem = (f" {_mb(r.data_bytes)} | {_mb(r.ours_peak)}{flag} | "
                        f"{_mb(r.sklearn_peak)} | {_mb(budget)} |")
             else:

@@ -167,7 +167,8 @@ class Full(CovarianceStructure):
     def m_step(self, nk, means, S2, n_samples, reg_covar):
         cov = S2 / nk[:, None, None] - means[:, :, None] * means[:, None, :]
         cov = 0.5 * (cov + cov.transpose(0, 2, 1))
-        raw_min = np.linalg.eigvalsh(cov)[:, 0]
+        with _kernels.serial_blas():
+            raw_min = np.linalg.eigvalsh(cov)[:, 0]
         d = cov.shape[1]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
         return cov, raw_min
@@ -176,9 +177,10 @@ class Full(CovarianceStructure):
         k, d, _ = covariances.shape
         out = np.empty_like(covariances)
         eye = np.eye(d)
-        for j in range(k):  # K small factorizations; never a loop over samples
-            chol = _cholesky_or_raise(covariances[j], j, reg_covar)
-            out[j] = linalg.solve_triangular(chol, eye, lower=True, check_finite=False).T
+        with _kernels.serial_blas():  # see _kernels.SERIAL_BLAS: tiny LAPACK calls
+            for j in range(k):  # K small factorizations; never a loop over samples
+                chol = _cholesky_or_raise(covariances[j], j, reg_covar)
+                out[j] = linalg.solve_triangular(chol, eye, lower=True, check_finite=False).T
         return out
 
     def precisions_cholesky_from_precisions(self, precisions):
@@ -224,14 +226,16 @@ class Tied(CovarianceStructure):
     def m_step(self, nk, means, S2, n_samples, reg_covar):
         cov = (S2 - (nk[:, None] * means).T @ means) / nk.sum()
         cov = 0.5 * (cov + cov.T)
-        raw_min = np.linalg.eigvalsh(cov)[:1]
+        with _kernels.serial_blas():
+            raw_min = np.linalg.eigvalsh(cov)[:1]
         cov.flat[:: cov.shape[0] + 1] += reg_covar
         return cov, raw_min
 
     def precisions_cholesky(self, covariances, reg_covar=0.0):
-        chol = _cholesky_or_raise(covariances, None, reg_covar)
         d = covariances.shape[0]
-        return linalg.solve_triangular(chol, np.eye(d), lower=True, check_finite=False).T
+        with _kernels.serial_blas():
+            chol = _cholesky_or_raise(covariances, None, reg_covar)
+            return linalg.solve_triangular(chol, np.eye(d), lower=True, check_finite=False).T
 
     def precisions_cholesky_from_precisions(self, precisions):
         return np.flipud(np.fliplr(linalg.cholesky(np.flipud(np.fliplr(precisions)), lower=True)))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernels import FeatureLayout
+from ._kernels import FeatureLayout, serial_blas
 from .covariance import CovarianceStructure
 
 __all__ = ["SufficientStatistics", "log_gaussian", "estimate_log_resp", "e_step", "accumulate"]
@@ -29,30 +29,9 @@ DEFAULT_CHUNK_ROWS = 8192
 CHUNK_BYTES = int(os.environ.get("GMMCORE_CHUNK_BYTES", 2 * 1024 * 1024))
 
 
-# Run the chunk loop with single-threaded BLAS. Its GEMMs are small (a few MFLOP each);
-# OpenBLAS still splits them over its threads, and when another process holds a core those
-# threads wait for each other at every call: measured on 2 cores under load, an E-step at
-# 1e5 x 10-D x K=8 (full) took 1.0 s with threaded BLAS and 25 ms with one thread (and no
-# difference on an idle machine). GMMCORE_SERIAL_BLAS=0 turns it off.
-SERIAL_BLAS = os.environ.get("GMMCORE_SERIAL_BLAS", "1") != "0"
-_controller = None
-
-
 def _serial_blas(n_chunks: int):
-    """Context limiting BLAS to one thread (via threadpoolctl, when installed)."""
-    global _controller
-    if not SERIAL_BLAS or n_chunks < 2:  # one small chunk never reaches BLAS's threading
-        return contextlib.nullcontext()
-    if _controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # optional: without it BLAS keeps its own threading
-            _controller = False
-        else:
-            _controller = ThreadpoolController()
-    if _controller is False:
-        return contextlib.nullcontext()
-    return _controller.limit(limits=1, user_api="blas")
+    # One small chunk never reaches BLAS's threading threshold: skip the (~12 us) switch.
+    return serial_blas() if n_chunks >= 2 else contextlib.nullcontext()
 
 
 def _chunk_rows(n_components: int, n_features: int, buffer_width: int | None = None) -> int:
