@@ -625,7 +625,9 @@ def build_parser() -> argparse.ArgumentParser:
                f"  {PROG} select sample_data/faithful.csv --components 1-6\n"
                f"  {PROG} fit sample_data/faithful.csv --components 3 --covariance-type tied "
                "--output model.json\n"
-               f"  {PROG} predict model.json sample_data/faithful.csv > labels.csv\n\n"
+               f"  {PROG} predict model.json sample_data/faithful.csv > labels.csv\n"
+               f"  {PROG} select sample_data/penguins.csv --task-column island --standardize "
+               "--components 3\n\n"
                "Run a command with --help for its options.")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
 
