@@ -1,8 +1,10 @@
 """The E-step: log-densities, responsibilities and sufficient statistics in one pass.
 
-The data are visited in row blocks ("chunks") so that the (chunk, K) temporaries stay in
-cache and memory stays bounded whatever N is. Everything is vectorized over the rows of a
-chunk; the only Python loops are over chunks and over tasks.
+The data are visited in row blocks ("chunks") so that the per-chunk buffers stay in cache
+and memory stays bounded whatever N is; the buffers are allocated once per call and reused
+across chunks. Everything is vectorized over the rows of a chunk; the only Python loops are
+over chunks and over tasks. The per-chunk arithmetic (a transposed feature block, GEMMs for
+the log-densities and for ``[S0 | S1 | S2]``) lives in :mod:`gmmcore._kernels`.
 
 All functions here are unchecked kernels: they trust their inputs (validated once at the
 public boundary, in :mod:`gmmcore._validation`).
@@ -23,9 +25,7 @@ __all__ = ["SufficientStatistics", "log_gaussian", "estimate_log_resp", "e_step"
 
 LOG_2PI = np.log(2.0 * np.pi)
 
-# Rows per block: (chunk, K) and (chunk, K*D) temporaries of a few MB at most stay in cache.
-DEFAULT_CHUNK_ROWS = 8192
-# Bytes of per-chunk buffers; tuned with bench/ (see bench/README.md).
+# Bytes of per-chunk buffers: 2 MiB (this CPU's L2) was fastest; see bench/README.md.
 CHUNK_BYTES = int(os.environ.get("GMMCORE_CHUNK_BYTES", 2 * 1024 * 1024))
 
 
@@ -118,9 +118,10 @@ def _normalize_into(wT, top, tot) -> float:
 class _Workspace:
     """Buffers for one chunk size, allocated once per E-step and reused across chunks."""
 
-    __slots__ = ("FT", "work", "wT", "top", "tot")
+    __slots__ = ("rows", "FT", "work", "wT", "top", "tot")
 
     def __init__(self, layout: FeatureLayout, rows: int, n_components: int, work_rows: int):
+        self.rows = rows
         self.FT = layout.new_block(rows)
         self.work = np.empty((work_rows, rows)) if work_rows else None
         self.wT = np.empty((n_components, rows))
@@ -128,14 +129,21 @@ class _Workspace:
         self.tot = np.empty(rows)
 
 
-class _Workspaces(dict):
-    def __init__(self, layout, n_components, work_rows):
-        super().__init__()
-        self.args = (layout, n_components, work_rows)
+class _Workspaces:
+    """The full-size workspace, kept; tails (the last chunk of each task) get a fresh, smaller
+    one, so that many tasks never hold more than two workspaces at a time."""
 
-    def __missing__(self, rows):  # the full-size chunk plus at most one tail per task
+    def __init__(self, layout, n_components, work_rows):
+        self.args = (layout, n_components, work_rows)
+        self.full = None
+
+    def __getitem__(self, rows):
         layout, k, w = self.args
-        ws = self[rows] = _Workspace(layout, rows, k, w)
+        if self.full is not None and self.full.rows == rows:
+            return self.full
+        ws = _Workspace(layout, rows, k, w)
+        if self.full is None or rows > self.full.rows:
+            self.full = ws
         return ws
 
 
