@@ -30,6 +30,7 @@ from .initialization import INIT_METHODS, initial_responsibilities
 __all__ = [
     "Event",
     "Snapshot",
+    "degenerate_components",
     "iter_em",
     "responsibilities",
     "snapshot_log_likelihood",
@@ -346,6 +347,20 @@ def iter_em(
         yield current
         if converged:
             return
+
+
+def degenerate_components(snapshot: Snapshot, reg_covar: float) -> list[int]:
+    """Components of a snapshot that are degenerate: weight (in every task) below one point's
+    worth, or a covariance whose smallest eigenvalue is held up only by ``reg_covar``
+    (raw variance <= COLLAPSE_FACTOR * reg_covar). Sorted indices; empty for a sound fit."""
+    k, d = snapshot.means.shape
+    covs = get_structure(snapshot.covariance_type).covariance_matrices(
+        np.asarray(snapshot.covariances), k, d)
+    smallest = np.linalg.eigvalsh(covs)[:, 0]
+    weights = np.atleast_2d(snapshot.weights)
+    empty = (weights * snapshot.n_samples < EMPTY_COMPONENT_MASS).all(axis=0)
+    collapsed = smallest <= (COLLAPSE_FACTOR + 1.0) * reg_covar
+    return [int(j) for j in np.flatnonzero(empty | collapsed)]
 
 
 def _row_log_weights(snapshot: Snapshot, n: int, tasks) -> np.ndarray:

@@ -51,6 +51,7 @@ import pandas as pd
 from . import criteria
 from ._validation import check_n_components, check_positive, check_tasks, check_X
 from .covariance import COVARIANCE_TYPES, MCLUST_NAMES, get_structure
+from .em import degenerate_components
 from .initialization import INIT_METHODS
 from .mixture import GaussianMixture
 
@@ -67,6 +68,7 @@ GRID_COLUMNS: tuple[str, ...] = (
     "icl",
     "converged",
     "n_iter",
+    "degenerate",
     "error",
 )
 
@@ -153,6 +155,7 @@ def _fit_cell(X, k, covariance_type, tasks, n_weight_sets, fit_params) -> dict:
         "icl": math.nan,
         "converged": False,
         "n_iter": 0,
+        "degenerate": False,
         "error": None,
     }
     try:
@@ -176,6 +179,7 @@ def _fit_cell(X, k, covariance_type, tasks, n_weight_sets, fit_params) -> dict:
             icl=criteria.icl(ll, p, n, log_resp),
             converged=bool(model.converged_),
             n_iter=int(model.n_iter_),
+            degenerate=bool(degenerate_components(model.snapshot_, fit_params["reg_covar"])),
         )
     except _CELL_ERRORS as exc:
         row["error"] = str(exc) or type(exc).__name__
@@ -299,8 +303,15 @@ def model_grid(
     return grid
 
 
-def best_cell(grid: pd.DataFrame, criterion: str = "bic") -> pd.Series:
+def best_cell(grid: pd.DataFrame, criterion: str = "bic", *, allow_degenerate: bool = False
+              ) -> pd.Series:
     """The row of ``grid`` with the lowest ``criterion`` among cells without error.
+
+    Degenerate cells (a component whose covariance is held up only by ``reg_covar``, or that
+    lost all its points; see the ``degenerate`` column) are skipped unless
+    ``allow_degenerate``: their likelihood is unbounded in the limit, which is why mclust
+    reports no BIC for such fits. On Old Faithful, ``diag`` K=5 puts a component on 14 rows
+    sharing one whole-minute ``waiting`` value and would otherwise "win".
 
     Parameters
     ----------
@@ -330,6 +341,14 @@ def best_cell(grid: pd.DataFrame, criterion: str = "bic") -> pd.Series:
     ok = grid[criterion].notna() & np.isfinite(grid[criterion].astype(float))
     if "error" in grid.columns:
         ok &= grid["error"].isna()
+    if not allow_degenerate and "degenerate" in grid.columns:
+        if ok.any() and not (ok & ~grid["degenerate"].astype(bool)).any():
+            raise ValueError(
+                "Every successful cell of the grid is degenerate (a component collapsed onto a "
+                "few points); increase reg_covar, use fewer components, or pass "
+                "allow_degenerate=True."
+            )
+        ok &= ~grid["degenerate"].astype(bool)
     if not ok.any():
         raise ValueError(
             "No cell of the grid was fitted successfully; see the 'error' column for why "

@@ -33,7 +33,7 @@ def grid(X):
 def test_grid_columns_in_documented_order(grid):
     assert tuple(grid.columns) == GRID_COLUMNS == (
         "n_components", "covariance_type", "mclust_name", "log_likelihood", "n_parameters",
-        "bic", "aic", "icl", "converged", "n_iter", "error",
+        "bic", "aic", "icl", "converged", "n_iter", "degenerate", "error",
     )
 
 
@@ -294,32 +294,43 @@ def _collapsed(faithful, row) -> bool:
     return any(e.kind == "covariance_collapsed" for s in gm.history_ for e in s.events)
 
 
-def test_faithful_best_bic_is_mclust_eee_3(faithful, faithful_grid):
-    """mclust's best model on Old Faithful is EEE with 3 components; ours is the same.
+def test_faithful_best_bic_is_mclust_eee_3(faithful_grid):
+    """mclust's best model on Old Faithful is EEE with 3 components; so is ours.
 
     Faithful's `waiting` is recorded in whole minutes, so many rows share a value and the
     likelihood is unbounded: a diag/full component sitting on rows with the same waiting time
     has zero variance there, held up only by reg_covar=1e-6. With 10 restarts our grid does
     find such spikes (e.g. diag K=5 with 14 rows at one waiting value, log-likelihood about
-    -1043), which win BIC for a meaningless reason. mclust does not report them: its EM
-    declares such fits singular and returns no BIC. We therefore compare with mclust among
-    non-degenerate cells, and check that every cell that beats EEE-3 is such a spike."""
-    ranked = faithful_grid[faithful_grid["error"].isna()].sort_values("bic")
-    for _, row in ranked.iterrows():
-        if row["covariance_type"] == "tied" and row["n_components"] == 3:
-            break
-        assert _collapsed(faithful, row), (
-            f"{row['covariance_type']} K={row['n_components']} beats EEE-3 without collapsing"
-        )
-    else:  # pragma: no cover
-        pytest.fail("tied K=3 is missing from the grid")
-    best = row
+    -1043). mclust declares such fits singular and reports no BIC; our grid flags them in the
+    ``degenerate`` column and best_cell skips them, as mclust does."""
+    best = best_cell(faithful_grid, "bic")
+    assert (best["covariance_type"], best["n_components"]) == ("tied", 3)
     assert best["mclust_name"] == "EEE"
     assert best["n_parameters"] == 11
     # Reference: mclust's published log-likelihood; our restarts may go higher, never lower.
     assert best["log_likelihood"] >= MCLUST_LOGLIK - MCLUST_ROUNDING
     assert best["bic"] <= MCLUST_BIC + MCLUST_ROUNDING
     assert best["converged"]
+    assert not best["degenerate"]
+
+
+def test_faithful_cells_that_beat_eee_3_are_all_degenerate(faithful, faithful_grid):
+    """Every cell with a lower BIC than EEE-3 is a collapsed spike, flagged as degenerate, and
+    its history has a covariance_collapsed event (independent check by refitting)."""
+    eee3 = faithful_grid[(faithful_grid["covariance_type"] == "tied")
+                         & (faithful_grid["n_components"] == 3)].iloc[0]
+    better = faithful_grid[faithful_grid["error"].isna() & (faithful_grid["bic"] < eee3["bic"])]
+    assert len(better) >= 1
+    for _, row in better.iterrows():
+        assert row["degenerate"], f"{row['covariance_type']} K={row['n_components']}"
+        assert _collapsed(faithful, row)
+
+
+def test_best_cell_can_include_degenerate_cells(faithful_grid):
+    """allow_degenerate=True returns the raw minimum, spikes included."""
+    raw = best_cell(faithful_grid, "bic", allow_degenerate=True)
+    assert raw["bic"] <= best_cell(faithful_grid, "bic")["bic"]
+    assert raw["degenerate"]
 
 
 def test_faithful_eee_3_icl_close_to_mclust(faithful_grid):
