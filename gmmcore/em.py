@@ -151,6 +151,19 @@ def _check_init_arrays(weights_init, means_init, precisions_init, structure, k, 
             )
         if not np.isfinite(p).all():
             raise ValueError("precisions_init contains NaN or infinity.")
+        if structure.name in ("full", "tied"):
+            mats = p.reshape(-1, d, d)
+            asym = np.abs(mats - mats.transpose(0, 2, 1)).max(axis=(1, 2))
+            if (asym > 1e-10 * np.abs(mats).max(axis=(1, 2))).any():
+                raise ValueError(
+                    "precisions_init must be symmetric (each precision matrix equal to its "
+                    "transpose); pass inv(covariance) for each component."
+                )
+        elif (p <= 0).any():
+            raise ValueError(
+                f"precisions_init must be positive everywhere for covariance_type="
+                f"{structure.name!r} (a precision is 1 / variance)."
+            )
         try:
             pc = structure.precisions_cholesky_from_precisions(p)
         except Exception:

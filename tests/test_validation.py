@@ -230,12 +230,6 @@ def test_precisions_init_not_positive_definite(X, covariance_type):
         fit(X, covariance_type=covariance_type, precisions_init=NOT_POSITIVE[covariance_type])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gmmcore/em.py _check_init_arrays only checks that sqrt(precisions) is finite, so a "
-    "precision of exactly 0 for diag/spherical passes: the init snapshot then holds an infinite "
-    "covariance (1/0) and numpy emits divide-by-zero RuntimeWarnings.",
-)
 @pytest.mark.parametrize(
     ("covariance_type", "precisions"),
     [("diag", np.array([[1.0, 1.0], [1.0, 0.0]])), ("spherical", np.array([1.0, 0.0]))],
@@ -251,13 +245,6 @@ def test_precisions_init_with_nan(X):
         fit(X, covariance_type="diag", precisions_init=p)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gmmcore/em.py _check_init_arrays never checks symmetry: "
-    "precisions_cholesky_from_precisions reads one triangle only, so a non-symmetric "
-    "precisions_init is silently replaced by a different symmetric matrix "
-    "(scikit-learn raises 'should be symmetric').",
-)
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
 def test_precisions_init_not_symmetric_is_rejected(X, covariance_type):
     p = np.array([[2.0, 0.9], [0.0, 2.0]])  # positive definite lower triangle, not symmetric
