@@ -187,15 +187,60 @@ class _Parameters:
             weights, means, covariances, prec_chol)
 
 
-def _m_step(stats, S2_fixed, structure: CovarianceStructure, n_samples, reg_covar):
+def _m_step(stats, S2_fixed, structure: CovarianceStructure, n_samples, reg_covar, exact=None):
     nk = stats.S0.sum(axis=0) + NK_EPS
     means = stats.S1 / nk[:, None]
     per_task = stats.S0 + NK_EPS
     weights = per_task / per_task.sum(axis=1, keepdims=True)
     S2 = S2_fixed if structure.second_moment == "global_outer" else stats.S2
     covariances, raw_min = structure.m_step(nk, means, S2, n_samples, reg_covar)
+    if exact is not None and structure.second_moment != "global_outer":
+        lost = _precision_lost(nk, S2, raw_min, reg_covar)
+        if lost.size:
+            covariances, raw_min = exact(lost, nk, means, covariances, raw_min)
     prec_chol = structure.precisions_cholesky(covariances, reg_covar)
     return _Parameters(weights, means, covariances, prec_chol), nk, raw_min
+
+
+# The one-pass covariance S2/nk - mu mu^T loses about eps * |S2/nk| to cancellation. That is
+# harmless unless a component is tiny (held up by reg_covar) and far from the data mean; then
+# the affected components are recomputed with the two-pass formula (as scikit-learn does).
+_CANCELLATION_SAFETY = 64 * np.finfo(np.float64).eps
+_ACCEPTABLE_RELATIVE_ERROR = 1e-6
+
+
+def _precision_lost(nk, S2, raw_min, reg_covar) -> np.ndarray:
+    second = np.diagonal(S2, axis1=1, axis2=2) if S2.ndim == 3 else S2
+    magnitude = second.max(axis=1) / nk
+    error = _CANCELLATION_SAFETY * magnitude
+    scale = np.maximum(raw_min, 0.0) + reg_covar
+    return np.flatnonzero(error > _ACCEPTABLE_RELATIVE_ERROR * scale)
+
+
+def _exact_covariances(Xc, task_slices, old: _Parameters, structure: CovarianceStructure,
+                       reg_covar):
+    """A closure recomputing chosen components' covariances by the two-pass formula
+    sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / nk, with the responsibilities of ``old``."""
+
+    def exact(components, nk, means, covariances, raw_min):
+        counts = [b - a for a, b in task_slices]
+        lw = np.repeat(_safe_log(old.weights), counts, axis=0)
+        _, log_resp = estimate_log_resp(Xc, lw, old.means, old.prec_chol, structure)
+        covariances, raw_min = covariances.copy(), raw_min.copy()
+        d = Xc.shape[1]
+        for j in components:
+            r = np.exp(log_resp[:, j])
+            diff = Xc - means[j]
+            if structure.second_moment == "outer":
+                S2c = ((r[:, None] * diff).T @ diff)[None]
+            else:
+                S2c = (r @ (diff * diff))[None]
+            cov, low = structure.m_step(nk[j:j + 1], np.zeros((1, d)), S2c, Xc.shape[0],
+                                        reg_covar)
+            covariances[j], raw_min[j] = cov[0], low[0]
+        return covariances, raw_min
+
+    return exact
 
 
 def _group_by_task(X, tasks):
@@ -329,7 +374,8 @@ def iter_em(
                              "log_likelihood": ll, "events": ()})
         yield e_snap
 
-        params, nk, raw_min = _m_step(stats, S2_fixed, structure, n, reg_covar)
+        exact = _exact_covariances(Xc, task_slices, params, structure, reg_covar)
+        params, nk, raw_min = _m_step(stats, S2_fixed, structure, n, reg_covar, exact)
         events = []
         now_empty = {int(j) for j in np.flatnonzero(nk < EMPTY_COMPONENT_MASS)}
         for j in sorted(now_empty - empty):
