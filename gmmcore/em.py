@@ -20,8 +20,8 @@ from ._validation import (
     check_positive,
     check_random_state,
     check_tasks,
-    task_labels_as_str,
     check_X,
+    task_labels_as_str,
 )
 from .covariance import NK_EPS, CovarianceStructure, get_structure
 from .estep import _safe_log, accumulate, e_step, estimate_log_resp
