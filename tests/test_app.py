@@ -502,3 +502,24 @@ def test_export_per_row_responsibilities_with_the_task_column():
     assert set(table["island"]) == {"Biscoe", "Dream", "Torgersen"}
     labels = [d.proto.label for d in at.get("download_button")]
     assert "Download labels + responsibilities (CSV)" in labels
+
+
+def test_play_advances_the_stepper_and_pause_stops_it():
+    """Play sets the stepper playing; every timer tick (a rerun of the fragment, simulated here
+    by at.run()) advances one half-step; Pause stops it where it is."""
+    at = _page(_app(), "pages/2_explorer.py")
+    assert at.session_state["step"] == 0
+    at.button(key="step_play").click().run()
+    assert not at.exception and at.session_state["playing"] is True
+    after_play = at.session_state["step"]
+    at.run()  # one tick of the animation
+    at.run()  # another
+    assert at.session_state["step"] == after_play + 2
+    assert at.button(key="step_play").label == "Pause"
+    at.button(key="step_play").click().run()
+    assert at.session_state["playing"] is False
+    paused_at = at.session_state["step"]
+    at.run()
+    at.run()
+    assert at.session_state["step"] == paused_at  # no more ticks advance it
+    assert at.button(key="step_play").label == "Play"
