@@ -239,8 +239,10 @@ def em_scatter(
             ))
     layout = dict(
         title=dict(text=title) if title else None,
-        xaxis=dict(title=dict(text=axis_labels[0])), yaxis=dict(title=dict(text=axis_labels[1])),
-        margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=520,
+        # Explicit margins for the axis titles: with 10 px margins they were cut off.
+        xaxis=dict(title=dict(text=axis_labels[0]), automargin=True),
+        yaxis=dict(title=dict(text=axis_labels[1]), automargin=True),
+        margin=dict(l=70, r=10, t=40 if title else 10, b=60), height=520,
         legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02),
         uirevision="em-scatter", annotations=annotations,
     )

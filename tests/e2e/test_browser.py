@@ -125,12 +125,18 @@ def test_em_flow_grid_and_model_download(page, server, artifacts_dir, tmp_path):
     page.get_by_role("heading", name="Data", level=1).wait_for()
     _settle(page)
     assert page.get_by_text("Current dataset: Old Faithful").is_visible()
+    # The preview table is drawn on a canvas after the run ends: wait for it, not its skeleton.
+    page.wait_for_selector('[data-testid="stDataFrame"] canvas')
+    page.wait_for_timeout(500)
     page.screenshot(path=str(artifacts_dir / "01-data.png"), full_page=True)
 
     _nav(page, "EM explorer")
     page.get_by_text("Step 0 of").wait_for()
     page.wait_for_selector(".js-plotly-plot .scatterlayer")
     init = _ellipses(_chart_data(page, 0))
+    titles = page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot')[0]"
+                           ".querySelectorAll('.xtitle, .ytitle')).map(e => e.textContent)")
+    assert titles == ["eruptions", "waiting"]  # the scatter's axes name the features
     assert len(init) == 2 * 3  # K=2 components x 1, 2, 3 sd
     page.screenshot(path=str(artifacts_dir / "02-explorer-init.png"), full_page=True)
 
@@ -198,3 +204,15 @@ def test_bad_upload_in_browser_keeps_the_dataset(page, server, artifacts_dir, tm
     page.get_by_text("is ragged").wait_for()
     assert page.get_by_text("Current dataset: Old Faithful").is_visible()
     page.screenshot(path=str(artifacts_dir / "08-bad-upload.png"), full_page=True)
+
+
+def test_tasks_page_with_penguins(page, server, artifacts_dir):
+    page.goto(server + "/?sample=Palmer%20penguins")  # a shared link to the penguins
+    page.get_by_text("Current dataset: Palmer penguins").wait_for()
+    _settle(page)
+    _nav(page, "Tasks")
+    page.get_by_role("button", name="Compare pooled, separate and shared").click()
+    page.get_by_text("Shared wins on BIC").wait_for(timeout=120_000)
+    _settle(page)
+    page.wait_for_selector(".js-plotly-plot .heatmaplayer")
+    page.screenshot(path=str(artifacts_dir / "10-tasks-penguins.png"), full_page=True)
