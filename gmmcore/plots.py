@@ -443,8 +443,11 @@ def mode_comparison_figure(table: pd.DataFrame, *, title: str | None = None) -> 
         y = np.array([r[c] for c in task_cols], dtype=np.float64)
         if not np.isfinite(y).any():
             continue
-        fig.add_trace(go.Bar(
-            x=tasks, y=y, name=str(r["mode"]), marker=dict(color=MODE_COLORS.get(r["mode"], "grey")),
+        # Dots, not bars: the values are negative, and bars hanging from 0 make the worst mode
+        # look biggest.
+        fig.add_trace(go.Scatter(
+            x=tasks, y=y, name=str(r["mode"]), mode="markers",
+            marker=dict(color=MODE_COLORS.get(r["mode"], "grey"), size=14, symbol="diamond"),
             hovertemplate=f"{r['mode']}, task %{{x}}: %{{y:.4g}} per row<extra></extra>",
             meta={"role": "heldout", "mode": r["mode"]},
         ), row=1, col=2)
@@ -456,7 +459,7 @@ def mode_comparison_figure(table: pd.DataFrame, *, title: str | None = None) -> 
     fig.update_xaxes(title_text="task", row=1, col=2)
     fig.update_yaxes(title_text="BIC", row=1, col=1)
     fig.update_yaxes(title_text="mean log-likelihood per test row", row=1, col=2)
-    fig.update_layout(title=title, barmode="group", height=380, legend_title_text="mode",
+    fig.update_layout(title=title, scattermode="group", height=380, legend_title_text="mode",
                       margin=dict(l=10, r=10, t=60 if title else 40, b=10))
     return fig
 
