@@ -24,7 +24,6 @@ convention), so ``||(x - mu) @ U||**2`` is the squared Mahalanobis distance.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
 
 from . import _kernels
 
@@ -58,10 +57,18 @@ class IllConditionedCovarianceError(ValueError):
         self.component = component
 
 
+def _scipy_linalg():
+    # Deferred: importing scipy.linalg costs ~0.2 s, which the dashboard's first page (no fit
+    # yet) should not pay. Python caches the module, so later calls are a dict lookup.
+    from scipy import linalg
+
+    return linalg
+
+
 def _cholesky_or_raise(cov: np.ndarray, component: int | None, reg_covar: float) -> np.ndarray:
     try:
-        return linalg.cholesky(cov, lower=True, check_finite=False)
-    except linalg.LinAlgError:
+        return _scipy_linalg().cholesky(cov, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
         raise IllConditionedCovarianceError(component, reg_covar) from None
 
 
@@ -180,14 +187,14 @@ class Full(CovarianceStructure):
         with _kernels.serial_blas():  # see _kernels.SERIAL_BLAS: tiny LAPACK calls
             for j in range(k):  # K small factorizations; never a loop over samples
                 chol = _cholesky_or_raise(covariances[j], j, reg_covar)
-                out[j] = linalg.solve_triangular(chol, eye, lower=True, check_finite=False).T
+                out[j] = _scipy_linalg().solve_triangular(chol, eye, lower=True, check_finite=False).T
         return out
 
     def precisions_cholesky_from_precisions(self, precisions):
         # Flip trick (as scikit-learn): an upper-triangular U with U U^T = P.
         out = np.empty_like(precisions)
         for j, p in enumerate(precisions):
-            out[j] = np.flipud(np.fliplr(linalg.cholesky(np.flipud(np.fliplr(p)), lower=True)))
+            out[j] = np.flipud(np.fliplr(_scipy_linalg().cholesky(np.flipud(np.fliplr(p)), lower=True)))
         return out
 
     def covariances_from_precisions_cholesky(self, prec_chol):
@@ -235,10 +242,10 @@ class Tied(CovarianceStructure):
         d = covariances.shape[0]
         with _kernels.serial_blas():
             chol = _cholesky_or_raise(covariances, None, reg_covar)
-            return linalg.solve_triangular(chol, np.eye(d), lower=True, check_finite=False).T
+            return _scipy_linalg().solve_triangular(chol, np.eye(d), lower=True, check_finite=False).T
 
     def precisions_cholesky_from_precisions(self, precisions):
-        return np.flipud(np.fliplr(linalg.cholesky(np.flipud(np.fliplr(precisions)), lower=True)))
+        return np.flipud(np.fliplr(_scipy_linalg().cholesky(np.flipud(np.fliplr(precisions)), lower=True)))
 
     def covariances_from_precisions_cholesky(self, prec_chol):
         return np.linalg.inv(prec_chol @ prec_chol.T)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.cluster.vq import kmeans2
 
 __all__ = ["INIT_METHODS", "initial_responsibilities", "kmeans_plusplus"]
 
@@ -58,6 +57,8 @@ def initial_responsibilities(
     n = X.shape[0]
     if method == "kmeans":
         # kmeans2 wants a seed; derive it from our RandomState so random_state reproduces.
+        from scipy.cluster.vq import kmeans2  # deferred: ~0.1 s to import, only k-means needs it
+
         seed = rng.randint(np.iinfo(np.int32).max)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "one of the clusters is empty" is fine here
