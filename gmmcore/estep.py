@@ -267,16 +267,19 @@ def estimate_log_resp(
                 wT += log_weights_rows[lo:hi].T
             t = np.maximum.reduce(wT, axis=0, out=ws.top)
             t[~np.isfinite(t)] = 0.0
+            # log_resp = (wlp - top) - log(sum exp(wlp - top)): subtracting top first keeps
+            # the rounding relative to the shifted values (~1e-16), not to |wlp| (which is
+            # ~1e7 next to a collapsed component).
+            wT -= t
             e = ws.work if ws.work is not None and ws.work.shape[0] >= k else np.empty_like(wT)
             e = e[:k]
-            np.subtract(wT, t, out=e)
-            np.exp(e, out=e)
+            np.exp(wT, out=e)
             ln = ws.tot
             np.add.reduce(e, axis=0, out=ln)
             with np.errstate(divide="ignore"):
                 np.log(ln, out=ln)
-            ln += t
-            log_norm[lo:hi] = ln
             wT -= ln
             log_resp[lo:hi] = wT.T
+            ln += t
+            log_norm[lo:hi] = ln
     return log_norm, log_resp

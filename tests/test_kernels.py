@@ -202,3 +202,23 @@ def test_feature_block_layout_is_ones_x_then_triangle():
     iu = np.triu_indices(3)
     expected = np.column_stack([np.ones(2), X, X[:, iu[0]] * X[:, iu[1]]]).T
     assert_allclose(FT, expected, rtol=0)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_log_resp_normalized_far_from_a_collapsed_component(covariance_type):
+    """Rows ~4 units from a component of variance 1e-6 (log-densities ~ -8e6): responsibilities
+    still sum to 1 within 1e-13, because the row maximum is subtracted before the log-sum."""
+    rng = np.random.default_rng(3)
+    d = 2
+    X = rng.normal(size=(500, d)) + 4.0
+    means = np.array([[0.0, 0.0], [4.0, 4.0]])
+    s = get_structure(covariance_type)
+    cov = {
+        "full": np.stack([1e-6 * np.eye(d), np.eye(d)]),
+        "tied": 1e-6 * np.eye(d),
+        "diag": np.array([[1e-6, 1e-6], [1.0, 1.0]]),
+        "spherical": np.array([1e-6, 1.0]),
+    }[covariance_type]
+    pc = s.precisions_cholesky(cov)
+    _, log_resp = estep.estimate_log_resp(X, np.log([0.5, 0.5]), means, pc, s)
+    assert np.abs(np.exp(log_resp).sum(axis=1) - 1.0).max() < 1e-13
