@@ -10,8 +10,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
-from scipy.stats import multivariate_normal
 
 from .covariance import get_structure
 from .em import Snapshot, responsibilities
@@ -136,6 +134,11 @@ def e_step_detail(snapshot: Snapshot, x, task=None) -> dict:
     S_k)), ``log_weighted`` (log w_k + log N), ``responsibility``; and ``log_evidence``
     (the point's log-likelihood, the log of the denominator).
     """
+    # Deferred: scipy.stats costs ~0.5 s to import, which the dashboard's first page should
+    # not pay. The formula panel uses scipy's density on purpose: an independent check.
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
     x = np.asarray(x, dtype=np.float64).ravel()
     covs = covariance_stack(snapshot)
     log_dens = np.array([
