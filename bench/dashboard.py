@@ -121,7 +121,7 @@ def _interactive(page) -> None:
 def measure_startup(n_launches: int = 3) -> dict:
     from playwright.sync_api import sync_playwright
 
-    times = []
+    times, ready_times = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for _ in range(n_launches):
@@ -148,9 +148,11 @@ def measure_startup(n_launches: int = 3) -> dict:
                         if time.perf_counter() > deadline:
                             raise
                         time.sleep(0.02)
+                t_ready = time.perf_counter()
                 page.goto(url)
                 _interactive(page)
                 times.append(time.perf_counter() - t0)
+                ready_times.append(time.perf_counter() - t_ready)
             finally:
                 context.close()
                 proc.terminate()
@@ -159,7 +161,8 @@ def measure_startup(n_launches: int = 3) -> dict:
                 except subprocess.TimeoutExpired:
                     proc.kill()
         browser.close()
-    return {"median_s": statistics.median(times), "all_s": times}
+    return {"median_s": statistics.median(times), "all_s": times,
+            "ready_median_s": statistics.median(ready_times), "ready_all_s": ready_times}
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -177,6 +180,12 @@ def _table(step: dict | None, startup: dict | None) -> str:
             f"| first page interactive after `streamlit run app.py` (headless Chromium; median of "
             f"{len(startup['all_s'])} launches: {runs} s) | {startup['median_s']:.2f} s | "
             f"< {STARTUP_TARGET_S:.0f} s | {'yes' if startup['median_s'] < STARTUP_TARGET_S else 'NO'} |")
+        ready = ", ".join(f"{t:.2f}" for t in startup["ready_all_s"])
+        lines.append(
+            f"| first page interactive after the server is up (its health check answers; same "
+            f"launches: {ready} s) | {startup['ready_median_s']:.2f} s | "
+            f"< {STARTUP_TARGET_S:.0f} s | "
+            f"{'yes' if startup['ready_median_s'] < STARTUP_TARGET_S else 'NO'} |")
     notes = []
     if step:
         notes.append(f"Fit before stepping: {step['fit_s']:.1f} s for {step['n_halfsteps']} "
