@@ -15,10 +15,10 @@ The supported API:
   information criteria :func:`bic`, :func:`aic`, :func:`icl`.
 """
 
-from .covariance import COVARIANCE_TYPES, MCLUST_NAMES, IllConditionedCovarianceError, get_structure
-from .criteria import aic, bic, icl
+from .engine.covariance import COVARIANCE_TYPES, MCLUST_NAMES, IllConditionedCovarianceError, get_structure
+from .engine.criteria import aic, bic, icl
 from .datasets import list_samples, load_sample, make_mixture
-from .em import (
+from .engine.em import (
     Event,
     Snapshot,
     degenerate_components,
@@ -26,9 +26,9 @@ from .em import (
     responsibilities,
     snapshot_log_likelihood,
 )
-from .initialization import INIT_METHODS
+from .engine.initialization import INIT_METHODS
 from .mixture import GaussianMixture, NotFittedError, RestartResult
-from .model_io import FittedModel, ModelFileError, from_json, load_model, save_model, to_json
+from .io.model_file import FittedModel, ModelFileError, from_json, load_model, save_model, to_json
 from .multitask import (
     MODES,
     MultiTaskMixture,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._validation import check_n_components, check_random_state
+from .engine.validation import check_n_components, check_random_state
 
 __all__ = ["SAMPLES", "SampleInfo", "MixtureTruth", "list_samples", "load_sample",
            "sample_data_dir", "make_mixture"]

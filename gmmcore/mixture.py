@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import criteria
-from ._validation import check_n_components, check_random_state, check_X
-from .covariance import get_structure
-from .em import Snapshot, _snapshot_log_resp, iter_em
+from .engine import criteria
+from .engine.validation import check_n_components, check_random_state, check_X
+from .engine.covariance import get_structure
+from .engine.em import Snapshot, _snapshot_log_resp, iter_em
 
 __all__ = ["GaussianMixture", "RestartResult", "NotFittedError"]
 

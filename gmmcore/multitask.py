@@ -30,11 +30,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import criteria
-from ._validation import check_n_components, check_random_state, check_X
-from .covariance import get_structure
+from .engine import criteria
+from .engine.validation import check_n_components, check_random_state, check_X
+from .engine.covariance import get_structure
 from .datasets import MixtureTruth, make_mixture
-from .estep import estimate_log_resp
+from .engine.estep import estimate_log_resp
 from .mixture import GaussianMixture
 
 __all__ = [

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_X
+from .engine.validation import check_X
 
 __all__ = ["Standardizer"]
 

@@ -48,11 +48,11 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import criteria
-from ._validation import check_n_components, check_positive, check_tasks, check_X
-from .covariance import COVARIANCE_TYPES, MCLUST_NAMES, get_structure
-from .em import degenerate_components
-from .initialization import INIT_METHODS
+from .engine import criteria
+from .engine.validation import check_n_components, check_positive, check_tasks, check_X
+from .engine.covariance import COVARIANCE_TYPES, MCLUST_NAMES, get_structure
+from .engine.em import degenerate_components
+from .engine.initialization import INIT_METHODS
 from .mixture import GaussianMixture
 
 __all__ = ["model_grid", "best_cell", "GRID_COLUMNS"]

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from gmmcore.datasets import COVARIANCE_SHAPES, SAMPLES, make_mixture
-from gmmcore.tabular import (
+from gmmcore.io.tables import (
     DEFAULT_MAX_BYTES,
     TableFileError,
     numeric_columns,

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from gmmcore.agreement import adjusted_rand_index, confusion_table
-from gmmcore.covariance import COVARIANCE_TYPES
-from gmmcore.initialization import INIT_METHODS
-from gmmcore.plots import (
+from gmmcore.viz.agreement import adjusted_rand_index, confusion_table
+from gmmcore.engine.covariance import COVARIANCE_TYPES
+from gmmcore.engine.initialization import INIT_METHODS
+from gmmcore.viz.plots import (
     em_scatter,
     histogram_figure,
     log_likelihood_figure,

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from gmmcore.covariance import COVARIANCE_TYPES, MCLUST_NAMES
-from gmmcore.initialization import INIT_METHODS
-from gmmcore.plots import criteria_figure
+from gmmcore.engine.covariance import COVARIANCE_TYPES, MCLUST_NAMES
+from gmmcore.engine.initialization import INIT_METHODS
+from gmmcore.viz.plots import criteria_figure
 from gmmcore.selection import best_cell
 from ui import data as D
 from ui import state as S

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from gmmcore.model_io import ModelFileError, from_json, to_json
-from gmmcore.tabular import DEFAULT_MAX_BYTES, TableFileError, read_table
+from gmmcore.io.model_file import ModelFileError, from_json, to_json
+from gmmcore.io.tables import DEFAULT_MAX_BYTES, TableFileError, read_table
 from ui import results as R
 from ui import state as S
 from ui.widgets import cov_label, current_data_or_stop, current_fit_or_stop

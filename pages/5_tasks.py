@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from gmmcore.covariance import COVARIANCE_TYPES
-from gmmcore.plots import mode_comparison_figure, task_weights_heatmap
+from gmmcore.engine.covariance import COVARIANCE_TYPES
+from gmmcore.viz.plots import mode_comparison_figure, task_weights_heatmap
 from ui import data as D
 from ui import state as S
 from ui.widgets import cov_label, current_data_or_stop

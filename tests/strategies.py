@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from gmmcore.covariance import COVARIANCE_TYPES
-from gmmcore.initialization import INIT_METHODS
+from gmmcore.engine.covariance import COVARIANCE_TYPES
+from gmmcore.engine.initialization import INIT_METHODS
 
 __all__ = [
     "DATASET_KINDS", "Dataset", "build_dataset", "covariance_types", "datasets", "init_methods",

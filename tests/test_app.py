@@ -1,5 +1,5 @@
 """The dashboard under streamlit.testing.v1.AppTest: every page's happy path and bad inputs,
-plus the upload parser (gmmcore.tabular) directly."""
+plus the upload parser (gmmcore.io.tables) directly."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmmcore.tabular import TableFileError, prepare_features, read_table
+from gmmcore.io.tables import TableFileError, prepare_features, read_table
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -324,7 +324,7 @@ def test_export_offers_model_and_labels_downloads():
 
 def _model_text():
     from gmmcore import GaussianMixture
-    from gmmcore.model_io import to_json
+    from gmmcore.io.model_file import to_json
 
     df = pd.read_csv(ROOT / "sample_data" / "faithful.csv")
     m = GaussianMixture(2, random_state=0).fit(df.to_numpy())
@@ -379,7 +379,7 @@ def test_tasks_page_compares_modes():
 
 def test_penguins_are_standardized_by_default_faithful_is_not():
     from gmmcore.datasets import load_sample
-    from gmmcore.tabular import suggest_standardize
+    from gmmcore.io.tables import suggest_standardize
 
     assert suggest_standardize(load_sample("Palmer penguins"), ["bill_length_mm", "body_mass_g"])
     at = _app()

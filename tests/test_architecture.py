@@ -1,7 +1,7 @@
 """The layers of ARCHITECTURE.md, enforced: imports point down only.
 
 app.py, pages/, ui/   Streamlit, no numerics (no numpy.linalg, scipy, EM loops).
-gmmcore.plots         Plotly figures, no streamlit.
+gmmcore.viz.plots         Plotly figures, no streamlit.
 gmmcore (the rest)    numpy/scipy numerics, no streamlit, no plotly, no scikit-learn.
 """
 
@@ -58,7 +58,7 @@ def test_gmmcore_never_imports_streamlit_or_sklearn(path):
 
 @pytest.mark.parametrize("path", [p for p in GMMCORE if p.name != "plots.py"], ids=_rel)
 def test_only_plots_imports_plotly(path):
-    """Figures live in gmmcore.plots; the numerics stay plotting-free."""
+    """Figures live in gmmcore.viz.plots; the numerics stay plotting-free."""
     bad = {m for m in imported_modules(path) if m.split(".")[0] == "plotly"}
     assert not bad, f"{_rel(path)} imports {bad}"
 
@@ -71,7 +71,7 @@ def test_app_layer_has_no_numerics(path):
     chains = attribute_chains(path)
     linalg = {c for c in chains if ".linalg." in c or c.endswith(".linalg")}
     assert not linalg, f"{_rel(path)} uses {linalg}"
-    assert "gmmcore.estep" not in mods, "pages must go through iter_em / GaussianMixture"
+    assert "gmmcore.engine.estep" not in mods, "pages must go through iter_em / GaussianMixture"
 
 
 def test_every_gmmcore_module_declares_all():

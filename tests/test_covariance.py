@@ -14,13 +14,13 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
-from gmmcore.covariance import (
+from gmmcore.engine.covariance import (
     COVARIANCE_TYPES,
     MCLUST_NAMES,
     IllConditionedCovarianceError,
     get_structure,
 )
-from gmmcore.estep import log_gaussian
+from gmmcore.engine.estep import log_gaussian
 
 SEEDS = [0, 1, 2]
 
@@ -32,7 +32,7 @@ def random_spd(rng, d, scale=1.0):
 
 
 def random_covariances(covariance_type, rng, k, d):
-    """Covariances in the type's own shape (see gmmcore.covariance module docstring)."""
+    """Covariances in the type's own shape (see gmmcore.engine.covariance module docstring)."""
     if covariance_type == "full":
         return np.stack([random_spd(rng, d) for _ in range(k)])
     if covariance_type == "tied":

@@ -1,4 +1,4 @@
-"""The E-step kernels (gmmcore._kernels, gmmcore.estep): chunking, references, memory.
+"""The E-step kernels (gmmcore.engine.kernels, gmmcore.engine.estep): chunking, references, memory.
 
 References: log-densities from ``scipy.stats.multivariate_normal.logpdf``; responsibilities
 and sufficient statistics from their textbook definitions computed unchunked in NumPy.
@@ -16,8 +16,9 @@ from numpy.testing import assert_allclose
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from gmmcore import _kernels, estep
-from gmmcore.covariance import COVARIANCE_TYPES, get_structure
+from gmmcore.engine import kernels
+from gmmcore.engine import estep
+from gmmcore.engine.covariance import COVARIANCE_TYPES, get_structure
 
 
 def _problem(covariance_type, n=1000, d=3, k=4, seed=0):
@@ -115,13 +116,13 @@ def test_tuned_plan_agrees_with_generic_mahalanobis_plan(covariance_type):
     """The BLAS-shaped plan of each structure equals the generic fallback that any new
     structure gets (its own ``mahalanobis`` and ``log_det``)."""
     X, w, m, _, pc, s = _problem(covariance_type, n=300)
-    layout = _kernels.FeatureLayout(X.shape[1], s.second_moment)
+    layout = kernels.FeatureLayout(X.shape[1], s.second_moment)
     FT = layout.fill(layout.new_block(X.shape[0]), X)
     lw = np.log(w)
     tuned = s.estep_plan(m, pc)
     work = np.empty((tuned.work_rows(), X.shape[0])) if tuned.work_rows() else None
     a = tuned(FT, lw, np.empty((m.shape[0], X.shape[0])), work)
-    b = _kernels.MahalanobisPlan(s, m, pc)(FT, lw, np.empty_like(a), None)
+    b = kernels.MahalanobisPlan(s, m, pc)(FT, lw, np.empty_like(a), None)
     assert_allclose(a, b, rtol=1e-12, atol=1e-10)
 
 
@@ -172,7 +173,7 @@ def test_serial_blas_switch_does_not_change_results(covariance_type, monkeypatch
     """GMMCORE_SERIAL_BLAS only changes BLAS threading, never the numbers (1e-12)."""
     X, w, m, _, pc, s = _problem(covariance_type, n=20_000, d=4, k=5)
     a = _stats(X, w, pc, m, s, chunk_rows=1000)
-    monkeypatch.setattr(_kernels, "SERIAL_BLAS", False)
+    monkeypatch.setattr(kernels, "SERIAL_BLAS", False)
     b = _stats(X, w, pc, m, s, chunk_rows=1000)
     assert_allclose(a.log_likelihood, b.log_likelihood, rtol=1e-12)
     assert_allclose(a.S1, b.S1, rtol=1e-12, atol=1e-12 * np.abs(a.S1).max())
@@ -197,7 +198,7 @@ def test_e_step_allocates_no_n_by_k_by_d_temporary(covariance_type):
 
 def test_feature_block_layout_is_ones_x_then_triangle():
     X = np.arange(6.0).reshape(2, 3)
-    layout = _kernels.FeatureLayout(3, "outer")
+    layout = kernels.FeatureLayout(3, "outer")
     FT = layout.fill(layout.new_block(2), X)
     iu = np.triu_indices(3)
     expected = np.column_stack([np.ones(2), X, X[:, iu[0]] * X[:, iu[1]]]).T

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from gmmcore.covariance import COVARIANCE_TYPES
+from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.datasets import make_mixture
-from gmmcore.initialization import INIT_METHODS
+from gmmcore.engine.initialization import INIT_METHODS
 from gmmcore.mixture import GaussianMixture, NotFittedError, RestartResult
 
 SEEDS = [0, 1, 2]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from gmmcore import COVARIANCE_TYPES, GaussianMixture
-from gmmcore.model_io import (
+from gmmcore.io.model_file import (
     SCHEMA_PATH,
     FittedModel,
     ModelFileError,
@@ -197,7 +197,7 @@ def test_json_round_trip_is_exact_for_random_fits(case):
                 max_size=20))
 def test_any_finite_double_survives_the_file_format(values):
     """repr round-trips every finite double, including -0.0, subnormals and the extremes."""
-    from gmmcore.model_io import _dumps
+    from gmmcore.io.model_file import _dumps
 
     back = json.loads(_dumps({"v": values}))["v"]
     assert np.array_equal(np.array(back), np.array(values))
@@ -339,7 +339,7 @@ def test_documentation_mentions_every_schema_field():
 
 
 def test_no_pickle_anywhere_in_the_module():
-    source = (ROOT / "gmmcore" / "model_io.py").read_text()
+    source = (ROOT / "gmmcore" / "io" / "model_file.py").read_text()
     assert "import pickle" not in source and "pickle." not in source
 
 

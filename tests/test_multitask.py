@@ -1,6 +1,6 @@
 """Multi-task mixtures (gmmcore.multitask): pooled, separate and shared fits.
 
-References: scipy.stats.multivariate_normal for densities, gmmcore.criteria for the
+References: scipy.stats.multivariate_normal for densities, gmmcore.engine.criteria for the
 criteria formulas, synthetic truth from make_multitask_data, the Palmer penguins species
 labels (sample_data/penguins.csv) and scikit-learn's adjusted_rand_score (test-only).
 """
@@ -17,8 +17,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import multivariate_normal
 from sklearn.metrics import adjusted_rand_score
 
-from gmmcore import criteria
-from gmmcore.covariance import COVARIANCE_TYPES
+from gmmcore.engine import criteria
+from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.datasets import load_sample
 from gmmcore.multitask import (
     MODES,
@@ -172,7 +172,7 @@ def test_n_parameters_per_mode(small, mode, covariance_type):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_criteria_match_gmmcore_criteria_with_all_rows(small, mode):
-    """bic/aic/icl equal gmmcore.criteria on the total log-likelihood with N = all rows, in
+    """bic/aic/icl equal gmmcore.engine.criteria on the total log-likelihood with N = all rows, in
     every mode (1e-12 relative)."""
     X, tasks, _ = small
     model = fit_multitask(X, tasks, 3, mode=mode)

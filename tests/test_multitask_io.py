@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from gmmcore import COVARIANCE_TYPES
-from gmmcore.model_io import SCHEMA_PATH, FittedModel, ModelFileError, from_json, to_json
+from gmmcore.io.model_file import SCHEMA_PATH, FittedModel, ModelFileError, from_json, to_json
 from gmmcore.multitask import MODES, fit_multitask
 from gmmcore.preprocessing import Standardizer
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from gmmcore.covariance import COVARIANCE_TYPES
+from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.datasets import make_mixture, sample_data_dir
 from gmmcore.mixture import GaussianMixture
 

@@ -1,4 +1,4 @@
-"""Figures of gmmcore.plots, built without a browser."""
+"""Figures of gmmcore.viz.plots, built without a browser."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import plotly.graph_objects as go
 import pytest
 
 from gmmcore import GaussianMixture
-from gmmcore import explain as E
-from gmmcore import plots as P
+from gmmcore.viz import explain as E
+from gmmcore.viz import plots as P
 
 
 def _role(fig, role):

@@ -1,5 +1,5 @@
-"""gmmcore.projection (exact projected covariances), gmmcore.agreement (ARI, confusion) and
-gmmcore.explain (the stepper's numbers)."""
+"""gmmcore.viz.projection (exact projected covariances), gmmcore.viz.agreement (ARI, confusion) and
+gmmcore.viz.explain (the stepper's numbers)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from gmmcore import GaussianMixture, responsibilities
-from gmmcore import explain as E
-from gmmcore.agreement import adjusted_rand_index, confusion_table
-from gmmcore.projection import axis_projection, pca_projection
+from gmmcore.viz import explain as E
+from gmmcore.viz.agreement import adjusted_rand_index, confusion_table
+from gmmcore.viz.projection import axis_projection, pca_projection
 
 
 @pytest.fixture(scope="module")

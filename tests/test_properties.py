@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from gmmcore.covariance import IllConditionedCovarianceError, get_structure
-from gmmcore.em import iter_em, responsibilities, snapshot_log_likelihood
-from gmmcore.estep import log_gaussian
+from gmmcore.engine.covariance import IllConditionedCovarianceError, get_structure
+from gmmcore.engine.em import iter_em, responsibilities, snapshot_log_likelihood
+from gmmcore.engine.estep import log_gaussian
 from tests.strategies import (
     build_dataset,
     covariance_types,

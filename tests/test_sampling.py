@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from gmmcore.covariance import COVARIANCE_TYPES, get_structure
+from gmmcore.engine.covariance import COVARIANCE_TYPES, get_structure
 from gmmcore.datasets import make_mixture
 from gmmcore.mixture import GaussianMixture
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from gmmcore.covariance import COVARIANCE_TYPES, MCLUST_NAMES
+from gmmcore.engine.covariance import COVARIANCE_TYPES, MCLUST_NAMES
 from gmmcore.datasets import make_mixture
 from gmmcore.mixture import GaussianMixture
 from gmmcore.selection import GRID_COLUMNS, best_cell, model_grid
@@ -141,7 +141,7 @@ def test_failed_cell_still_reports_parameter_count():
 def test_ill_conditioned_cell_gets_the_engine_message(monkeypatch, X):
     """Whatever ValueError the engine raises mid-fit lands in `error`; the grid goes on."""
     from gmmcore import selection
-    from gmmcore.covariance import IllConditionedCovarianceError
+    from gmmcore.engine.covariance import IllConditionedCovarianceError
 
     real_fit = selection.GaussianMixture.fit
 

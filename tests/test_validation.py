@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmmcore.covariance import COVARIANCE_TYPES
-from gmmcore.em import iter_em
+from gmmcore.engine.covariance import COVARIANCE_TYPES
+from gmmcore.engine.em import iter_em
 from gmmcore.mixture import GaussianMixture
 
 

@@ -14,7 +14,7 @@ import streamlit as st
 from gmmcore.mixture import GaussianMixture
 from gmmcore.preprocessing import Standardizer
 from gmmcore.selection import model_grid
-from gmmcore.tabular import prepare_features
+from gmmcore.io.tables import prepare_features
 
 from . import state as S
 

@@ -124,7 +124,7 @@ def fit_settings_from_widgets() -> dict:
 def set_dataset(name: str, origin: str, frame, info=None, *, features=None, task_column=None,
                 label_column=None, suggested_k: int | None = None) -> None:
     """Make ``frame`` the active dataset and reset the column choices to sensible defaults."""
-    from gmmcore.tabular import numeric_columns, suggest_standardize
+    from gmmcore.io.tables import numeric_columns, suggest_standardize
 
     s = st.session_state
     numeric = numeric_columns(frame)
@@ -178,7 +178,7 @@ def init() -> None:
         sample = DEFAULT_SAMPLE
     cols = params.get("cols")
     load_sample_dataset(sample, features=cols.split(",") if cols else None)
-    from gmmcore.covariance import COVARIANCE_TYPES
+    from gmmcore.engine.covariance import COVARIANCE_TYPES
 
     k = _int_param(params, "k", 1, 20)
     if k is not None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gmmcore import explain as E
-from gmmcore.projection import axis_projection, pca_projection
+from gmmcore.viz import explain as E
+from gmmcore.viz.projection import axis_projection, pca_projection
 
 from . import state as S
 

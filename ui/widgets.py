@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gmmcore.covariance import MCLUST_NAMES
+from gmmcore.engine.covariance import MCLUST_NAMES
 
 from . import data as D
 from . import state as S

@@ -4,10 +4,10 @@ The data are visited in row blocks ("chunks") so that the per-chunk buffers stay
 and memory stays bounded whatever N is; the buffers are allocated once per call and reused
 across chunks. Everything is vectorized over the rows of a chunk; the only Python loops are
 over chunks and over tasks. The per-chunk arithmetic (a transposed feature block, GEMMs for
-the log-densities and for ``[S0 | S1 | S2]``) lives in :mod:`gmmcore._kernels`.
+the log-densities and for ``[S0 | S1 | S2]``) lives in :mod:`gmmcore.engine.kernels`.
 
 All functions here are unchecked kernels: they trust their inputs (validated once at the
-public boundary, in :mod:`gmmcore._validation`).
+public boundary, in :mod:`gmmcore.engine.validation`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernels import FeatureLayout, serial_blas
+from .kernels import FeatureLayout, serial_blas
 from .covariance import CovarianceStructure
 
 __all__ = ["SufficientStatistics", "log_gaussian", "estimate_log_resp", "e_step", "accumulate"]

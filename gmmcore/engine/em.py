@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import (
+from .validation import (
     check_n_components,
     check_positive,
     check_random_state,

@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .covariance import COVARIANCE_TYPES
-from .initialization import INIT_METHODS
-from .mixture import GaussianMixture
-from .model_io import ModelFileError, load_model, save_model
-from .multitask import MultiTaskMixture, compare_modes, fit_multitask
-from .preprocessing import Standardizer
+from ..engine.covariance import COVARIANCE_TYPES
+from ..engine.initialization import INIT_METHODS
+from ..mixture import GaussianMixture
+from ..io.model_file import ModelFileError, load_model, save_model
+from ..multitask import MultiTaskMixture, compare_modes, fit_multitask
+from ..preprocessing import Standardizer
 
 __all__ = ["main", "build_parser", "read_csv", "CliError"]
 
@@ -464,7 +464,7 @@ def cmd_select(args) -> int:
         raise CliError("--test-size is for comparing modes with --task-column; add "
                        "--task-column COL or leave out --test-size")
     try:
-        from .selection import best_cell, model_grid
+        from ..selection import best_cell, model_grid
     except ImportError:  # pragma: no cover - only while selection.py is missing
         raise CliError("model selection is not available in this gmmcore (gmmcore.selection is "
                        "missing); update gmmcore") from None

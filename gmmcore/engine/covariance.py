@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels
+from . import kernels
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -138,12 +138,12 @@ class CovarianceStructure:
 
     def estep_plan(self, means, prec_chol):
         """Per-E-step kernel turning a feature block ``[1 | x | q(x)]`` into weighted
-        log-densities (see :mod:`gmmcore._kernels`). Unchecked.
+        log-densities (see :mod:`gmmcore.engine.kernels`). Unchecked.
 
         The default works for any structure through ``mahalanobis``; the built-in
         structures override it with BLAS-shaped plans.
         """
-        return _kernels.MahalanobisPlan(self, means, prec_chol)
+        return kernels.MahalanobisPlan(self, means, prec_chol)
 
     def covariance_matrices(self, covariances, n_components, n_features):
         """Covariances as a (K, D, D) stack, whatever the type (for plots and sampling)."""
@@ -174,7 +174,7 @@ class Full(CovarianceStructure):
     def m_step(self, nk, means, S2, n_samples, reg_covar):
         cov = S2 / nk[:, None, None] - means[:, :, None] * means[:, None, :]
         cov = 0.5 * (cov + cov.transpose(0, 2, 1))
-        with _kernels.serial_blas():
+        with kernels.serial_blas():
             raw_min = np.linalg.eigvalsh(cov)[:, 0]
         d = cov.shape[1]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
@@ -184,7 +184,7 @@ class Full(CovarianceStructure):
         k, d, _ = covariances.shape
         out = np.empty_like(covariances)
         eye = np.eye(d)
-        with _kernels.serial_blas():  # see _kernels.SERIAL_BLAS: tiny LAPACK calls
+        with kernels.serial_blas():  # see kernels.SERIAL_BLAS: tiny LAPACK calls
             for j in range(k):  # K small factorizations; never a loop over samples
                 chol = _cholesky_or_raise(covariances[j], j, reg_covar)
                 out[j] = _scipy_linalg().solve_triangular(chol, eye, lower=True, check_finite=False).T
@@ -215,7 +215,7 @@ class Full(CovarianceStructure):
 
     def estep_plan(self, means, prec_chol):
         d = means.shape[1]
-        return _kernels.FullPlan(means, prec_chol, self.log_det_precisions_cholesky(prec_chol, d))
+        return kernels.FullPlan(means, prec_chol, self.log_det_precisions_cholesky(prec_chol, d))
 
     def n_cov_parameters(self, n_components, n_features):
         return n_components * n_features * (n_features + 1) // 2
@@ -233,14 +233,14 @@ class Tied(CovarianceStructure):
     def m_step(self, nk, means, S2, n_samples, reg_covar):
         cov = (S2 - (nk[:, None] * means).T @ means) / nk.sum()
         cov = 0.5 * (cov + cov.T)
-        with _kernels.serial_blas():
+        with kernels.serial_blas():
             raw_min = np.linalg.eigvalsh(cov)[:1]
         cov.flat[:: cov.shape[0] + 1] += reg_covar
         return cov, raw_min
 
     def precisions_cholesky(self, covariances, reg_covar=0.0):
         d = covariances.shape[0]
-        with _kernels.serial_blas():
+        with kernels.serial_blas():
             chol = _cholesky_or_raise(covariances, None, reg_covar)
             return _scipy_linalg().solve_triangular(chol, np.eye(d), lower=True, check_finite=False).T
 
@@ -262,7 +262,7 @@ class Tied(CovarianceStructure):
 
     def estep_plan(self, means, prec_chol):
         d = means.shape[1]
-        return _kernels.TiedPlan(means, prec_chol, self.log_det_precisions_cholesky(prec_chol, d))
+        return kernels.TiedPlan(means, prec_chol, self.log_det_precisions_cholesky(prec_chol, d))
 
     def n_cov_parameters(self, n_components, n_features):
         return n_features * (n_features + 1) // 2
@@ -306,7 +306,7 @@ class Diag(CovarianceStructure):
         # Also serves Spherical: (K,) precisions broadcast over the D features.
         d = means.shape[1]
         log_det = self.log_det_precisions_cholesky(prec_chol, d)
-        return _kernels.LinearPlan(means, prec_chol**2, log_det)
+        return kernels.LinearPlan(means, prec_chol**2, log_det)
 
     def n_cov_parameters(self, n_components, n_features):
         return n_components * n_features

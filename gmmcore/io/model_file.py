@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from . import criteria
-from ._validation import check_X, task_labels_as_str
-from .covariance import COVARIANCE_TYPES, IllConditionedCovarianceError, get_structure
-from .em import Event, Snapshot, _snapshot_log_resp
-from .mixture import GaussianMixture
-from .preprocessing import Standardizer
+from ..engine import criteria
+from ..engine.validation import check_X, task_labels_as_str
+from ..engine.covariance import COVARIANCE_TYPES, IllConditionedCovarianceError, get_structure
+from ..engine.em import Event, Snapshot, _snapshot_log_resp
+from ..mixture import GaussianMixture
+from ..preprocessing import Standardizer
 
 __all__ = [
     "FittedModel",
@@ -61,7 +61,7 @@ class ModelFileError(ValueError):
 # -- the in-memory model ----------------------------------------------------------------------
 def _gmm_version() -> str:
     try:
-        from . import __version__
+        from .. import __version__
     except ImportError:  # pragma: no cover - partial installs
         return "unknown"
     return str(__version__)

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .covariance import get_structure
-from .em import Snapshot, responsibilities
+from ..engine.covariance import get_structure
+from ..engine.em import Snapshot, responsibilities
 
 __all__ = [
     "covariance_stack",
