@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import criteria
-from .engine.validation import check_n_components, check_random_state, check_X
+from .engine.validation import check_n_components, check_random_state, check_tasks, check_X
 from .engine.covariance import get_structure
-from .engine.em import Snapshot, _snapshot_log_resp, iter_em
+from .engine.em import Snapshot, iter_em
 
 __all__ = ["GaussianMixture", "RestartResult", "NotFittedError"]
 
@@ -194,50 +193,83 @@ class GaussianMixture:
             # As scikit-learn: strictly better, or the first run.
             if best is None or result.lower_bound > best.lower_bound:
                 best = result
-        self._set_from_result(best, Xa, X)
+        task_n_samples = None
+        if tasks is not None:  # rows per task, in task order: they weight the pooled weights
+            codes, names = check_tasks(tasks, Xa.shape[0])
+            task_n_samples = np.bincount(codes, minlength=len(names)).tolist()
+        cols = getattr(X, "columns", None)
+        self._set_fitted(best, task_n_samples=task_n_samples,
+                         feature_names=None if cols is None else [str(c) for c in cols])
         self.restarts_ = restarts
         return self
 
-    def _set_from_result(self, result: RestartResult, Xa, X_original):
-        last = result.history[-1]
-        self._set_snapshot(last)
+    def _set_fitted(self, result: RestartResult, *, task_n_samples=None, feature_names=None):
+        """Make ``result`` (one EM run) the fitted state."""
+        snap = result.history[-1]
+        structure = get_structure(snap.covariance_type)
+        self.weights_ = np.array(snap.weights)
+        self.means_ = np.array(snap.means)
+        self.covariances_ = np.array(snap.covariances)
+        self.precisions_cholesky_ = np.array(snap.precisions_cholesky)
+        self.precisions_ = structure.precisions_from_cholesky(self.precisions_cholesky_)
+        self.tasks_ = snap.tasks
+        self._snapshot = snap
         self.converged_ = bool(result.converged)
         self.n_iter_ = int(result.n_iter)
         self.lower_bound_ = float(result.lower_bound)
         self.lower_bounds_ = [s.mean_log_likelihood for s in result.history if s.phase == "E"]
         self.history_ = result.history
         self.best_restart_ = result.index
-        self.n_features_in_ = Xa.shape[1]
-        cols = getattr(X_original, "columns", None)
-        if cols is not None:
-            self.feature_names_in_ = np.asarray([str(c) for c in cols], dtype=object)
+        self.n_features_in_ = self.means_.shape[1]
+        if task_n_samples is not None or not hasattr(self, "task_n_samples_"):
+            self.task_n_samples_ = task_n_samples
+        if feature_names is not None:
+            self.feature_names_in_ = np.asarray(feature_names, dtype=object)
 
-    def _set_snapshot(self, snap: Snapshot):
-        structure = get_structure(snap.covariance_type)
-        self.weights_ = np.array(snap.weights)
-        self.means_ = np.array(snap.means)
-        self.covariances_ = np.array(snap.covariances)
-        self.precisions_cholesky_ = np.array(snap.precisions_cholesky)
-        pc = self.precisions_cholesky_
-        if structure.name == "full":
-            self.precisions_ = pc @ pc.transpose(0, 2, 1)
-        elif structure.name == "tied":
-            self.precisions_ = pc @ pc.T
-        else:
-            self.precisions_ = pc**2
-        self.tasks_ = snap.tasks
-        self._snapshot = snap
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot, *, history=(), converged=None, n_iter=None,
+                      lower_bound=None, feature_names=None, task_n_samples=None, **params):
+        """A fitted mixture with the parameters of ``snapshot`` (e.g. read from a model file).
+
+        Parameters
+        ----------
+        snapshot : Snapshot
+            The fitted parameters (``weights``, ``means``, ``covariances``, factors, tasks).
+        history : tuple of Snapshot, optional
+            The EM run that produced them, if known (``history_``).
+        converged, n_iter, lower_bound : optional
+            The run's outcome; default to what the snapshot says (``lower_bound`` from its
+            log-likelihood per sample, -inf when unknown).
+        feature_names : list of str, optional
+            ``feature_names_in_``.
+        task_n_samples : list of int, optional
+            Fitting rows per task of a multi-task snapshot (``task_n_samples_``).
+        **params
+            Constructor parameters (``tol``, ``reg_covar``, ``random_state``, ...).
+        """
+        k = snapshot.means.shape[0]
+        gm = cls(n_components=k, covariance_type=snapshot.covariance_type, **params)
+        if lower_bound is None:
+            ll = snapshot.log_likelihood
+            lower_bound = -np.inf if ll is None else ll / snapshot.n_samples
+        result = RestartResult(
+            index=0, lower_bound=float(lower_bound),
+            log_likelihood=snapshot.log_likelihood,
+            n_iter=int(snapshot.iteration if n_iter is None else n_iter),
+            converged=bool(snapshot.converged if converged is None else converged),
+            history=(snapshot,),
+        )
+        gm._set_fitted(result, task_n_samples=task_n_samples, feature_names=feature_names)
+        # history_ is the run when it is known, else empty; the fitted state is the snapshot.
+        gm.history_ = tuple(history)
+        gm.lower_bounds_ = [s.mean_log_likelihood for s in gm.history_ if s.phase == "E"]
+        gm.restarts_ = []
+        return gm
 
     def use_restart(self, index: int):
         """Make restart ``index`` (see ``restarts_``) the fitted model; returns self."""
         self._check_fitted()
-        result = self.restarts_[index]
-        self._set_snapshot(result.history[-1])
-        self.converged_, self.n_iter_ = result.converged, result.n_iter
-        self.lower_bound_ = result.lower_bound
-        self.lower_bounds_ = [s.mean_log_likelihood for s in result.history if s.phase == "E"]
-        self.history_ = result.history
-        self.best_restart_ = index
+        self._set_fitted(self.restarts_[index])
         return self
 
     @property
@@ -246,26 +278,36 @@ class GaussianMixture:
         self._check_fitted()
         return self._snapshot
 
-    # -- prediction -----------------------------------------------------------------------
-    def _log_resp(self, X, tasks=None):
+    # -- prediction: through the one task-aware fitted model -----------------------------------
+    def to_model(self, *, feature_names=None, standardizer=None):
+        """This mixture as a :class:`gmmcore.FittedModel` (mode "single", or "shared" when
+        fitted with ``tasks``): what ``predict`` and friends use, and what the model file
+        stores. ``feature_names`` / ``standardizer`` make it predict on raw data."""
+        from .model import FittedModel
+
         self._check_fitted()
-        return _snapshot_log_resp(self._snapshot, X, tasks)
+        return FittedModel(self, feature_names, standardizer)
 
-    def score_samples(self, X, *, tasks=None):
-        """Log-likelihood of each row, shape (n_samples,)."""
-        return self._log_resp(X, tasks)[0]
+    def score_samples(self, X, *, tasks=None, unknown_task="error"):
+        """Log-likelihood of each row, shape (n_samples,).
 
-    def score(self, X, y=None, *, tasks=None):
+        ``tasks`` (one label per row) is required for a mixture fitted with tasks;
+        ``unknown_task="pooled"`` gives rows of a task not seen in fitting the pooled weights
+        (see :meth:`gmmcore.FittedModel.log_prob_resp`).
+        """
+        return self.to_model().score_samples(X, tasks, unknown_task=unknown_task)
+
+    def score(self, X, y=None, *, tasks=None, unknown_task="error"):
         """Mean log-likelihood per row."""
-        return float(self.score_samples(X, tasks=tasks).mean())
+        return float(self.score_samples(X, tasks=tasks, unknown_task=unknown_task).mean())
 
-    def predict_proba(self, X, *, tasks=None):
+    def predict_proba(self, X, *, tasks=None, unknown_task="error"):
         """Responsibilities, shape (n_samples, K); rows sum to 1."""
-        return np.exp(self._log_resp(X, tasks)[1])
+        return self.to_model().predict_proba(X, tasks, unknown_task=unknown_task)
 
-    def predict(self, X, *, tasks=None):
+    def predict(self, X, *, tasks=None, unknown_task="error"):
         """Most probable component of each row, shape (n_samples,)."""
-        return self._log_resp(X, tasks)[1].argmax(axis=1)
+        return self.to_model().predict(X, tasks, unknown_task=unknown_task)
 
     def sample(self, n_samples=1, *, task=None):
         """Draw from the fitted mixture: (X of shape (n_samples, D), labels of shape (n_samples,)).
@@ -302,16 +344,13 @@ class GaussianMixture:
 
     def bic(self, X, *, tasks=None):
         """Bayesian information criterion on X (lower is better)."""
-        ll, _ = self._log_resp(X, tasks)
-        return criteria.bic(ll.sum(), self.n_parameters(), ll.shape[0])
+        return self.to_model().bic(X, tasks)
 
     def aic(self, X, *, tasks=None):
         """Akaike information criterion on X (lower is better)."""
-        ll, _ = self._log_resp(X, tasks)
-        return criteria.aic(ll.sum(), self.n_parameters())
+        return self.to_model().aic(X, tasks)
 
     def icl(self, X, *, tasks=None):
         """mclust's ICL on X in BIC's sign (lower is better): BIC plus the classification
         entropy penalty ``-2 sum_i log max_k r_ik``."""
-        ll, log_resp = self._log_resp(X, tasks)
-        return criteria.icl(ll.sum(), self.n_parameters(), ll.shape[0], log_resp)
+        return self.to_model().icl(X, tasks)

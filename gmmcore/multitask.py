@@ -21,8 +21,8 @@ All three model the density of a row given its task, ``p(x | task)`` (the pooled
 does not depend on the task), so their log-likelihoods, BIC, AIC and ICL on the same rows
 compare fairly; :func:`compare_modes` adds a held-out comparison on a per-task split.
 
-Numerics live in :mod:`gmmcore.em` and :mod:`gmmcore.estep`; this module validates task labels,
-routes rows to the right weights or the right per-task mixture, and sums criteria.
+Numerics live in :mod:`gmmcore.engine` and prediction in :class:`gmmcore.FittedModel` (which
+:func:`fit_multitask` returns, whatever the mode); this module fits and compares the modes.
 """
 
 from __future__ import annotations
@@ -30,60 +30,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .engine import criteria
-from .engine.validation import check_n_components, check_random_state, check_X
-from .engine.covariance import get_structure
 from .datasets import MixtureTruth, make_mixture
-from .engine.estep import estimate_log_resp
+from .engine import criteria
+from .engine.covariance import get_structure
+from .engine.validation import check_n_components, check_random_state, check_X, task_labels
 from .mixture import GaussianMixture
+from .model import MODES, FittedModel
 
 __all__ = [
     "MODES",
-    "MultiTaskMixture",
-    "fit_multitask",
     "compare_modes",
-    "train_test_split_by_task",
+    "fit_multitask",
     "make_multitask_data",
+    "train_test_split_by_task",
 ]
-
-MODES = ("pooled", "separate", "shared")
-UNKNOWN_TASK_POLICIES = ("error", "pooled")
-
-
-# -- validation at the boundary ---------------------------------------------------------------
-def _safe_log(a) -> np.ndarray:
-    """log with exact zeros mapped to -inf and no RuntimeWarning (a component absent from a
-    task has weight exactly 0)."""
-    with np.errstate(divide="ignore"):
-        return np.log(np.asarray(a, dtype=np.float64))
-
-
-def _task_labels(tasks, n_samples: int) -> np.ndarray:
-    """Task labels as an object array of ``str`` of shape (n_samples,).
-
-    Labels are compared as strings everywhere (``1`` and ``"1"`` are the same task), so a model
-    fitted on a column read from CSV predicts on the same column read from JSON.
-    """
-    if tasks is None:
-        raise ValueError(
-            "tasks is required: pass one task label per row (e.g. df['island'])."
-        )
-    labels = np.asarray(tasks, dtype=object)
-    if labels.ndim != 1:
-        labels = labels.reshape(-1) if labels.ndim == 2 and 1 in labels.shape else labels
-    if labels.ndim != 1 or labels.shape[0] != n_samples:
-        raise ValueError(
-            f"tasks must have one label per row of X: X has {n_samples} row(s) but tasks has "
-            f"shape {np.shape(tasks)}; pass the task column of the same rows."
-        )
-    missing = pd.isna(labels)
-    if missing.any():
-        first = int(np.flatnonzero(missing)[0])
-        raise ValueError(
-            f"tasks has {int(missing.sum())} missing label(s) (first at row {first}); give every "
-            "row a task label or drop those rows."
-        )
-    return np.array([str(v) for v in labels.tolist()], dtype=object)
 
 
 def _check_mode(mode) -> str:
@@ -92,236 +52,8 @@ def _check_mode(mode) -> str:
     return mode
 
 
-def _check_unknown_task(policy) -> str:
-    if policy not in UNKNOWN_TASK_POLICIES:
-        raise ValueError(
-            f"unknown_task must be one of {UNKNOWN_TASK_POLICIES}, got {policy!r}."
-        )
-    return policy
-
-
 def _task_names(labels: np.ndarray) -> tuple[str, ...]:
     return tuple(sorted(set(labels.tolist())))
-
-
-# -- the fitted model -------------------------------------------------------------------------
-class MultiTaskMixture:
-    """A mixture fitted to data with a task column, in one of :data:`MODES`.
-
-    Build it with :func:`fit_multitask`.
-
-    Attributes
-    ----------
-    mode : {"pooled", "separate", "shared"}
-    tasks : tuple of str
-        The task names seen in fitting, sorted (the same order as the rows of the shared
-        model's ``weights_``).
-    covariance_type : str
-    n_components : int
-        K; for ``separate`` the number of components *of each task's own mixture*.
-    n_features : int
-    task_counts : dict of str -> int
-        Rows per task used in fitting.
-    models : dict
-        ``{None: GaussianMixture}`` for pooled and shared (the shared one fitted with
-        ``tasks=``, so its ``weights_`` has shape (n_tasks, K) and ``tasks_`` equals
-        ``tasks``); ``{task: GaussianMixture}`` for separate.
-    """
-
-    def __init__(self, mode, tasks, covariance_type, n_components, n_features, task_counts,
-                 models):
-        self.mode = mode
-        self.tasks = tuple(tasks)
-        self.covariance_type = covariance_type
-        self.n_components = n_components
-        self.n_features = n_features
-        self.task_counts = dict(task_counts)
-        self.models = models
-
-    def __repr__(self) -> str:
-        return (f"MultiTaskMixture(mode={self.mode!r}, n_components={self.n_components}, "
-                f"covariance_type={self.covariance_type!r}, tasks={list(self.tasks)})")
-
-    @property
-    def n_samples(self) -> int:
-        """Rows used in fitting (all tasks)."""
-        return int(sum(self.task_counts.values()))
-
-    # -- weights ----------------------------------------------------------------------------
-    def task_weights(self) -> pd.DataFrame:
-        """Mixing weights per task: DataFrame of shape (n_tasks, K), index ``tasks``, columns
-        ``"0" .. "K-1"``; every row sums to 1.
-
-        ``shared``: the fitted per-task weights of the shared components. ``pooled``: the one
-        weight vector, repeated for every task. ``separate``: each task's own mixture's
-        weights; column ``j`` is then a *different* component in every row (nothing is shared),
-        so compare rows only in the other two modes.
-        """
-        if self.mode == "separate":
-            w = np.vstack([self.models[t].weights_ for t in self.tasks])
-        elif self.mode == "shared":
-            w = np.asarray(self.models[None].weights_)
-        else:
-            w = np.tile(self.models[None].weights_, (len(self.tasks), 1))
-        frame = pd.DataFrame(w, index=pd.Index(self.tasks, name="task"),
-                             columns=[str(j) for j in range(self.n_components)])
-        return frame
-
-    def pooled_weights(self) -> np.ndarray:
-        """Weights of the shared components over all tasks, shape (K,): the average of the task
-        weights weighted by each task's number of fitting rows (``pooled``: its weights).
-
-        These are the weights used for an unseen task when ``unknown_task="pooled"``. Raises
-        ValueError in ``separate`` mode, whose tasks have no components in common.
-        """
-        if self.mode == "separate":
-            raise ValueError(
-                "pooled_weights is undefined in separate mode: each task has its own "
-                "components, so their weights cannot be averaged; fit mode='shared' instead."
-            )
-        gm = self.models[None]
-        if self.mode == "pooled":
-            return np.array(gm.weights_)
-        counts = np.array([self.task_counts[t] for t in self.tasks], dtype=np.float64)
-        w = counts @ np.asarray(gm.weights_) / counts.sum()
-        return w / w.sum()
-
-    @property
-    def history(self):
-        """EM snapshots of the kept run: a tuple of :class:`gmmcore.Snapshot` for pooled and
-        shared (the shared one's snapshots carry (n_tasks, K) weights), a dict
-        ``task -> tuple of Snapshot`` for separate."""
-        if self.mode == "separate":
-            return {t: self.models[t].history_ for t in self.tasks}
-        return self.models[None].history_
-
-    # -- prediction -------------------------------------------------------------------------
-    def _check_X(self, X) -> np.ndarray:
-        return check_X(X, n_features=self.n_features, allow_constant=True)
-
-    def _unknown(self, labels: np.ndarray) -> np.ndarray:
-        known = set(self.tasks)
-        return np.array([t not in known for t in labels.tolist()], dtype=bool)
-
-    def _unknown_error(self, labels, unknown, extra=""):
-        names = sorted(set(labels[unknown].tolist()))
-        return ValueError(
-            f"unknown task(s) {names}; the model was fitted on {list(self.tasks)}. {extra}"
-        )
-
-    def _log_resp(self, X, tasks, unknown_task="error"):
-        """Per-row log-likelihood (n,) and log-responsibilities (n, K)."""
-        _check_unknown_task(unknown_task)
-        Xa = self._check_X(X)
-        n = Xa.shape[0]
-        if self.mode == "pooled":
-            # The pooled mixture does not depend on the task: any label, seen or not, is fine.
-            if tasks is not None:
-                _task_labels(tasks, n)
-            return self.models[None]._log_resp(Xa)
-        labels = _task_labels(tasks, n)
-        unknown = self._unknown(labels)
-        if self.mode == "separate":
-            if unknown.any():
-                raise self._unknown_error(
-                    labels, unknown,
-                    "In separate mode every task has its own components and there is no "
-                    "shared component set to fall back on, so unseen tasks cannot be "
-                    "predicted; fit mode='shared' (or 'pooled') to predict for new tasks.")
-            log_norm = np.empty(n)
-            log_resp = np.empty((n, self.n_components))
-            for t in self.tasks:
-                rows = np.flatnonzero(labels == t)
-                if rows.size:
-                    log_norm[rows], log_resp[rows] = self.models[t]._log_resp(Xa[rows])
-            return log_norm, log_resp
-        # shared
-        if unknown.any() and unknown_task == "error":
-            raise self._unknown_error(
-                labels, unknown,
-                "Pass unknown_task='pooled' to predict unseen tasks with the pooled weights.")
-        gm = self.models[None]
-        lookup = {t: i for i, t in enumerate(self.tasks)}
-        table = np.vstack([np.asarray(gm.weights_), self.pooled_weights()[None]])
-        pooled_code = len(self.tasks)
-        codes = np.array([lookup.get(t, pooled_code) for t in labels.tolist()], dtype=np.intp)
-        log_weights_rows = _safe_log(table)[codes]
-        structure = get_structure(self.covariance_type)
-        return estimate_log_resp(Xa, log_weights_rows, np.asarray(gm.means_),
-                                 np.asarray(gm.precisions_cholesky_), structure)
-
-    def predict_proba(self, X, tasks=None, *, unknown_task="error") -> np.ndarray:
-        """Responsibilities, shape (n_samples, K); rows sum to 1.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        tasks : array-like of shape (n_samples,)
-            Task label of each row. ``shared`` uses that task's weights; ``separate`` uses that
-            task's own mixture (column ``j`` is that task's component ``j``); ``pooled``
-            ignores it (it may be None).
-        unknown_task : {"error", "pooled"}
-            What to do with a task not seen in fitting: raise a ValueError naming the known
-            tasks, or (shared/pooled only) use :meth:`pooled_weights`. Separate mode always
-            raises: it has no shared components.
-        """
-        return np.exp(self._log_resp(X, tasks, unknown_task)[1])
-
-    def predict(self, X, tasks=None, *, unknown_task="error") -> np.ndarray:
-        """Most probable component of each row, shape (n_samples,); see :meth:`predict_proba`."""
-        return self._log_resp(X, tasks, unknown_task)[1].argmax(axis=1)
-
-    def score_samples(self, X, tasks=None, *, unknown_task="error") -> np.ndarray:
-        """Log-density of each row given its task, ``log p(x_i | task_i)``, shape (n_samples,)."""
-        return self._log_resp(X, tasks, unknown_task)[0]
-
-    def log_likelihood(self, X, tasks=None) -> float:
-        """Total log-likelihood ``sum_i log p(x_i | task_i)`` over the rows of X."""
-        return float(self.score_samples(X, tasks).sum())
-
-    def log_likelihood_by_task(self, X, tasks) -> dict[str, float]:
-        """Total log-likelihood of the rows of each task present in ``tasks`` (sorted names)."""
-        Xa = self._check_X(X)
-        labels = _task_labels(tasks, Xa.shape[0])
-        ll = self.score_samples(Xa, labels)
-        return {t: float(ll[labels == t].sum()) for t in _task_names(labels)}
-
-    # -- model selection --------------------------------------------------------------------
-    def n_parameters(self) -> int:
-        """Free parameters, with p(K) those of one K-component mixture (``K - 1`` weights,
-        ``K D`` means, the covariance type's covariance parameters) and T tasks:
-
-        - pooled: ``p(K)``
-        - separate: ``T p(K)``
-        - shared: ``p(K) + (T - 1)(K - 1)`` (one more weight vector per extra task)
-        """
-        if self.mode == "separate":
-            return int(sum(self.models[t].n_parameters() for t in self.tasks))
-        return int(self.models[None].n_parameters())
-
-    def _criteria_inputs(self, X, tasks):
-        log_norm, log_resp = self._log_resp(X, tasks)
-        return float(log_norm.sum()), log_resp, log_norm.shape[0]
-
-    def bic(self, X, tasks=None) -> float:
-        """``-2 log L + p log N`` (lower is better), L the total likelihood of all rows given
-        their tasks, p :meth:`n_parameters`, N the number of rows of X *in all tasks*, in
-        every mode (separate mode therefore is not the sum of per-task BICs, which would use
-        each task's own n): the same N makes the three modes comparable."""
-        ll, _, n = self._criteria_inputs(X, tasks)
-        return criteria.bic(ll, self.n_parameters(), n)
-
-    def aic(self, X, tasks=None) -> float:
-        """``-2 log L + 2 p`` (lower is better); see :meth:`bic`."""
-        ll, _, _ = self._criteria_inputs(X, tasks)
-        return criteria.aic(ll, self.n_parameters())
-
-    def icl(self, X, tasks=None) -> float:
-        """mclust's ICL in BIC's sign (lower is better): :meth:`bic` plus
-        ``-2 sum_i log max_k r_ik``, the responsibilities ``r`` computed as in
-        :meth:`predict_proba` (each row with its task's weights or mixture)."""
-        ll, log_resp, n = self._criteria_inputs(X, tasks)
-        return criteria.icl(ll, self.n_parameters(), n, log_resp)
 
 
 # -- fitting ----------------------------------------------------------------------------------
@@ -341,7 +73,7 @@ def fit_multitask(
     weights_init=None,
     means_init=None,
     precisions_init=None,
-) -> MultiTaskMixture:
+) -> FittedModel:
     """Fit a mixture to data with a task column, pooled, separate or shared.
 
     Parameters
@@ -362,7 +94,9 @@ def fit_multitask(
 
     Returns
     -------
-    MultiTaskMixture
+    FittedModel
+        In ``mode``; positional columns (``feature_names`` None), no standardizer, and the
+        fitting rows per task in ``task_n_samples``.
 
     Raises
     ------
@@ -375,7 +109,7 @@ def fit_multitask(
     k = check_n_components(n_components)
     get_structure(covariance_type)
     Xa = check_X(X, n_components=k)
-    labels = _task_labels(tasks, Xa.shape[0])
+    labels = task_labels(tasks, Xa.shape[0])
     names = _task_names(labels)
     if len(names) < 2:
         raise ValueError(
@@ -409,13 +143,15 @@ def fit_multitask(
             except ValueError as exc:
                 raise ValueError(f"separate mode, task {t!r}: {exc}") from exc
             models[t] = gm
-    elif mode == "pooled":
-        models = {None: GaussianMixture(**settings, **inits).fit(Xa)}
-    else:
-        models = {None: GaussianMixture(**settings, **inits).fit(Xa, tasks=labels)}
-        # The engine sorts task names the same way; anything else would misalign weights_.
-        assert tuple(models[None].tasks_) == names
-    return MultiTaskMixture(mode, names, covariance_type, k, Xa.shape[1], counts, models)
+        return FittedModel(None, task_n_samples=[counts[t] for t in names], submodels=models)
+    task_n_samples = [counts[t] for t in names]
+    if mode == "pooled":
+        gm = GaussianMixture(**settings, **inits).fit(Xa)
+        return FittedModel(gm, task_n_samples=task_n_samples, task_names=names)
+    gm = GaussianMixture(**settings, **inits).fit(Xa, tasks=labels)
+    # The engine sorts task names the same way; anything else would misalign weights_.
+    assert tuple(gm.tasks_) == names
+    return FittedModel(gm, task_n_samples=task_n_samples)
 
 
 # -- held-out comparison ----------------------------------------------------------------------
@@ -439,7 +175,7 @@ def train_test_split_by_task(tasks, test_size: float = 0.25, random_state=0):
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.floating)) \
             or not 0 < test_size < 1:
         raise ValueError(f"test_size must be a fraction strictly between 0 and 1, got {test_size!r}.")
-    labels = _task_labels(tasks, len(tasks) if hasattr(tasks, "__len__") else np.size(tasks))
+    labels = task_labels(tasks, len(tasks) if hasattr(tasks, "__len__") else np.size(tasks))
     rng = check_random_state(random_state)
     train, test = [], []
     for t in _task_names(labels):
@@ -501,7 +237,7 @@ def compare_modes(
     """Fit pooled, separate and shared mixtures and compare them on criteria and held-out data.
 
     Each mode is fitted twice: on all rows (for log-likelihood, BIC, AIC and ICL, all with the
-    same N so they compare fairly; see :meth:`MultiTaskMixture.bic`) and on the train part of
+    same N so they compare fairly; see :meth:`gmmcore.FittedModel.bic`) and on the train part of
     :func:`train_test_split_by_task` (for the log-likelihood of the test part). A mode that
     fails (e.g. separate mode with a task smaller than K) gets its reason in ``error`` and
     NaN numbers; the other modes still run.
@@ -528,7 +264,7 @@ def compare_modes(
     """
     k = check_n_components(n_components)
     Xa = check_X(X, n_components=k)
-    labels = _task_labels(tasks, Xa.shape[0])
+    labels = task_labels(tasks, Xa.shape[0])
     names = _task_names(labels)
     if len(names) < 2:
         raise ValueError(
@@ -547,7 +283,7 @@ def compare_modes(
         row["error"] = None
         try:
             model = fit_multitask(Xa, labels, k, mode=mode, **options)
-            log_norm, log_resp = model._log_resp(Xa, labels)
+            log_norm, log_resp = model.log_prob_resp(Xa, labels)
             ll = float(log_norm.sum())
             p = model.n_parameters()
             row.update(n_parameters=p, log_likelihood=ll,

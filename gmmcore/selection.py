@@ -50,7 +50,8 @@ import pandas as pd
 
 from .engine import criteria
 from .engine.validation import check_n_components, check_positive, check_tasks, check_X
-from .engine.covariance import COVARIANCE_TYPES, MCLUST_NAMES, get_structure
+from .engine import covariance
+from .engine.covariance import get_structure
 from .engine.em import degenerate_components
 from .engine.initialization import INIT_METHODS
 from .mixture import GaussianMixture
@@ -101,17 +102,20 @@ def _check_components(n_components) -> list[int]:
 
 
 def _check_types(covariance_types) -> list[str]:
+    registered = ", ".join(covariance.covariance_types())
+    if covariance_types is None:
+        return list(covariance.covariance_types())
     if isinstance(covariance_types, str):
         covariance_types = [covariance_types]
     if not isinstance(covariance_types, Iterable):
         raise ValueError(
-            f"covariance_types must be a list drawn from {', '.join(COVARIANCE_TYPES)}, "
+            f"covariance_types must be a list drawn from {registered}, "
             f"got {covariance_types!r}."
         )
     types = list(covariance_types)
     if not types:
         raise ValueError(
-            f"covariance_types is empty; choose at least one of {', '.join(COVARIANCE_TYPES)}."
+            f"covariance_types is empty; choose at least one of {registered}."
         )
     out: list[str] = []
     for t in types:
@@ -146,7 +150,7 @@ def _fit_cell(X, k, covariance_type, tasks, n_weight_sets, fit_params) -> dict:
     row = {
         "n_components": k,
         "covariance_type": covariance_type,
-        "mclust_name": MCLUST_NAMES.get(covariance_type, ""),
+        "mclust_name": structure.mclust_name,
         "log_likelihood": math.nan,
         # The parameter count does not depend on the fit, so it is filled even for failures.
         "n_parameters": structure.n_parameters(k, X.shape[1], n_weight_sets),
@@ -162,7 +166,7 @@ def _fit_cell(X, k, covariance_type, tasks, n_weight_sets, fit_params) -> dict:
         model = GaussianMixture(n_components=k, covariance_type=covariance_type, **fit_params)
         model.fit(X, tasks=tasks)
         # One pass for log-likelihood and responsibilities, shared by the three criteria.
-        log_norm, log_resp = model._log_resp(X, tasks)
+        log_norm, log_resp = model.to_model().log_prob_resp(X, tasks)
         ll = float(log_norm.sum())
         if not np.isfinite(ll):
             raise ValueError(
@@ -189,7 +193,7 @@ def _fit_cell(X, k, covariance_type, tasks, n_weight_sets, fit_params) -> dict:
 def model_grid(
     X,
     n_components: Iterable[int] | int = range(1, 10),
-    covariance_types: Sequence[str] = COVARIANCE_TYPES,
+    covariance_types: Sequence[str] | None = None,
     *,
     n_init: int = 1,
     tol: float = 1e-3,
@@ -208,8 +212,8 @@ def model_grid(
         Numeric data without NaN, infinity or constant columns.
     n_components : iterable of int or int, default=range(1, 10)
         The numbers of components K to try (each >= 1; duplicates are ignored).
-    covariance_types : sequence of str, default=COVARIANCE_TYPES
-        Any of ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``.
+    covariance_types : sequence of str, optional
+        Any registered covariance types (:func:`gmmcore.covariance_types`); default: all.
     n_init : int, default=1
         EM restarts per cell; the restart with the highest likelihood is kept.
     tol, reg_covar, max_iter, init_params :

@@ -230,7 +230,7 @@ def test_m_step_matches_weighted_sample_covariance_plus_reg(covariance_type):
         S2 = resp.T @ (X * X)
     else:
         S2 = X.T @ X
-    cov, _ = structure.m_step(nk, means, S2, n, reg)
+    cov, _ = structure.m_step(nk, means, S2, reg)
     per_comp = np.stack([np.cov(X.T, aweights=resp[:, j], bias=True) for j in range(k)])
     if covariance_type == "full":
         expected = per_comp + reg * np.eye(d)

@@ -20,9 +20,9 @@ from sklearn.metrics import adjusted_rand_score
 from gmmcore.engine import criteria
 from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.datasets import load_sample
+from gmmcore.model import FittedModel
 from gmmcore.multitask import (
     MODES,
-    MultiTaskMixture,
     compare_modes,
     fit_multitask,
     make_multitask_data,
@@ -127,7 +127,7 @@ def test_shared_recovers_true_task_weights(large):
     matching of the components (multinomial sd of a weight with 1000 rows is <= 0.016)."""
     X, tasks, truth = large
     model = fit_multitask(X, tasks, 3, n_init=3, random_state=0)
-    order = _match(model.models[None].means_, truth.means)
+    order = _match(model.mixture.means_, truth.means)
     assert model.tasks == truth.tasks
     assert_allclose(model.task_weights().to_numpy()[:, order], truth.weights, rtol=0, atol=0.03)
 
@@ -137,8 +137,8 @@ def test_shared_recovers_true_means(large):
     and unit-scale covariances (standard error of a mean ~0.06 or less)."""
     X, tasks, truth = large
     model = fit_multitask(X, tasks, 3, n_init=3, random_state=0)
-    order = _match(model.models[None].means_, truth.means)
-    assert_allclose(model.models[None].means_[order], truth.means, rtol=0, atol=0.15)
+    order = _match(model.mixture.means_, truth.means)
+    assert_allclose(model.mixture.means_[order], truth.means, rtol=0, atol=0.15)
 
 
 def test_make_multitask_data_honours_zero_task_weights():
@@ -280,7 +280,7 @@ def test_shared_predict_proba_uses_the_row_task_weights(small):
     1e-9 relative)."""
     X, tasks, _ = small
     model = fit_multitask(X, tasks, 3, random_state=0)
-    gm = model.models[None]
+    gm = model.mixture
     rows = np.array([model.tasks.index(t) for t in tasks])
     expected = _manual_proba(gm.weights_[rows], gm.means_, gm.covariances_, X)
     assert_allclose(model.predict_proba(X, tasks), expected, rtol=1e-9, atol=1e-12)
@@ -304,7 +304,7 @@ def test_separate_predict_proba_uses_the_task_own_mixture(small):
     model = fit_multitask(X, tasks, 3, mode="separate")
     proba = model.predict_proba(X, tasks)
     for t in model.tasks:
-        gm = model.models[t]
+        gm = model.submodels[t]
         mine = tasks == t
         expected = _manual_proba(gm.weights_[None], gm.means_, gm.covariances_, X[mine])
         assert_allclose(proba[mine], expected, rtol=1e-9, atol=1e-12)
@@ -330,7 +330,7 @@ def test_unseen_task_with_pooled_fallback_uses_pooled_weights(small):
     reference, 1e-9 relative); seen rows keep their task's weights."""
     X, tasks, _ = small
     model = fit_multitask(X, tasks, 3)
-    gm = model.models[None]
+    gm = model.mixture
     proba = model.predict_proba(X[:2], ["task 9", "task 2"], unknown_task="pooled")
     w_rows = np.vstack([model.pooled_weights(), gm.weights_[1]])
     assert_allclose(proba, _manual_proba(w_rows, gm.means_, gm.covariances_, X[:2]), rtol=1e-9)
@@ -541,7 +541,7 @@ def test_model_description(small):
     """task_weights is a tasks x components frame of rows summing to 1; history per mode."""
     X, tasks, _ = small
     model = fit_multitask(X, tasks, 3, mode="separate")
-    assert isinstance(model, MultiTaskMixture)
+    assert isinstance(model, FittedModel)
     w = model.task_weights()
     assert list(w.index) == ["task 1", "task 2", "task 3"] and list(w.columns) == ["0", "1", "2"]
     assert_allclose(w.sum(axis=1), 1.0, rtol=0, atol=1e-12)

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from gmmcore import COVARIANCE_TYPES
-from gmmcore.io.model_file import SCHEMA_PATH, FittedModel, ModelFileError, from_json, to_json
+from gmmcore.io import SCHEMA_PATH, ModelFileError, from_json, to_json
+from gmmcore.model import FittedModel
 from gmmcore.multitask import MODES, fit_multitask
 from gmmcore.preprocessing import Standardizer
 
@@ -30,7 +31,7 @@ def penguins():
 
 @pytest.fixture(scope="module")
 def fitted(penguins):
-    """{(mode, covariance_type): (MultiTaskMixture, model file text)}."""
+    """{(mode, covariance_type): (fitted multi-task FittedModel, model file text)}."""
     df, std, Z, tasks = penguins
     out = {}
     for mode in MODES:
@@ -79,7 +80,7 @@ def test_file_records_mode_tasks_and_per_task_weights(mode, cov, fitted):
 @pytest.mark.parametrize(("mode", "cov"), CASES)
 def test_file_criteria_are_the_multitask_models_own(mode, cov, fitted, penguins):
     """BIC/AIC/ICL in the file use the whole model's parameters and all rows (same N in every
-    mode), exactly as MultiTaskMixture computes them."""
+    mode), exactly as the fitted model computes them."""
     _, _, Z, tasks = penguins
     mt, text = fitted[mode, cov]
     fit = json.loads(text)["fit"]
@@ -111,7 +112,7 @@ def test_separate_file_keeps_one_full_mixture_per_task_in_submodels(fitted):
     assert not {"weights", "means", "covariances"} & set(doc)
     assert list(doc["submodels"]) == list(mt.tasks)
     for task, sub in doc["submodels"].items():
-        gm = mt.models[task]
+        gm = mt.submodels[task]
         assert sub["weights"] == gm.weights_.tolist()
         assert sub["means"] == gm.means_.tolist()
         assert sub["covariances"] == gm.covariances_.tolist()
@@ -129,7 +130,7 @@ def test_separate_history_round_trips_per_task(penguins):
     mt = fit_multitask(Z, tasks, 2, mode="separate", covariance_type="spherical")
     model = from_json(to_json(mt, include_history=True))
     for task in mt.tasks:
-        mine, theirs = model.submodels[task].history_, mt.models[task].history_
+        mine, theirs = model.submodels[task].history_, mt.submodels[task].history_
         assert len(mine) == len(theirs) > 0
         assert all(np.array_equal(a.means, b.means) for a, b in zip(mine, theirs, strict=True))
 
@@ -190,7 +191,7 @@ def test_fitted_model_refuses_submodels_of_different_shapes(penguins):
     _, _, Z, tasks = penguins
     a = fit_multitask(Z, tasks, 2, mode="separate")
     b = fit_multitask(Z, tasks, 3, mode="separate")
-    subs = {"Biscoe": a.models["Biscoe"], "Dream": b.models["Dream"]}
+    subs = {"Biscoe": a.submodels["Biscoe"], "Dream": b.submodels["Dream"]}
     with pytest.raises(ValueError, match="different from the other tasks"):
         FittedModel(None, FEATURES, None, submodels=subs)
 

@@ -1,10 +1,14 @@
-"""Covariance structures: everything EM needs to know about one parameterization.
+"""Covariance structures: everything that depends on one parameterization of the covariances.
 
-Each structure turns sufficient statistics into covariances (the covariance half of the
-M-step), factors covariances into precision Cholesky factors, evaluates Mahalanobis
-distances and log-determinants for the E-step, and counts its free parameters. The EM loop
-only ever talks to a structure through this interface, so adding one of mclust's other
-parameterizations means adding a class here and registering it in ``STRUCTURES``.
+Each structure turns sufficient statistics (and the previous parameters, for iterative
+M-steps) into covariances, factors covariances into precision Cholesky factors and back,
+evaluates Mahalanobis distances and log-determinants for the E-step, counts its free
+parameters, describes and validates its arrays (user-given precisions, covariances read from
+a model file), and names itself in plain words and in mclust's vocabulary. The EM loop, the
+estimators, the model file, the command line and the dashboard only ever talk to a structure
+through this interface, and they learn which structures exist from the registry
+(:func:`register_structure`, :func:`covariance_types`): adding a parameterization is one
+class here and one ``register_structure`` call, nothing else.
 
 Shapes, with K components and D features:
 
@@ -30,17 +34,21 @@ from . import kernels
 __all__ = [
     "COVARIANCE_TYPES",
     "MCLUST_NAMES",
-    "STRUCTURES",
+    "NK_EPS",
+    "SYMMETRY_RTOL",
     "CovarianceStructure",
     "IllConditionedCovarianceError",
+    "covariance_types",
     "get_structure",
+    "register_structure",
+    "unregister_structure",
 ]
 
 # scikit-learn's nk floor: keeps an empty component's mean and weight finite.
 NK_EPS = 10 * np.finfo(np.float64).eps
-
-# The mclust model names that match our covariance types (for display next to ours).
-MCLUST_NAMES = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
+# A matrix is symmetric when max |C - C^T| <= SYMMETRY_RTOL * max |C| (user-given arrays only:
+# the M-step symmetrizes its own results).
+SYMMETRY_RTOL = 1e-10
 
 
 class IllConditionedCovarianceError(ValueError):
@@ -72,28 +80,47 @@ def _cholesky_or_raise(cov: np.ndarray, component: int | None, reg_covar: float)
         raise IllConditionedCovarianceError(component, reg_covar) from None
 
 
+def _upper_cholesky_of_precision(precision: np.ndarray) -> np.ndarray:
+    # Flip trick (as scikit-learn): an upper-triangular U with U U^T = P.
+    flipped = np.flipud(np.fliplr(precision))
+    return np.flipud(np.fliplr(_scipy_linalg().cholesky(flipped, lower=True)))
+
+
 class CovarianceStructure:
     """Interface of a covariance parameterization (one instance per type, stateless).
+
+    Subclasses set the class attributes and implement the methods marked "interface"; the
+    rest (parameter count, shape description, validation of user-given arrays, precisions
+    from their Cholesky factor) is derived from those.
 
     Attributes
     ----------
     name : str
-        Our name (scikit-learn's), e.g. ``"full"``.
+        Our name (scikit-learn's), e.g. ``"full"``: the value of ``covariance_type``.
     mclust_name : str
         The equivalent mclust model name, e.g. ``"VVV"``.
+    description : str
+        One plain-language sentence for people choosing a structure (dashboard, ``--help``).
     second_moment : {"outer", "square", "global_outer"}
         Which second-moment statistic the M-step needs: per-component outer products,
         per-component squares, or the responsibility-free total outer product (computed once
         per fit because it does not change between iterations).
+    common_covariance : bool
+        One covariance shared by every component (its arrays have no component axis).
+    diagonal : bool
+        Axis-aligned covariances stored as variances (no off-diagonal entries).
     """
 
     name: str = ""
     mclust_name: str = ""
+    description: str = ""
     second_moment: str = ""
+    common_covariance: bool = False
+    diagonal: bool = False
 
-    # -- M-step ---------------------------------------------------------------------------
-    def m_step(self, nk, means, S2, n_samples, reg_covar):  # pragma: no cover - interface
-        """Covariances from statistics.
+    # -- interface: M-step ------------------------------------------------------------------
+    def m_step(self, nk, means, S2, reg_covar, previous=None):  # pragma: no cover
+        """Covariances from statistics (the covariance half of the M-step).
 
         Parameters
         ----------
@@ -103,37 +130,44 @@ class CovarianceStructure:
             The new means ``S1 / nk``.
         S2 : ndarray
             The second-moment statistic named by ``second_moment`` (see module docstring).
-        n_samples : int
         reg_covar : float
             Added to the diagonal so every covariance stays positive definite.
+        previous : ndarray or None
+            The covariances of the parameters the E-step used (shape per type), or None for
+            the first M-step from starting responsibilities. Closed-form M-steps ignore it;
+            iterative ones (mclust's EVE, VEV, ...) start their inner iterations from it so
+            the expected complete-data log-likelihood never decreases.
 
         Returns
         -------
         covariances : ndarray (shape per type), regularized.
-        raw_min_variance : ndarray of shape (K,) or (1,)
-            Smallest variance (eigenvalue for full/tied) before regularization, used to report
+        raw_min_variance : ndarray of shape (K,), or (1,) for a common covariance
+            Smallest variance (eigenvalue for matrices) before regularization, used to report
             components held up only by ``reg_covar``.
         """
         raise NotImplementedError
 
+    # -- interface: factors and densities ---------------------------------------------------
     def precisions_cholesky(self, covariances, reg_covar=0.0):  # pragma: no cover
+        """Precision Cholesky factors of covariances (same shape); raises
+        :class:`IllConditionedCovarianceError` naming the first covariance that is not
+        positive definite."""
         raise NotImplementedError
 
     def precisions_cholesky_from_precisions(self, precisions):  # pragma: no cover
+        """Precision Cholesky factors of precisions (same shape); LinAlgError when a
+        precision is not positive definite."""
         raise NotImplementedError
 
     def covariances_from_precisions_cholesky(self, prec_chol):  # pragma: no cover
         raise NotImplementedError
 
     def log_det_precisions_cholesky(self, prec_chol, n_features):  # pragma: no cover
-        """log det(U) = -0.5 log det(covariance), shape (K,) or scalar for tied."""
+        """log det(U) = -0.5 log det(covariance), shape (K,) or scalar for a common one."""
         raise NotImplementedError
 
     def mahalanobis(self, X, means, prec_chol):  # pragma: no cover
         """Squared Mahalanobis distances, shape (n, K). Unchecked kernel: no validation."""
-        raise NotImplementedError
-
-    def n_cov_parameters(self, n_components, n_features):  # pragma: no cover
         raise NotImplementedError
 
     def estep_plan(self, means, prec_chol):
@@ -145,14 +179,19 @@ class CovarianceStructure:
         """
         return kernels.MahalanobisPlan(self, means, prec_chol)
 
-    def covariance_matrices(self, covariances, n_components, n_features):
+    def covariance_matrices(self, covariances, n_components, n_features):  # pragma: no cover
         """Covariances as a (K, D, D) stack, whatever the type (for plots and sampling)."""
-        raise NotImplementedError  # pragma: no cover
-
-    def expected_shape(self, n_components, n_features):  # pragma: no cover
         raise NotImplementedError
 
-    # -- shared ---------------------------------------------------------------------------
+    # -- interface: sizes -------------------------------------------------------------------
+    def n_cov_parameters(self, n_components, n_features):  # pragma: no cover
+        raise NotImplementedError
+
+    def expected_shape(self, n_components, n_features):  # pragma: no cover
+        """Shape of the covariances (and of the precisions and their factors)."""
+        raise NotImplementedError
+
+    # -- derived ----------------------------------------------------------------------------
     def n_parameters(self, n_components: int, n_features: int, n_weight_sets: int = 1) -> int:
         """Free parameters: weights, means and covariances.
 
@@ -164,14 +203,114 @@ class CovarianceStructure:
             weights + n_components * n_features + self.n_cov_parameters(n_components, n_features)
         )
 
+    def precisions_from_cholesky(self, prec_chol) -> np.ndarray:
+        """Precisions ``U U^T`` (variances' reciprocals for diagonal types), same shape."""
+        prec_chol = np.asarray(prec_chol)
+        if self.diagonal:
+            return prec_chol**2
+        return prec_chol @ np.swapaxes(prec_chol, -1, -2)
+
+    def shape_description(self, n_components: int, n_features: int) -> str:
+        """Why the covariances have the shape they have, for error messages, e.g.
+        ``"covariance_type='full' with n_components=3 and n_features=2"``."""
+        k, d = n_components, n_features
+        base = self.expected_shape(k, d)
+        uses = []
+        if self.expected_shape(k + 1, d) != base:
+            uses.append(f"n_components={k}")
+        if self.expected_shape(k, d + 1) != base:
+            uses.append(f"n_features={d}")
+        text = f"covariance_type={self.name!r}"
+        return text + (" with " + " and ".join(uses) if uses else "")
+
+    def _where(self, field: str, component: int) -> str:
+        return field if self.common_covariance else f"{field}[{component}]"
+
+    def _check_symmetric(self, arr, n_features, field, fix) -> None:
+        if self.diagonal:
+            return
+        mats = np.asarray(arr).reshape(-1, n_features, n_features)
+        for j, m in enumerate(mats):
+            gap = np.abs(m - m.T).max()
+            if gap > SYMMETRY_RTOL * np.abs(m).max():
+                raise ValueError(
+                    f"{self._where(field, j)} is not symmetric (largest |C - C^T| is {gap:.3g}, "
+                    f"above the tolerance {SYMMETRY_RTOL:g} relative to its largest entry)"
+                    + (f"; {fix}" if fix else "")
+                )
+
+    def check_precisions(self, precisions, n_components, n_features, name="precisions_init"):
+        """Validate user-given precisions (``precisions_init``); returns their Cholesky
+        factors. Raises ValueError saying what is wrong and what to pass instead."""
+        p = np.asarray(precisions, dtype=np.float64)
+        shape = self.expected_shape(n_components, n_features)
+        if p.shape != shape:
+            raise ValueError(
+                f"{name} for covariance_type={self.name!r} must have shape {shape}, got "
+                f"{p.shape}."
+            )
+        if not np.isfinite(p).all():
+            raise ValueError(f"{name} contains NaN or infinity.")
+        if self.diagonal:
+            if (p <= 0).any():
+                raise ValueError(
+                    f"{name} must be positive everywhere for covariance_type={self.name!r} "
+                    "(a precision is 1 / variance)."
+                )
+        else:
+            self._check_symmetric(p, n_features, name, "pass inv(covariance) for each component")
+        try:
+            prec_chol = self.precisions_cholesky_from_precisions(p)
+        except (np.linalg.LinAlgError, ValueError):
+            prec_chol = None
+        if prec_chol is None or not np.isfinite(prec_chol).all():
+            raise ValueError(
+                f"{name} must be symmetric positive definite (positive for diagonal types); "
+                "pass inv(covariance) for each component."
+            )
+        return prec_chol
+
+    def check_covariances(self, covariances, n_components, n_features, field="covariances"):
+        """Validate user-given covariances (e.g. read from a model file): shape, symmetry,
+        positive definiteness. Returns the precision Cholesky factors (as the fit computes
+        them, so predictions are bit for bit the fitted model's).
+
+        Raises ValueError whose message starts with ``field`` (indexed by component) and says
+        what is wrong.
+        """
+        cov = np.asarray(covariances, dtype=np.float64)
+        shape = self.expected_shape(n_components, n_features)
+        if cov.shape != shape:
+            raise ValueError(
+                f"{field} has shape {cov.shape} but "
+                f"{self.shape_description(n_components, n_features)}, so it must have shape "
+                f"{shape}"
+            )
+        self._check_symmetric(cov, n_features, field, "")
+        try:
+            prec_chol = self.precisions_cholesky(cov)
+        except IllConditionedCovarianceError as exc:
+            j = exc.component if exc.component is not None else 0
+            if self.common_covariance:
+                what = f"{field} (the shared covariance) is not positive definite"
+            elif self.diagonal:
+                what = f"{field}[{j}] (component {j}) has a variance <= 0; variances must be > 0"
+            else:
+                what = f"{field}[{j}] (component {j}) is not positive definite"
+            raise ValueError(what) from None
+        if not np.isfinite(prec_chol).all():
+            raise ValueError(f"{field} is numerically singular (its inverse overflows)")
+        return prec_chol
+
     def __repr__(self) -> str:
         return f"<CovarianceStructure {self.name!r} (mclust {self.mclust_name})>"
 
 
 class Full(CovarianceStructure):
     name, mclust_name, second_moment = "full", "VVV", "outer"
+    description = "each component has its own covariance matrix: any size, shape and orientation"
 
-    def m_step(self, nk, means, S2, n_samples, reg_covar):
+    def m_step(self, nk, means, S2, reg_covar, previous=None):
         cov = S2 / nk[:, None, None] - means[:, :, None] * means[:, None, :]
         cov = 0.5 * (cov + cov.transpose(0, 2, 1))
         with kernels.serial_blas():
@@ -184,18 +323,15 @@ class Full(CovarianceStructure):
         k, d, _ = covariances.shape
         out = np.empty_like(covariances)
         eye = np.eye(d)
+        linalg = _scipy_linalg()
         with kernels.serial_blas():  # see kernels.SERIAL_BLAS: tiny LAPACK calls
             for j in range(k):  # K small factorizations; never a loop over samples
                 chol = _cholesky_or_raise(covariances[j], j, reg_covar)
-                out[j] = _scipy_linalg().solve_triangular(chol, eye, lower=True, check_finite=False).T
+                out[j] = linalg.solve_triangular(chol, eye, lower=True, check_finite=False).T
         return out
 
     def precisions_cholesky_from_precisions(self, precisions):
-        # Flip trick (as scikit-learn): an upper-triangular U with U U^T = P.
-        out = np.empty_like(precisions)
-        for j, p in enumerate(precisions):
-            out[j] = np.flipud(np.fliplr(_scipy_linalg().cholesky(np.flipud(np.fliplr(p)), lower=True)))
-        return out
+        return np.stack([_upper_cholesky_of_precision(p) for p in precisions])
 
     def covariances_from_precisions_cholesky(self, prec_chol):
         return np.array([np.linalg.inv(u @ u.T) for u in prec_chol])
@@ -229,8 +365,10 @@ class Full(CovarianceStructure):
 
 class Tied(CovarianceStructure):
     name, mclust_name, second_moment = "tied", "EEE", "global_outer"
+    description = "all components share one covariance matrix: same size, shape and orientation"
+    common_covariance = True
 
-    def m_step(self, nk, means, S2, n_samples, reg_covar):
+    def m_step(self, nk, means, S2, reg_covar, previous=None):
         cov = (S2 - (nk[:, None] * means).T @ means) / nk.sum()
         cov = 0.5 * (cov + cov.T)
         with kernels.serial_blas():
@@ -242,10 +380,12 @@ class Tied(CovarianceStructure):
         d = covariances.shape[0]
         with kernels.serial_blas():
             chol = _cholesky_or_raise(covariances, None, reg_covar)
-            return _scipy_linalg().solve_triangular(chol, np.eye(d), lower=True, check_finite=False).T
+            return _scipy_linalg().solve_triangular(
+                chol, np.eye(d), lower=True, check_finite=False
+            ).T
 
     def precisions_cholesky_from_precisions(self, precisions):
-        return np.flipud(np.fliplr(_scipy_linalg().cholesky(np.flipud(np.fliplr(precisions)), lower=True)))
+        return _upper_cholesky_of_precision(precisions)
 
     def covariances_from_precisions_cholesky(self, prec_chol):
         return np.linalg.inv(prec_chol @ prec_chol.T)
@@ -276,8 +416,10 @@ class Tied(CovarianceStructure):
 
 class Diag(CovarianceStructure):
     name, mclust_name, second_moment = "diag", "VVI", "square"
+    description = "each component has its own axis-aligned (diagonal) covariance"
+    diagonal = True
 
-    def m_step(self, nk, means, S2, n_samples, reg_covar):
+    def m_step(self, nk, means, S2, reg_covar, previous=None):
         cov = S2 / nk[:, None] - means**2
         raw_min = cov.min(axis=1)
         return cov + reg_covar, raw_min
@@ -322,8 +464,9 @@ class Diag(CovarianceStructure):
 
 class Spherical(Diag):
     name, mclust_name, second_moment = "spherical", "VII", "square"
+    description = "each component is round, with its own single variance"
 
-    def m_step(self, nk, means, S2, n_samples, reg_covar):
+    def m_step(self, nk, means, S2, reg_covar, previous=None):
         cov = (S2 / nk[:, None] - means**2).mean(axis=1)
         return cov + reg_covar, cov.copy()
 
@@ -355,18 +498,61 @@ class Spherical(Diag):
         return (n_components,)
 
 
-STRUCTURES: dict[str, CovarianceStructure] = {
-    s.name: s for s in (Full(), Tied(), Diag(), Spherical())
-}
-COVARIANCE_TYPES: tuple[str, ...] = tuple(STRUCTURES)
+# -- the registry: the only list of covariance types ---------------------------------------------
+_REGISTRY: dict[str, CovarianceStructure] = {}
+
+
+def register_structure(structure: CovarianceStructure) -> CovarianceStructure:
+    """Add a covariance structure; from then on every layer offers it (API, model file and its
+    schema, command line, dashboard). Returns the structure.
+
+    Raises ValueError if it is not a :class:`CovarianceStructure` with a ``name`` and
+    ``mclust_name``, or if the name is taken.
+    """
+    if not isinstance(structure, CovarianceStructure) or not structure.name:
+        raise ValueError("register_structure needs a CovarianceStructure instance with a name.")
+    if not structure.mclust_name:
+        raise ValueError(f"covariance structure {structure.name!r} needs an mclust_name.")
+    if structure.name in _REGISTRY:
+        raise ValueError(f"a covariance structure named {structure.name!r} is registered already.")
+    _REGISTRY[structure.name] = structure
+    return structure
+
+
+def unregister_structure(name: str) -> None:
+    """Remove a registered structure (for tests and plug-ins); built-ins stay registered."""
+    if name in _BUILT_IN:
+        raise ValueError(f"{name!r} is a built-in covariance structure and cannot be removed.")
+    _REGISTRY.pop(name, None)
 
 
 def get_structure(covariance_type: str) -> CovarianceStructure:
     """The structure object for a covariance type name; a clear ValueError otherwise."""
     try:
-        return STRUCTURES[covariance_type]
+        return _REGISTRY[covariance_type]
     except (KeyError, TypeError):
         raise ValueError(
             f"Unknown covariance_type {covariance_type!r}; "
-            f"choose one of {', '.join(COVARIANCE_TYPES)}."
+            f"choose one of {', '.join(_REGISTRY)}."
         ) from None
+
+
+def covariance_types() -> tuple[str, ...]:
+    """The registered covariance type names, in registration order (built-ins first).
+
+    Everything that offers a choice of structure (the command line, the dashboard, the model
+    file's schema, the model-selection grid's default) calls this, so a structure registered
+    with :func:`register_structure` is offered everywhere.
+    """
+    return tuple(_REGISTRY)
+
+
+for _structure in (Full(), Tied(), Diag(), Spherical()):
+    register_structure(_structure)
+_BUILT_IN = frozenset(_REGISTRY)
+
+#: The built-in covariance type names (``covariance_types()`` also lists registered ones).
+COVARIANCE_TYPES: tuple[str, ...] = covariance_types()
+#: Built-in covariance type name -> mclust's model name (``get_structure(t).mclust_name`` for
+#: any registered one).
+MCLUST_NAMES: dict[str, str] = {t: _REGISTRY[t].mclust_name for t in COVARIANCE_TYPES}

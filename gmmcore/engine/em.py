@@ -21,17 +21,18 @@ from .validation import (
     check_random_state,
     check_tasks,
     check_X,
-    task_labels_as_str,
 )
 from .covariance import NK_EPS, CovarianceStructure, get_structure
-from .estep import _safe_log, accumulate, e_step, estimate_log_resp
+from .estep import accumulate, e_step, estimate_log_resp
 from .initialization import INIT_METHODS, initial_responsibilities
+from .weights import row_log_weights, safe_log
 
 __all__ = [
     "Event",
     "Snapshot",
     "degenerate_components",
     "iter_em",
+    "log_prob_resp",
     "responsibilities",
     "snapshot_log_likelihood",
 ]
@@ -142,38 +143,7 @@ def _check_init_arrays(weights_init, means_init, precisions_init, structure, k, 
             raise ValueError("means_init contains NaN or infinity.")
         means_init = m
     if precisions_init is not None:
-        p = np.asarray(precisions_init, dtype=np.float64)
-        shape = structure.expected_shape(k, d)
-        if p.shape != shape:
-            raise ValueError(
-                f"precisions_init for covariance_type={structure.name!r} must have shape "
-                f"{shape}, got {p.shape}."
-            )
-        if not np.isfinite(p).all():
-            raise ValueError("precisions_init contains NaN or infinity.")
-        if structure.name in ("full", "tied"):
-            mats = p.reshape(-1, d, d)
-            asym = np.abs(mats - mats.transpose(0, 2, 1)).max(axis=(1, 2))
-            if (asym > 1e-10 * np.abs(mats).max(axis=(1, 2))).any():
-                raise ValueError(
-                    "precisions_init must be symmetric (each precision matrix equal to its "
-                    "transpose); pass inv(covariance) for each component."
-                )
-        elif (p <= 0).any():
-            raise ValueError(
-                f"precisions_init must be positive everywhere for covariance_type="
-                f"{structure.name!r} (a precision is 1 / variance)."
-            )
-        try:
-            pc = structure.precisions_cholesky_from_precisions(p)
-        except Exception:
-            raise ValueError(
-                "precisions_init must be symmetric positive definite (positive for diag and "
-                "spherical)."
-            ) from None
-        if not np.isfinite(pc).all():
-            raise ValueError("precisions_init must be positive definite.")
-        precisions_init = pc
+        precisions_init = structure.check_precisions(precisions_init, k, d)
     return weights_init, means_init, precisions_init
 
 
@@ -187,13 +157,14 @@ class _Parameters:
             weights, means, covariances, prec_chol)
 
 
-def _m_step(stats, S2_fixed, structure: CovarianceStructure, n_samples, reg_covar, exact=None):
+def _m_step(stats, S2_fixed, structure: CovarianceStructure, reg_covar, previous=None,
+            exact=None):
     nk = stats.S0.sum(axis=0) + NK_EPS
     means = stats.S1 / nk[:, None]
     per_task = stats.S0 + NK_EPS
     weights = per_task / per_task.sum(axis=1, keepdims=True)
     S2 = S2_fixed if structure.second_moment == "global_outer" else stats.S2
-    covariances, raw_min = structure.m_step(nk, means, S2, n_samples, reg_covar)
+    covariances, raw_min = structure.m_step(nk, means, S2, reg_covar, previous)
     if exact is not None and structure.second_moment != "global_outer":
         lost = _precision_lost(nk, S2, raw_min, reg_covar)
         if lost.size:
@@ -224,7 +195,7 @@ def _exact_covariances(Xc, task_slices, old: _Parameters, structure: CovarianceS
 
     def exact(components, nk, means, covariances, raw_min):
         counts = [b - a for a, b in task_slices]
-        lw = np.repeat(_safe_log(old.weights), counts, axis=0)
+        lw = np.repeat(safe_log(old.weights), counts, axis=0)
         _, log_resp = estimate_log_resp(Xc, lw, old.means, old.prec_chol, structure)
         covariances, raw_min = covariances.copy(), raw_min.copy()
         d = Xc.shape[1]
@@ -235,8 +206,7 @@ def _exact_covariances(Xc, task_slices, old: _Parameters, structure: CovarianceS
                 S2c = ((r[:, None] * diff).T @ diff)[None]
             else:
                 S2c = (r @ (diff * diff))[None]
-            cov, low = structure.m_step(nk[j:j + 1], np.zeros((1, d)), S2c, Xc.shape[0],
-                                        reg_covar)
+            cov, low = structure.m_step(nk[j:j + 1], np.zeros((1, d)), S2c, reg_covar)
             covariances[j], raw_min[j] = cov[0], low[0]
         return covariances, raw_min
 
@@ -351,7 +321,7 @@ def iter_em(
     else:
         resp = initial_responsibilities(Xc, k, init_params, rng)
         stats = accumulate(Xc, task_slices, resp, structure)
-        params, _, _ = _m_step(stats, S2_fixed, structure, n, reg_covar)
+        params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar)
         if weights_init is not None:
             params.weights = weights_init
         if means_init is not None:
@@ -367,7 +337,7 @@ def iter_em(
     empty: set[int] = set()
     collapsed: set[int] = set()
     for it in range(1, max_iter + 1):
-        stats = e_step(Xc, task_slices, _safe_log(params.weights), params.means,
+        stats = e_step(Xc, task_slices, safe_log(params.weights), params.means,
                        params.prec_chol, structure)
         ll = stats.log_likelihood
         e_snap = Snapshot(**{**current.__dict__, "iteration": it, "phase": "E",
@@ -375,7 +345,8 @@ def iter_em(
         yield e_snap
 
         exact = _exact_covariances(Xc, task_slices, params, structure, reg_covar)
-        params, nk, raw_min = _m_step(stats, S2_fixed, structure, n, reg_covar, exact)
+        params, nk, raw_min = _m_step(stats, S2_fixed, structure, reg_covar, params.covariances,
+                                      exact)
         events = []
         now_empty = {int(j) for j in np.flatnonzero(nk < EMPTY_COMPONENT_MASS)}
         for j in sorted(now_empty - empty):
@@ -385,8 +356,9 @@ def iter_em(
         empty = now_empty
         now_collapsed = {int(j) for j in np.flatnonzero(raw_min <= COLLAPSE_FACTOR * reg_covar)}
         for j in sorted(now_collapsed - collapsed - now_empty):
-            which = "The shared covariance" if structure.name == "tied" else f"Component {j}'s covariance"
-            events.append(Event("covariance_collapsed", None if structure.name == "tied" else j,
+            common = structure.common_covariance
+            which = "The shared covariance" if common else f"Component {j}'s covariance"
+            events.append(Event("covariance_collapsed", None if common else j,
                                 f"{which} collapsed (smallest variance {max(raw_min[j], 0):.2g}); "
                                 f"reg_covar={reg_covar:g} is what keeps it positive definite."))
         collapsed = now_collapsed
@@ -422,31 +394,27 @@ def degenerate_components(snapshot: Snapshot, reg_covar: float) -> list[int]:
     return [int(j) for j in np.flatnonzero(empty | collapsed)]
 
 
-def _row_log_weights(snapshot: Snapshot, n: int, tasks) -> np.ndarray:
-    if snapshot.tasks is None:
-        if tasks is not None:
-            raise ValueError("this mixture has no tasks; call without tasks.")
-        return _safe_log(np.asarray(snapshot.weights))
-    if tasks is None:
-        raise ValueError(
-            f"this is a multi-task mixture; pass tasks (one of {list(snapshot.tasks)} per row)."
-        )
-    labels = task_labels_as_str(tasks)
-    if labels.shape != (n,):
-        raise ValueError(f"tasks must have one label per row ({n}), got {labels.shape[0]}.")
-    lookup = {t: i for i, t in enumerate(snapshot.tasks)}
-    try:
-        codes = np.array([lookup[t] for t in labels.tolist()], dtype=np.intp)
-    except KeyError as exc:
-        raise ValueError(
-            f"unknown task {exc.args[0]!r}; the mixture knows {list(snapshot.tasks)}."
-        ) from None
-    return _safe_log(np.asarray(snapshot.weights))[codes]
+def log_prob_resp(snapshot: Snapshot, X, tasks=None, *, unknown_weights=None):
+    """Per-row log-likelihood and log-responsibilities of a snapshot's parameters for any X.
 
+    Parameters
+    ----------
+    snapshot : Snapshot
+    X : array-like of shape (n_samples, n_features)
+    tasks : array-like of shape (n_samples,), optional
+        Required for a multi-task snapshot (its ``tasks`` name the rows of its weights).
+    unknown_weights : ndarray of shape (K,), optional
+        Weights for rows whose task the snapshot does not know (see
+        :func:`gmmcore.engine.weights.row_log_weights`); without it they are a ValueError.
 
-def _snapshot_log_resp(snapshot: Snapshot, X, tasks=None):
+    Returns
+    -------
+    log_likelihood : ndarray of shape (n_samples,)
+    log_resp : ndarray of shape (n_samples, K)
+    """
     X = check_X(X, n_features=snapshot.means.shape[1], allow_constant=True)
-    lw = _row_log_weights(snapshot, X.shape[0], tasks)
+    lw = row_log_weights(snapshot.weights, snapshot.tasks, tasks, X.shape[0],
+                         unknown_weights=unknown_weights)
     structure = get_structure(snapshot.covariance_type)
     return estimate_log_resp(X, lw, snapshot.means, snapshot.precisions_cholesky, structure)
 
@@ -457,11 +425,11 @@ def responsibilities(snapshot: Snapshot, X, tasks=None) -> np.ndarray:
     For an "E" snapshot these are exactly the responsibilities that E-step computed. Rows sum
     to 1. ``tasks`` (one label per row) is required for a multi-task snapshot.
     """
-    _, log_resp = _snapshot_log_resp(snapshot, X, tasks)
+    _, log_resp = log_prob_resp(snapshot, X, tasks)
     return np.exp(log_resp)
 
 
 def snapshot_log_likelihood(snapshot: Snapshot, X, tasks=None) -> float:
     """Total log-likelihood of X under the snapshot's parameters."""
-    log_norm, _ = _snapshot_log_resp(snapshot, X, tasks)
+    log_norm, _ = log_prob_resp(snapshot, X, tasks)
     return float(log_norm.sum())

@@ -67,12 +67,6 @@ class SufficientStatistics:
     log_likelihood: float
 
 
-def _safe_log(weights: np.ndarray) -> np.ndarray:
-    """log(weights) with exact zeros mapped to -inf without a warning."""
-    with np.errstate(divide="ignore"):
-        return np.log(weights)
-
-
 def log_gaussian(X, means, prec_chol, structure: CovarianceStructure) -> np.ndarray:
     """Log N(x_i | mu_k, Sigma_k) for every row and component, shape (n, K)."""
     n_features = X.shape[1]
@@ -81,15 +75,6 @@ def log_gaussian(X, means, prec_chol, structure: CovarianceStructure) -> np.ndar
     maha *= -0.5
     maha += log_det - 0.5 * n_features * LOG_2PI
     return maha
-
-
-def _normalize(wlp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Log-sum-exp over components of (n, K): returns (log_norm (n,), resp (n, K))."""
-    wT = np.ascontiguousarray(wlp.T)
-    n = wT.shape[1]
-    top, tot = np.empty(n), np.empty(n)
-    _normalize_into(wT, top, tot)
-    return tot, wT.T
 
 
 def _normalize_into(wT, top, tot) -> float:

@@ -8,7 +8,15 @@ import numbers
 import numpy as np
 import pandas as pd
 
-__all__ = ["task_labels_as_str", "check_X", "check_n_components", "check_positive", "check_random_state", "check_tasks"]
+__all__ = [
+    "check_X",
+    "check_n_components",
+    "check_positive",
+    "check_random_state",
+    "check_tasks",
+    "task_labels",
+    "task_labels_as_str",
+]
 
 
 def _column_name(X, j):
@@ -123,6 +131,26 @@ def task_labels_as_str(tasks) -> np.ndarray:
             f"{int(np.flatnonzero(missing)[0])}); give every row a task label or drop those rows."
         )
     return labels.astype(str)
+
+
+def task_labels(tasks, n_samples: int) -> np.ndarray:
+    """One task label per row, as strings: object array of shape (n_samples,).
+
+    Labels are compared as strings everywhere (``1`` and ``"1"`` are the same task), so a model
+    fitted on a column read from CSV predicts on the same column read from JSON. A single
+    column of shape (n_samples, 1) is accepted.
+    """
+    if tasks is None:
+        raise ValueError("tasks is required: pass one task label per row (e.g. df['island']).")
+    labels = np.asarray(tasks, dtype=object)
+    if labels.ndim == 2 and 1 in labels.shape:
+        labels = labels.reshape(-1)
+    if labels.ndim != 1 or labels.shape[0] != n_samples:
+        raise ValueError(
+            f"tasks must have one label per row of X: X has {n_samples} row(s) but tasks has "
+            f"shape {np.shape(tasks)}; pass the task column of the same rows."
+        )
+    return task_labels_as_str(labels).astype(object)
 
 
 def check_tasks(tasks, n_samples: int) -> tuple[np.ndarray, list[str]]:
