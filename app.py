@@ -15,10 +15,25 @@ S.init()
 
 
 PAGES = [
-    st.Page("pages/1_data.py", title="Data", icon=":material/table_chart:", url_path="data", default=True),
-    st.Page("pages/2_explorer.py", title="EM explorer", icon=":material/replay:", url_path="explorer"),
-    st.Page("pages/3_selection.py", title="Model selection", icon=":material/bar_chart:", url_path="selection"),
-    st.Page("pages/4_export.py", title="Export & import", icon=":material/download:", url_path="export"),
+    st.Page(
+        "pages/1_data.py",
+        title="Data",
+        icon=":material/table_chart:",
+        url_path="data",
+        default=True,
+    ),
+    st.Page(
+        "pages/2_explorer.py", title="EM explorer", icon=":material/replay:", url_path="explorer"
+    ),
+    st.Page(
+        "pages/3_selection.py",
+        title="Model selection",
+        icon=":material/bar_chart:",
+        url_path="selection",
+    ),
+    st.Page(
+        "pages/4_export.py", title="Export & import", icon=":material/download:", url_path="export"
+    ),
     st.Page("pages/5_tasks.py", title="Tasks", icon=":material/hub:", url_path="tasks"),
 ]
 page = st.navigation(PAGES)

@@ -523,3 +523,73 @@ def test_play_advances_the_stepper_and_pause_stops_it():
     at.run()
     assert at.session_state["step"] == paused_at  # no more ticks advance it
     assert at.button(key="step_play").label == "Play"
+
+
+# -- session keys ------------------------------------------------------------------------------
+
+
+def _string_session_keys(path):
+    """(line, key) of every session key spelled as a string literal in ``path``: a ``key=``
+    argument, an ``st.form`` key, or a subscript / get / pop / setdefault / ``in`` test on
+    st.session_state or a name bound to it."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+
+    def is_state(node):
+        return isinstance(node, ast.Attribute) and node.attr == "session_state"
+
+    aliases = {
+        t.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign) and is_state(n.value)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
+
+    def is_state_or_alias(node):
+        return is_state(node) or (isinstance(node, ast.Name) and node.id in aliases)
+
+    def literal(node):
+        return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+    found = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.keyword) and n.arg == "key" and literal(n.value):
+            found.append((n.value.lineno, n.value.value))
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
+            f = n.func
+            if f.attr == "form" and n.args and literal(n.args[0]):
+                found.append((n.lineno, n.args[0].value))
+            elif (
+                f.attr in ("get", "pop", "setdefault")
+                and is_state_or_alias(f.value)
+                and n.args
+                and literal(n.args[0])
+            ):
+                found.append((n.lineno, n.args[0].value))
+        elif isinstance(n, ast.Subscript) and is_state_or_alias(n.value) and literal(n.slice):
+            found.append((n.lineno, n.slice.value))
+        elif (
+            isinstance(n, ast.Compare)
+            and literal(n.left)
+            and any(is_state_or_alias(c) for c in n.comparators)
+        ):
+            found.append((n.lineno, n.left.value))
+    return found
+
+
+def test_every_session_key_is_a_constant_of_ui_state():
+    """app.py, pages/ and ui/ name session keys only through ui/state.py's constants."""
+    files = [
+        ROOT / "app.py",
+        *sorted((ROOT / "pages").glob("*.py")),
+        *sorted((ROOT / "ui").glob("*.py")),
+    ]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{line}: {key!r}"
+        for p in files
+        if p.name != "state.py"
+        for line, key in _string_session_keys(p)
+    ]
+    assert not offenders, offenders

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .data import PreparedDataset
+
 
 def _with_resp(base: pd.DataFrame, resp) -> pd.DataFrame:
     out = base.reset_index(drop=True).copy()
@@ -13,11 +15,11 @@ def _with_resp(base: pd.DataFrame, resp) -> pd.DataFrame:
     return out
 
 
-def row_results(model, data: dict, use_tasks: bool) -> pd.DataFrame:
+def row_results(model, data: PreparedDataset, use_tasks: bool) -> pd.DataFrame:
     """The fitted rows' original columns (task column included), the most likely component and
     every responsibility."""
-    resp = model.predict_proba(data["X"], tasks=data["tasks"] if use_tasks else None)
-    base = data["frame"].iloc[data["row_index"]]
+    resp = model.predict_proba(data.X, tasks=data.tasks if use_tasks else None)
+    base = data.frame.iloc[data.row_index]
     return _with_resp(base, resp)
 
 
@@ -28,8 +30,10 @@ def predict_table(fitted, frame: pd.DataFrame, task_column=None) -> tuple[pd.Dat
     """
     missing = [f for f in fitted.feature_names if f not in frame.columns]
     if missing:
-        raise ValueError(f"the file lacks the model's feature column(s) {missing}; it has "
-                         f"{list(map(str, frame.columns))}.")
+        raise ValueError(
+            f"the file lacks the model's feature column(s) {missing}; it has "
+            f"{list(map(str, frame.columns))}."
+        )
     used = list(fitted.feature_names) + ([task_column] if task_column else [])
     complete = frame[used].notna().all(axis=1)
     kept = frame[complete]

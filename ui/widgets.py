@@ -18,6 +18,7 @@ COV_HELP = {
 
 
 def cov_label(t: str) -> str:
+    """A covariance type with its mclust name, e.g. 'full (mclust VVV)'."""
     return f"{t} (mclust {MCLUST_NAMES.get(t, '?')})"
 
 
@@ -33,25 +34,32 @@ def dataset_sidebar() -> None:
         frame = ds["frame"]
         st.markdown(f"**{ds['name']}**  \n{frame.shape[0]:,} rows × {frame.shape[1]} columns")
         feats = s.get(S.FEATURES) or []
-        st.caption("Features: " + (", ".join(feats) if feats else "none chosen")
-                   + (" · standardized" if s.get(S.STANDARDIZE) else ""))
+        st.caption(
+            "Features: "
+            + (", ".join(feats) if feats else "none chosen")
+            + (" · standardized" if s.get(S.STANDARDIZE) else "")
+        )
         fit = s.get(S.FIT_SETTINGS)
         if fit:
-            st.caption(f"Fit: K={fit['n_components']}, {cov_label(fit['covariance_type'])}, "
-                       f"seed {fit['random_state']}, {fit['n_init']} restart(s)")
+            st.caption(
+                f"Fit: K={fit['n_components']}, {cov_label(fit['covariance_type'])}, "
+                f"seed {fit['random_state']}, {fit['n_init']} restart(s)"
+            )
 
 
-def current_data_or_stop() -> dict:
+def current_data_or_stop() -> D.PreparedDataset:
     """The prepared active dataset, or an st.error and a stop."""
     try:
         return D.current()
     except ValueError as exc:
         st.error(f"The current data cannot be used: {exc}")
-        st.page_link("pages/1_data.py", label="Go to the Data page to fix it", icon=":material/table_chart:")
+        st.page_link(
+            "pages/1_data.py", label="Go to the Data page to fix it", icon=":material/table_chart:"
+        )
         st.stop()
 
 
-def current_fit_or_stop(data: dict):
+def current_fit_or_stop(data: D.PreparedDataset):
     """The model fitted with the applied settings (cached), or an st.error and a stop."""
     settings = st.session_state[S.FIT_SETTINGS]
     try:

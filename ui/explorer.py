@@ -1,0 +1,341 @@
+"""The EM explorer's panels: fit settings, restarts, the stepper and what it shows at each
+half-step (data, log-likelihood, parameters, formulas, agreement with the labels)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gmmcore.engine.covariance import COVARIANCE_TYPES
+from gmmcore.engine.initialization import INIT_METHODS
+from gmmcore.viz import explain
+from gmmcore.viz.agreement import adjusted_rand_index, confusion_table
+from gmmcore.viz.plots import log_likelihood_figure, restarts_figure, task_weights_heatmap
+
+from . import state as S
+from .data import PreparedDataset, uses_tasks
+from .formulas import formula_panel
+from .history import StepperRun
+from .scatter import data_panel
+from .widgets import COV_HELP, cov_label
+
+# Seconds between two half-steps while playing.
+PLAY_INTERVAL = 0.7
+
+
+def intro() -> None:
+    """The title and the three-sentence explanation of EM."""
+    st.title("EM explorer")
+    st.markdown(
+        "Press **Next** to watch EM one half-step at a time: the **E step** recolours the "
+        "points (which component is responsible for each), the **M step** moves the "
+        "ellipses and means to fit the points they are responsible for."
+    )
+    with st.expander("What am I looking at? (EM in three sentences)", expanded=False):
+        st.markdown(
+            "- A mixture of K Gaussians has, per component k, a **weight** πₖ, a **mean** μₖ "
+            "(the ✕) and a **covariance** Σₖ (the ellipses).\n"
+            "- **E-step** (expectation): every point gets a *responsibility* rᵢₖ for each "
+            "component, the probability that component k produced it given the current "
+            "parameters. Points are coloured by these: a pure colour means one component owns "
+            "it, a blend means it is shared.\n"
+            "- **M-step** (maximization): each component is re-estimated from the points "
+            "weighted by their responsibilities (weight = share of responsibility, mean = "
+            "weighted average, covariance = weighted spread). Repeat until the log-likelihood "
+            "stops improving."
+        )
+
+
+def _run_em() -> None:
+    # Callback of the Run button: the new fit starts at its initialization, not playing.
+    S.apply_fit_settings()
+    st.session_state[S.PLAYING] = False
+
+
+def fit_form(data: PreparedDataset) -> None:
+    """The fit settings; they apply (and the stepper rewinds) only when Run EM is pressed."""
+    with st.form(S.FIT_FORM):
+        c = st.columns(5)
+        c[0].number_input("Components K", 1, 20, key=S.K, persist_state="session")
+        c[1].selectbox(
+            "Covariance type",
+            COVARIANCE_TYPES,
+            key=S.COV_TYPE,
+            persist_state="session",
+            format_func=cov_label,
+            help="; ".join(f"{t}: {h}" for t, h in COV_HELP.items()),
+        )
+        c[2].selectbox(
+            "Initialization",
+            INIT_METHODS,
+            key=S.INIT,
+            persist_state="session",
+            help="How the starting responsibilities are chosen (k-means clustering, "
+            "k-means++ seeding, random soft assignments, or random data points).",
+        )
+        c[3].number_input(
+            "Seed", 0, 2**31 - 1, key=S.SEED, persist_state="session", help="Same seed, same fit."
+        )
+        c[4].number_input(
+            "Restarts (n_init)",
+            1,
+            20,
+            key=S.N_INIT,
+            persist_state="session",
+            help="EM runs from different starts; the best final log-likelihood is kept.",
+        )
+        c = st.columns(5)
+        c[0].number_input(
+            "reg_covar",
+            0.0,
+            1.0,
+            key=S.REG_COVAR,
+            persist_state="session",
+            format="%.0e",
+            step=1e-6,
+            help="Added to every variance so covariances stay invertible.",
+        )
+        c[1].number_input(
+            "tol",
+            0.0,
+            1.0,
+            key=S.TOL,
+            persist_state="session",
+            format="%.0e",
+            step=1e-4,
+            help="Stop when the log-likelihood per point improves by less than this.",
+        )
+        c[2].number_input("max_iter", 1, 1000, key=S.MAX_ITER, persist_state="session")
+        if data.tasks is not None:
+            c[3].checkbox(
+                "Shared across tasks",
+                key=S.USE_TASKS,
+                persist_state="session",
+                help=f"Use the task column '{data.task_column}': one set of components, "
+                "one weight vector per task.",
+            )
+        c[4].form_submit_button(
+            "Run EM", type="primary", on_click=_run_em, use_container_width=True
+        )
+
+
+def restarts_panel(model) -> list:
+    """With several restarts: their final log-likelihoods and the picker of the one the stepper
+    opens. Returns that restart's history (the best restart's by default)."""
+    s = st.session_state
+    restarts = model.restarts_
+    if s.get(S.RESTART) is None or not 0 <= s[S.RESTART] < len(restarts):
+        s[S.RESTART] = model.best_restart_
+    if len(restarts) > 1:
+        with st.expander(
+            f"Restarts: {len(restarts)} runs from different starting points "
+            "(EM finds a local optimum, not always the global one)",
+            expanded=True,
+        ):
+            c1, c2 = st.columns([3, 1])
+            c1.plotly_chart(
+                restarts_figure(
+                    [r.log_likelihood for r in restarts],
+                    best=model.best_restart_,
+                    selected=s[S.RESTART],
+                    n_iters=[r.n_iter for r in restarts],
+                ),
+                key=S.RESTARTS_CHART,
+            )
+            c2.selectbox(
+                "Open restart in the stepper",
+                list(range(len(restarts))),
+                key=S.RESTART,
+                persist_state="session",
+                format_func=lambda i: (
+                    f"restart {i}" + (" (best)" if i == model.best_restart_ else "")
+                ),
+            )
+            c2.caption("Green: the best restart (kept by the model). Orange: the one shown.")
+    return restarts[s[S.RESTART]].history
+
+
+def stepper_run(data: PreparedDataset, history) -> StepperRun:
+    """What the stepper shows: ``history`` on ``data``, with the tasks the applied fit used."""
+    shared = uses_tasks(data, st.session_state[S.FIT_SETTINGS])
+    return StepperRun(data, history, data.tasks if shared else None)
+
+
+def stepper(run: StepperRun) -> None:
+    """The stepper and everything drawn at its step, as a fragment that reruns on its own every
+    PLAY_INTERVAL seconds while playing (so playing does not rerun the whole page)."""
+    s = st.session_state
+    if s.get(S.URL_STEP) is not None:  # a shared link's step, once its fit exists
+        s[S.STEP] = min(int(s[S.URL_STEP]), run.last)
+        s[S.URL_STEP] = None
+    s[S.STEP] = max(0, min(int(s[S.STEP]), run.last))
+    # The interval is decided at each full run: Play and Pause rerun the whole page.
+    every = PLAY_INTERVAL if s.get(S.PLAYING) else None
+    st.fragment(_stepper_fragment, run_every=every)(run)
+
+
+def _stepper_fragment(run: StepperRun) -> None:
+    _advance_if_playing(run.last)
+    step = st.session_state[S.STEP]
+    snap = run.history[step]
+    step_controls(step, run.last)
+    step_heading(run.history, step)
+    resp = run.responsibilities(step)
+    left, right = st.columns([3, 2])
+    with left:
+        data_panel(run, step, resp)
+    with right:
+        log_likelihood_panel(run.history, step)
+        parameter_panel(snap, run.data)
+    formula_panel(run, step)
+    agreement_panel(run, resp)
+    S.sync_url()
+
+
+def _advance_if_playing(last: int) -> None:
+    # One timer tick: the next half-step, or stop at the end (a full rerun turns the timer off).
+    s = st.session_state
+    if s.get(S.PLAYING):
+        if s[S.STEP] >= last:
+            s[S.PLAYING] = False
+            st.rerun()
+        else:
+            s[S.STEP] += 1
+
+
+def _go(to: int, last: int) -> None:
+    st.session_state[S.STEP] = max(0, min(to, last))
+
+
+def step_controls(step: int, last: int) -> None:
+    """First / Prev / Next / Last, Play or Pause, and the half-step slider."""
+    s = st.session_state
+    b = st.columns([1, 1, 1, 1, 1.3, 5])
+    for col, (label, icon, key, to, disabled) in zip(
+        b[:4],
+        [
+            ("First", ":material/first_page:", S.STEP_FIRST, 0, step == 0),
+            ("Prev", ":material/chevron_left:", S.STEP_PREV, step - 1, step == 0),
+            ("Next", ":material/chevron_right:", S.STEP_NEXT, step + 1, step == last),
+            ("Last", ":material/last_page:", S.STEP_LAST, last, step == last),
+        ],
+        strict=True,
+    ):
+        col.button(
+            label,
+            icon=icon,
+            key=key,
+            on_click=_go,
+            args=(to, last),
+            disabled=disabled,
+            use_container_width=True,
+        )
+    playing = bool(s.get(S.PLAYING))
+    if b[4].button(
+        "Pause" if playing else "Play",
+        key=S.STEP_PLAY,
+        icon=":material/pause:" if playing else ":material/play_arrow:",
+        use_container_width=True,
+        disabled=last == 0,
+    ):
+        if not s.get(S.PLAYING) and step >= last:  # Play at the end replays from the start
+            s[S.STEP] = 0
+        s[S.PLAYING] = not s.get(S.PLAYING)
+        st.rerun()
+    b[5].slider(
+        "Half-step",
+        0,
+        last,
+        key=S.STEP,
+        persist_state="session",
+        label_visibility="collapsed",
+        help="Scrub through the initialization and every E and M half-step.",
+    )
+
+
+def step_title(snap) -> str:
+    """Which half-step a snapshot is, in words."""
+    if snap.phase == "init":
+        return "initialization"
+    what = "E step (responsibilities)" if snap.phase == "E" else "M step (parameters)"
+    return f"iteration {snap.iteration}, after the {what}"
+
+
+def step_heading(history, step: int) -> None:
+    """'Step i of n — what it is', and what the half-step did."""
+    st.markdown(f"**Step {step} of {len(history) - 1} — {step_title(history[step])}**")
+    st.caption(explain.step_description(history, step))
+
+
+def event_lines(events, step: int) -> list[str]:
+    """The engine's events (``explain.events_table``) up to ``step``, in words."""
+    return [
+        f"Iteration {e['iteration']}: {e['message']}"
+        for _, e in events.iterrows()
+        if e["step"] <= step
+    ]
+
+
+def log_likelihood_panel(history, step: int) -> None:
+    """The log-likelihood per iteration with this step marked, and the events so far."""
+    s = st.session_state
+    snap = history[step]
+    events = explain.events_table(history)
+    st.plotly_chart(
+        log_likelihood_figure(
+            explain.log_likelihood_trace(history),
+            current_iteration=snap.iteration if snap.phase != "init" else None,
+            events=events,
+            per_sample=bool(s.get(S.PER_SAMPLE)),
+        ),
+        key=S.EM_LOG_LIKELIHOOD,
+    )
+    st.toggle("Per point (divide by N)", key=S.PER_SAMPLE, persist_state="session")
+    st.caption(
+        "The log-likelihood is evaluated by each E step on the parameters it used, so "
+        "the E and M half-steps of one iteration share a point. EM never lets it "
+        "decrease."
+    )
+    for line in event_lines(events, step):
+        st.info(line)
+
+
+def parameter_panel(snap, data: PreparedDataset) -> None:
+    """Weights, means and standard deviations at this step; per-task weights when the fit
+    shares its components across tasks."""
+    st.markdown("**Parameters at this step**")
+    st.dataframe(
+        explain.parameter_table(snap, data.features).round(4),
+        hide_index=True,
+        key=S.EM_PARAMETERS,
+    )
+    if snap.weights.ndim == 2:
+        st.markdown(
+            f"**Each task's weights at this step** (shared components, one weight "
+            f"vector per value of '{data.task_column}')"
+        )
+        st.plotly_chart(
+            task_weights_heatmap(snap.weights, snap.tasks, task_title=str(data.task_column)),
+            key=S.EM_TASK_WEIGHTS,
+        )
+
+
+def agreement_panel(run: StepperRun, resp) -> None:
+    """With a label column: how well the most responsible components match the labels (at the
+    initialization, where no responsibilities exist yet, those of the final step)."""
+    data = run.data
+    if data.labels is None:
+        return
+    resp_lab = resp if resp is not None else run.responsibilities(run.last)
+    pred = resp_lab.argmax(axis=1)
+    st.subheader("Agreement with the label column")
+    c1, c2 = st.columns([1, 3])
+    c1.metric(
+        "Adjusted Rand index",
+        f"{adjusted_rand_index(data.labels, pred):.3f}",
+        help="1 = the clusters match the labels exactly (up to renaming), 0 = no "
+        "better than chance.",
+    )
+    c1.caption(
+        f"Clusters = most responsible component at this step; labels = '{data.label_column}'."
+    )
+    c2.dataframe(confusion_table(data.labels, pred), key=S.EM_CONFUSION)

@@ -1,0 +1,211 @@
+"""The Export & import page's panels: the fitted model as JSON and per-row results as CSV; a
+loaded model file's predictions on a new table."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from gmmcore import ModelFileError, from_json, to_json
+from gmmcore.io.tables import DEFAULT_MAX_BYTES, TableFileError, read_table
+
+from . import results as R
+from . import state as S
+from .data import PreparedDataset, uses_tasks
+from .widgets import cov_label, current_data_or_stop, current_fit_or_stop
+
+# Rows shown in the previews (the downloads hold every row).
+PREVIEW_ROWS = 500
+# Lines of the model file shown in its preview.
+PREVIEW_LINES = 60
+
+
+def intro() -> None:
+    """The title and what can be taken away or brought in."""
+    st.title("Export & import")
+    st.markdown(
+        "Take the fitted model with you as a documented **JSON file** (no pickle: it loads back "
+        "with `gmmcore.load_model` or `python -m gmmcore predict`), download each row's "
+        "component and responsibilities, or load a model file and predict on a new CSV."
+    )
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+def export_panel() -> None:
+    """The current fit (the restart open in the explorer) as a model file and a per-row CSV."""
+    data = current_data_or_stop()
+    model = current_fit_or_stop(data)
+    use_tasks = uses_tasks(data, st.session_state[S.FIT_SETTINGS])
+    _use_explorer_restart(model)
+    fit_summary(data, model)
+    st.checkbox(
+        "Include the EM history (every half-step) in the file",
+        key=S.INCLUDE_HISTORY,
+        persist_state="session",
+    )
+    text = model_json_or_stop(model, data, use_tasks)
+    table = R.row_results(model, data, use_tasks)
+    downloads(text, table)
+    model_preview(text)
+    row_results_preview(data, table)
+
+
+def _use_explorer_restart(model) -> None:
+    # Export what the user is looking at: the restart open in the explorer, if not the best.
+    shown = st.session_state.get(S.RESTART)
+    if shown is not None and shown != model.best_restart_ and 0 <= shown < len(model.restarts_):
+        model.use_restart(shown)
+        st.info(f"Exporting restart {shown}, the one open in the EM explorer (not the best one).")
+
+
+def fit_summary(data: PreparedDataset, model) -> None:
+    """One line: dataset, K, covariance type, iterations, convergence, features."""
+    st.markdown(
+        f"**{data.name}** · K = {model.n_components}, "
+        f"{cov_label(model.covariance_type)}, {model.n_iter_} iterations, "
+        f"{'converged' if model.converged_ else 'not converged'} · features: "
+        f"{', '.join(data.features)}"
+        + (" (standardized; the file keeps the scaling)" if data.standardizer else "")
+    )
+
+
+def model_json_or_stop(model, data: PreparedDataset, use_tasks: bool) -> str:
+    """The model file's text, or an st.error and a stop when the model cannot be written."""
+    try:
+        return to_json(
+            model,
+            feature_names=list(data.features),
+            standardizer=data.standardizer,
+            X=data.X_raw,
+            tasks=data.tasks if use_tasks else None,
+            include_history=bool(st.session_state[S.INCLUDE_HISTORY]),
+        )
+    except ValueError as exc:
+        st.error(f"The model cannot be exported: {exc}")
+        st.stop()
+
+
+def downloads(text: str, table: pd.DataFrame) -> None:
+    """The model file and the per-row results, side by side."""
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        "Download the model (JSON)",
+        text.encode("utf-8"),
+        file_name="gmm_model.json",
+        mime="application/json",
+        type="primary",
+        key=S.DOWNLOAD_MODEL,
+        icon=":material/download:",
+    )
+    c2.download_button(
+        "Download labels + responsibilities (CSV)",
+        table.to_csv(index=False).encode("utf-8"),
+        file_name="gmm_labels.csv",
+        mime="text/csv",
+        key=S.DOWNLOAD_LABELS,
+        icon=":material/download:",
+    )
+
+
+def model_preview(text: str) -> None:
+    """The first PREVIEW_LINES lines of the model file."""
+    with st.expander("Preview of the model file", expanded=True):
+        lines = text.splitlines()
+        st.code(
+            "\n".join(lines[:PREVIEW_LINES]) + ("\n…" if len(lines) > PREVIEW_LINES else ""),
+            language="json",
+        )
+        st.caption(f"{len(text):,} characters, {len(lines):,} lines.")
+
+
+def row_results_preview(data: PreparedDataset, table: pd.DataFrame) -> None:
+    """The first rows of the per-row results."""
+    st.markdown(
+        "**Per-row results** (original columns, then the most likely component and each "
+        "component's responsibility)"
+    )
+    if data.n_dropped:
+        st.caption(f"{data.n_dropped} row(s) with missing values were not fitted and are left out.")
+    st.dataframe(table.head(PREVIEW_ROWS).round(6), hide_index=True, key=S.LABELS_PREVIEW)
+
+
+# -- import ----------------------------------------------------------------------------------
+
+
+def import_panel() -> None:
+    """Upload a model file and a table; show and offer the model's predictions on it."""
+    st.markdown(
+        "Upload a model file (from this page or `python -m gmmcore fit`) and a CSV/TSV "
+        "with the model's feature columns."
+    )
+    c1, c2 = st.columns(2)
+    model_file = c1.file_uploader("Model file (JSON)", type=["json"], key=S.MODEL_UPLOAD)
+    csv_file = c2.file_uploader("Data (CSV/TSV)", type=["csv", "tsv", "txt"], key=S.PREDICT_UPLOAD)
+    fitted = loaded_model(model_file)
+    frame = loaded_table(csv_file)
+    if fitted is not None and frame is not None:
+        predictions(fitted, frame)
+    elif fitted is None and frame is None:
+        st.info("Waiting for a model file and a data file.")
+
+
+def loaded_model(model_file):
+    """The uploaded model file loaded (with a one-line summary), or None with the loader's
+    error when it is not a valid model file."""
+    if model_file is None:
+        return None
+    try:
+        fitted = from_json(model_file.getvalue())
+    except (ModelFileError, ValueError) as exc:
+        st.error(f"This model file cannot be loaded: {exc}")
+        return None
+    st.success(
+        f"Loaded: K = {fitted.n_components}, {cov_label(fitted.covariance_type)}, "
+        f"features {', '.join(fitted.feature_names)}"
+        + (f", tasks {', '.join(map(str, fitted.tasks))}" if fitted.tasks else "")
+    )
+    return fitted
+
+
+def loaded_table(csv_file) -> pd.DataFrame | None:
+    """The uploaded table, or None (with the parser's error when it cannot be read)."""
+    if csv_file is None:
+        return None
+    try:
+        frame, _ = read_table(
+            csv_file.getvalue(), name=f"'{csv_file.name}'", max_bytes=DEFAULT_MAX_BYTES
+        )
+    except TableFileError as exc:
+        st.error(str(exc))
+        return None
+    return frame
+
+
+def predictions(fitted, frame: pd.DataFrame) -> None:
+    """The loaded model's predictions on ``frame`` (asking for the task column of a multi-task
+    model), previewed and offered as CSV."""
+    task_col = None
+    if fitted.tasks:
+        options = [c for c in frame.columns if c not in fitted.feature_names]
+        if not options:
+            st.error("This is a multi-task model: the CSV needs a task column.")
+            st.stop()
+        task_col = st.selectbox("Task column", options, key=S.PREDICT_TASK_COLUMN)
+    try:
+        out, n_dropped = R.predict_table(fitted, frame, task_col)
+    except ValueError as exc:
+        st.error(f"Cannot predict on this file: {exc}")
+        return
+    if n_dropped:
+        st.warning(f"{n_dropped} row(s) with a missing feature value were left out.")
+    st.dataframe(out.head(PREVIEW_ROWS), hide_index=True, key=S.PREDICTIONS_PREVIEW)
+    st.download_button(
+        "Download the predictions (CSV)",
+        out.to_csv(index=False).encode(),
+        file_name="gmm_predictions.csv",
+        mime="text/csv",
+        key=S.DOWNLOAD_PREDICTIONS,
+        icon=":material/download:",
+    )

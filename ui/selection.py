@@ -1,0 +1,229 @@
+"""The Model selection page's panels: the grid's settings, its run, and its result."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pandas as pd
+import streamlit as st
+
+from gmmcore.engine.covariance import COVARIANCE_TYPES, MCLUST_NAMES
+from gmmcore.engine.initialization import INIT_METHODS
+from gmmcore.selection import best_cell
+from gmmcore.viz.plots import criteria_figure
+
+from . import data as D
+from . import state as S
+from .widgets import cov_label
+
+
+class GridRequest(NamedTuple):
+    """What a grid was run with (kept beside its result, to tell when the data changed and to
+    open a cell with exactly these settings)."""
+
+    data_key: str
+    k_range: tuple[int, int]
+    types: tuple[str, ...]
+    fit_params: tuple  # sorted (name, value) items: n_init, tol, reg_covar, max_iter, ...
+    use_tasks: bool
+
+
+def intro() -> None:
+    """The title and what the criteria are, with the sign convention."""
+    st.title("Model selection")
+    st.markdown(
+        "How many components, and which covariance shape? Fit one mixture per cell of a grid "
+        "and compare **information criteria**: each rewards the log-likelihood and penalizes "
+        "the number of parameters. **Sign convention: lower is better** (scikit-learn's): "
+        "BIC = −2 log L + p log n, AIC = −2 log L + 2p, ICL = BIC + the classification entropy "
+        "(penalizes overlapping clusters). R's mclust reports BIC with the opposite sign "
+        "(higher is better); its model names are shown beside ours: "
+        + ", ".join(f"{t} = {m}" for t, m in MCLUST_NAMES.items())
+        + "."
+    )
+
+
+def grid_form(fit: dict, use_tasks: bool) -> bool:
+    """The grid's range, types, restarts and initialization. Returns whether Run was pressed."""
+    with st.form(S.GRID_FORM):
+        c = st.columns([2, 3, 1, 1])
+        c[0].slider("Range of K", 1, 15, key=S.GRID_K_RANGE, persist_state="session")
+        c[1].multiselect(
+            "Covariance types",
+            COVARIANCE_TYPES,
+            key=S.GRID_TYPES,
+            format_func=cov_label,
+            persist_state="session",
+        )
+        c[2].number_input("Restarts per cell", 1, 10, key=S.GRID_N_INIT, persist_state="session")
+        c[3].selectbox("Initialization", INIT_METHODS, key=S.GRID_INIT, persist_state="session")
+        st.caption(
+            f"Every cell uses the EM explorer's seed {fit['random_state']}, tol {fit['tol']:g}, "
+            f"reg_covar {fit['reg_covar']:g}, max_iter {fit['max_iter']}"
+            + (", shared across tasks" if use_tasks else "")
+            + "; opening a cell in the explorer refits it with exactly these settings."
+        )
+        return st.form_submit_button("Run the grid", type="primary")
+
+
+def grid_request(data: D.PreparedDataset, fit: dict, use_tasks: bool) -> GridRequest:
+    """The grid the widgets ask for, with the explorer's applied seed, tol, reg_covar and
+    max_iter (so a cell opened in the explorer is the same fit)."""
+    s = st.session_state
+    fit_params = tuple(
+        sorted(
+            {
+                "n_init": int(s[S.GRID_N_INIT]),
+                "tol": fit["tol"],
+                "reg_covar": fit["reg_covar"],
+                "max_iter": fit["max_iter"],
+                "init_params": s[S.GRID_INIT],
+                "random_state": fit["random_state"],
+            }.items()
+        )
+    )
+    return GridRequest(
+        data.key, tuple(s[S.GRID_K_RANGE]), tuple(s[S.GRID_TYPES]), fit_params, use_tasks
+    )
+
+
+def run_grid(data: D.PreparedDataset, request: GridRequest) -> None:
+    """Fit the grid with a progress bar; the result goes to GRID_RESULT, a failure to st.error
+    (the previous result stays)."""
+    s = st.session_state
+    if not request.types:
+        st.error("Choose at least one covariance type.")
+        return
+    bar = st.progress(0.0, text="Fitting the grid…")
+
+    def _progress(done, total, row):
+        bar.progress(
+            done / total,
+            text=f"Fitted {done} of {total} cells (last: K="
+            f"{row['n_components']}, {row['covariance_type']})",
+        )
+
+    try:
+        grid = D.run_grid(
+            data.key,
+            data.X,
+            data.tasks if request.use_tasks else None,
+            request.k_range,
+            request.types,
+            request.fit_params,
+            _progress=_progress,
+        )
+    except ValueError as exc:
+        st.error(f"The grid could not run: {exc}")
+    else:
+        s[S.GRID_RESULT] = {"request": request, "grid": grid}
+        s[S.GRID_CELL] = None
+    bar.empty()
+
+
+def result_or_stop(data: D.PreparedDataset) -> dict:
+    """The last grid result ({"request", "grid"}), or a hint and a stop when there is none."""
+    result = st.session_state.get(S.GRID_RESULT)
+    if result is None:
+        st.info("Choose the range and types, then press **Run the grid**.")
+        st.stop()
+    if result["request"].data_key != data.key:
+        st.warning("The data changed since this grid was run; run it again.")
+    return result
+
+
+def best_panel(grid: pd.DataFrame) -> list[tuple[int, str]]:
+    """The criterion picker, the criteria chart and the best cell. Returns the cells that
+    fitted, as (K, covariance type); the selected cell defaults to the best one."""
+    s = st.session_state
+    criterion = st.radio(
+        "Criterion",
+        ["bic", "aic", "icl"],
+        key=S.GRID_CRITERION,
+        horizontal=True,
+        format_func=str.upper,
+        persist_state="session",
+    )
+    try:
+        best = best_cell(grid, criterion)
+    except ValueError as exc:
+        st.error(str(exc))
+        st.stop()
+    # A failed cell has an error message; the others have None or NaN (x != x).
+    cells = [
+        (int(r.n_components), str(r.covariance_type))
+        for r in grid.itertuples()
+        if r.error is None or r.error != r.error
+    ]
+    if s.get(S.GRID_CELL) not in cells:
+        s[S.GRID_CELL] = (int(best["n_components"]), str(best["covariance_type"]))
+
+    st.plotly_chart(criteria_figure(grid, criterion, selected=s[S.GRID_CELL]), key=S.GRID_CHART)
+    st.success(
+        f"Best by {criterion.upper()}: K = {int(best['n_components'])}, "
+        f"{cov_label(best['covariance_type'])}, {criterion.upper()} = {best[criterion]:.2f}"
+    )
+    failed = grid[grid["error"].notna()]
+    if len(failed):
+        st.warning(
+            f"{len(failed)} cell(s) failed and are left out of the charts: "
+            + "; ".join(
+                f"K={r.n_components} {r.covariance_type}: {r.error}" for r in failed.itertuples()
+            )
+        )
+    return cells
+
+
+def _open_cell(request: GridRequest) -> None:
+    # Callback: the selected cell, with every setting the grid used, becomes the explorer's fit.
+    k, cov_type = st.session_state[S.GRID_CELL]
+    params = dict(request.fit_params)
+    S.open_in_explorer(
+        {
+            S.K: k,
+            S.COV_TYPE: cov_type,
+            S.N_INIT: params["n_init"],
+            S.INIT: params["init_params"],
+            S.SEED: params["random_state"],
+            S.TOL: params["tol"],
+            S.REG_COVAR: params["reg_covar"],
+            S.MAX_ITER: params["max_iter"],
+            S.USE_TASKS: request.use_tasks,
+        }
+    )
+
+
+def open_cell_panel(cells: list[tuple[int, str]], request: GridRequest) -> None:
+    """Pick a cell and open it in the EM explorer."""
+    c1, c2 = st.columns([2, 1])
+    c1.selectbox(
+        "Open a cell in the EM explorer",
+        cells,
+        key=S.GRID_CELL,
+        format_func=lambda c: f"K = {c[0]}, {cov_label(c[1])}",
+    )
+    c2.button(
+        "Open in the EM explorer",
+        key=S.OPEN_CELL_BUTTON,
+        on_click=_open_cell,
+        args=(request,),
+        type="primary",
+    )
+    S.switch_if_requested()
+
+
+def grid_table(grid: pd.DataFrame) -> None:
+    """Every cell, the best value of each criterion highlighted, and the CSV download."""
+    st.markdown("**All cells** (lower is better for BIC, AIC and ICL)")
+    st.dataframe(
+        grid.style.highlight_min(subset=["bic", "aic", "icl"], color="#FFE08A"),
+        hide_index=True,
+        key=S.GRID_TABLE,
+    )
+    st.download_button(
+        "Download the table (CSV)",
+        grid.to_csv(index=False).encode(),
+        file_name="model_grid.csv",
+        mime="text/csv",
+        key=S.GRID_DOWNLOAD,
+    )
