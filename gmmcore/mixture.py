@@ -64,6 +64,20 @@ class GaussianMixture:
     tasks_ : tuple of task names or None
     n_features_in_ : int
     feature_names_in_ : ndarray of str, when X was a DataFrame
+    task_n_samples_ : list of int or None, fitting rows per task (in ``tasks_`` order)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(0, 1, (100, 2)), rng.normal(8, 1, (100, 2))]
+    >>> gm = GaussianMixture(2, random_state=0).fit(X)
+    >>> gm.converged_, sorted(gm.weights_.round(2).tolist())
+    (True, [0.5, 0.5])
+    >>> gm.predict([[0.0, 0.0], [8.0, 8.0]]).tolist() in ([0, 1], [1, 0])
+    True
+    >>> [s.label for s in gm.history_[:3]]
+    ['initialization', 'iteration 1, after E', 'iteration 1, after M']
     """
 
     def __init__(

@@ -19,6 +19,14 @@ class Standardizer:
     ----------
     mean : ndarray of shape (n_features,)
     scale : ndarray of shape (n_features,), all > 0
+
+    Examples
+    --------
+    >>> std = Standardizer.fit([[1.0, 10.0], [3.0, 30.0]])
+    >>> std.transform([[2.0, 20.0], [3.0, 30.0]]).tolist()
+    [[0.0, 0.0], [1.0, 1.0]]
+    >>> std.inverse_transform([[1.0, 1.0]]).tolist()
+    [[3.0, 30.0]]
     """
 
     mean: np.ndarray

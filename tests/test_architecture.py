@@ -91,3 +91,56 @@ def test_no_pickle_anywhere():
         if p.exists() and ({"pickle", "dill", "joblib"} & {m.split(".")[0] for m in imported_modules(p)})
     ]
     assert not offenders, offenders
+
+
+def gmmcore_imports(path: Path) -> set[str]:
+    """The gmmcore modules a gmmcore file imports, relative imports resolved."""
+    package = list(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.startswith("gmmcore"):
+                out.add(target)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("gmmcore"))
+    return out
+
+
+# The layer of each gmmcore module, and the layers it may import from.
+LAYERS = {"engine": 0, "estimators": 1, "io": 2, "viz": 2, "cli": 3}
+MAY_IMPORT = {
+    "engine": {"engine"},
+    "estimators": {"engine", "estimators"},
+    "io": {"engine", "estimators", "io"},
+    "viz": {"engine", "estimators", "viz"},
+    "cli": {"engine", "estimators", "io", "cli"},
+}
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) > 1 and parts[1] in LAYERS:
+        return parts[1]
+    return "estimators"  # gmmcore.mixture, gmmcore.model, gmmcore._version, ...
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in GMMCORE if p.name not in ("__init__.py", "__main__.py") or p.parent.name != "gmmcore"],
+    ids=_rel,
+)
+def test_gmmcore_packages_import_down_only(path):
+    """engine <- estimators <- io, viz <- cli: a module never imports a layer above its own
+    (the package root re-exports, so nothing below it may import from ``gmmcore`` itself)."""
+    module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    mine = layer_of(module)
+    bad = {
+        m for m in gmmcore_imports(path)
+        if m == "gmmcore" or layer_of(m) not in MAY_IMPORT[mine]
+    }
+    assert not bad, f"{_rel(path)} ({mine}) imports {sorted(bad)}"

@@ -527,7 +527,14 @@ def unregister_structure(name: str) -> None:
 
 
 def get_structure(covariance_type: str) -> CovarianceStructure:
-    """The structure object for a covariance type name; a clear ValueError otherwise."""
+    """The structure object for a covariance type name; a clear ValueError otherwise.
+
+    >>> s = get_structure("tied")
+    >>> s.mclust_name, s.expected_shape(3, 2), s.n_parameters(3, 2)
+    ('EEE', (2, 2), 11)
+    >>> s.shape_description(3, 2)
+    "covariance_type='tied' with n_features=2"
+    """
     try:
         return _REGISTRY[covariance_type]
     except (KeyError, TypeError):

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bic", "aic", "icl", "classification_entropy_penalty"]
+__all__ = ["aic", "bic", "classification_entropy_penalty", "icl"]
 
 
 def bic(log_likelihood: float, n_parameters: int, n_samples: int) -> float:
-    """Bayesian information criterion from a total log-likelihood (lower is better)."""
+    """Bayesian information criterion from a total log-likelihood (lower is better).
+
+    >>> round(bic(-100.0, 5, 100), 3)  # 200 + 5 log(100)
+    223.026
+    """
     return float(-2.0 * log_likelihood + n_parameters * np.log(n_samples))
 
 
@@ -30,5 +34,12 @@ def classification_entropy_penalty(log_resp: np.ndarray) -> float:
 
 
 def icl(log_likelihood: float, n_parameters: int, n_samples: int, log_resp: np.ndarray) -> float:
-    """Integrated completed likelihood criterion in BIC's sign (lower is better)."""
+    """Integrated completed likelihood criterion in BIC's sign (lower is better).
+
+    >>> certain = np.log([[1.0, 1e-300], [1e-300, 1.0]])
+    >>> icl(-10.0, 3, 2, certain) == bic(-10.0, 3, 2)  # no entropy penalty when certain
+    True
+    >>> icl(-10.0, 3, 2, np.log([[0.5, 0.5], [0.5, 0.5]])) > bic(-10.0, 3, 2)
+    True
+    """
     return bic(log_likelihood, n_parameters, n_samples) + classification_entropy_penalty(log_resp)

@@ -272,6 +272,16 @@ def iter_em(
     ValueError
         For invalid input (checked before the first snapshot) and, during EM, when a
         covariance cannot be kept positive definite (see ``IllConditionedCovarianceError``).
+
+    Examples
+    --------
+    >>> X = np.r_[np.zeros((20, 1)), np.ones((20, 1))] + np.linspace(0, 0.2, 40)[:, None]
+    >>> snaps = list(iter_em(X, 2, random_state=0, max_iter=5))
+    >>> [s.phase for s in snaps[:5]]
+    ['init', 'E', 'M', 'E', 'M']
+    >>> lls = [s.log_likelihood for s in snaps if s.phase == "E"]
+    >>> all(b >= a for a, b in zip(lls, lls[1:]))  # EM never decreases the likelihood
+    True
     """
     k = check_n_components(n_components)
     structure = get_structure(covariance_type)

@@ -301,6 +301,16 @@ def to_json(model, *, feature_names=None, standardizer=None, X=None, tasks=None,
     ------
     ValueError
         Unfitted model, mismatched feature names, or NaN/infinity in the parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gmmcore import GaussianMixture, from_json
+    >>> X = np.r_[np.zeros((5, 1)), np.ones((5, 1))] + np.linspace(0, 0.1, 10)[:, None]
+    >>> gm = GaussianMixture(2, random_state=0).fit(X)
+    >>> loaded = from_json(to_json(gm, feature_names=["x"], X=X))
+    >>> loaded.mode, bool((loaded.predict_proba(X) == gm.predict_proba(X)).all())
+    ('single', True)
     """
     fm = _as_fitted(model, feature_names, standardizer)
     if metadata:
