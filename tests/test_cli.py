@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from gmmcore.cli import main
-from gmmcore.io.model_file import load_model
+from gmmcore.io import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 FAITHFUL = str(ROOT / "sample_data" / "faithful.csv")

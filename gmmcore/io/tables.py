@@ -1,13 +1,24 @@
-"""Reading user tables: CSV/TSV bytes in, a DataFrame out, or a ValueError that says what is
-wrong with the file and what to do about it.
+"""Reading user tables: CSV/TSV bytes in, a DataFrame out, or a TableFileError (a ValueError)
+that says, on one line, what is wrong with the file and what to do about it.
 
-Used by the dashboard's upload widget (and usable from a notebook); no streamlit here.
+The one table reader of the project: the dashboard's upload widget and the command line
+(``python -m gmmcore``) both read files here, so a file is read the same way everywhere (and it
+works from a notebook too); no streamlit here.
+
+Reading rules (:func:`parse_table`): UTF-8, with or without BOM, then Latin-1; binary content is
+refused; the delimiter (comma, tab, semicolon or pipe) is detected from the first lines; a
+semicolon-, tab- or pipe-separated file whose numbers use the decimal comma (``3,6``) is read as
+such; ``NA``, ``N/A``, ``NaN``, ``nan``, ``?``, ``null``, ``NULL`` and empty cells are missing
+values; every row must have as many fields as the header; header names are stripped.
+:func:`read_table` adds the checks for data to fit a mixture to: a size limit, at least two data
+rows and a numeric column that varies.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,34 +26,41 @@ import pandas as pd
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "NA_VALUES",
     "PreparedData",
     "TableFileError",
     "decode_bytes",
+    "detect_decimal",
     "detect_delimiter",
     "numeric_columns",
+    "parse_table",
     "prepare_features",
     "read_table",
     "suggest_standardize",
 ]
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+NA_VALUES = ("NA", "N/A", "nan", "NaN", "", "?", "null", "NULL")
 _DELIMITERS = [",", "\t", ";", "|"]
 _DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+_COMMA_NUMBER = re.compile(r"[-+]?\d+,\d+")
+_DOT_NUMBER = re.compile(r"[-+]?\d*\.\d+(?:[eE][-+]?\d+)?")
 
 
 class TableFileError(ValueError):
-    """An uploaded table cannot be used; the message says why and what to do."""
+    """A table file cannot be used; the message says why and what to do."""
 
 
-def decode_bytes(data: bytes) -> tuple[str, str]:
+def decode_bytes(data: bytes, *, name: str = "the file") -> tuple[str, str]:
     """Decode file bytes as UTF-8 (with or without BOM), falling back to Latin-1.
 
-    Returns (text, encoding name). Raises TableFileError for binary content.
+    Returns (text, encoding name). Raises TableFileError for binary content; ``name`` is shown
+    in its message.
     """
     if b"\x00" in data[:65536]:
         raise TableFileError(
-            "The file looks binary (it contains NUL bytes), not a text CSV/TSV. If it is an "
-            "Excel or Parquet file, export it as CSV first."
+            f"{name} looks binary (it contains NUL bytes), not a text CSV/TSV file; if it is an "
+            "Excel or Parquet file, export it as CSV first"
         )
     try:
         text = data.decode("utf-8-sig")
@@ -55,8 +73,8 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     controls = sum(1 for ch in head if ord(ch) < 32 and ch not in "\r\n\t")
     if head and controls / len(head) > 0.05:
         raise TableFileError(
-            "The file looks binary (many control characters), not a text CSV/TSV. Export your "
-            "data as CSV (comma- or tab-separated) and upload that."
+            f"{name} looks binary (many control characters), not a text CSV/TSV file; export "
+            "the data as CSV (comma- or tab-separated) first"
         )
     return text, encoding
 
@@ -82,9 +100,105 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
-def read_table(data: bytes, *, name: str = "the file", max_bytes: int | None = DEFAULT_MAX_BYTES
-               ) -> tuple[pd.DataFrame, dict]:
-    """Parse CSV/TSV bytes into a DataFrame.
+def _decimal_of_rows(rows, delimiter: str) -> str:
+    if delimiter == ",":  # a decimal comma would have to be quoted; read such fields as text
+        return "."
+    n_comma = n_dot = 0
+    for row in rows:
+        for cell in row:
+            cell = cell.strip()
+            if _COMMA_NUMBER.fullmatch(cell):
+                n_comma += 1
+            elif _DOT_NUMBER.fullmatch(cell):
+                n_dot += 1
+    return "," if n_comma > n_dot else "."
+
+
+def detect_decimal(text: str, delimiter: str) -> str:
+    """``","`` when the numbers of a semicolon-, tab- or pipe-separated text use the decimal
+    comma (``3,6`` more often than ``3.6``), else ``"."``. A comma-separated text is always
+    ``"."``."""
+    return _decimal_of_rows(csv.reader(io.StringIO(text), delimiter=delimiter), delimiter)
+
+
+def parse_table(data: bytes, *, name: str = "the file") -> tuple[pd.DataFrame, dict]:
+    """Parse CSV/TSV bytes into a DataFrame by the reading rules of this module.
+
+    No size limit and no check on the number of rows or on numeric columns: use
+    :func:`read_table` for data to fit a mixture to, this for data to label with a fitted one.
+
+    Parameters
+    ----------
+    data : bytes
+    name : str
+        Shown in error messages, e.g. ``"'penguins.csv'"``.
+
+    Returns
+    -------
+    frame : DataFrame (missing values as NaN)
+    info : dict with ``delimiter`` (its name), ``decimal`` (``"."`` or ``","``), ``encoding``,
+        ``n_rows``, ``n_columns``
+
+    Raises
+    ------
+    TableFileError
+        Empty, binary, ragged (rows with a different number of fields than the header),
+        unparsable, or a header without data rows.
+    """
+    if data is None or len(data) == 0 or not data.strip():
+        raise TableFileError(f"{name} is empty; use a CSV/TSV file with a header row and data rows")
+    text, encoding = decode_bytes(data, name=name)
+    delimiter = detect_delimiter(text)
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    rows = [(i + 1, r) for i, r in enumerate(rows) if any(cell.strip() for cell in r)]
+    if not rows:
+        raise TableFileError(f"{name} has no rows; use a CSV/TSV file with a header and data rows")
+    width = len(rows[0][1])
+    ragged = [(line, len(r)) for line, r in rows[1:] if len(r) != width]
+    if ragged:
+        line, n = ragged[0]
+        raise TableFileError(
+            f"{name} is not a readable CSV/TSV table, it is ragged: the header has {width} "
+            f"field(s) but line {line} has {n} ({len(ragged)} line(s) disagree; delimiter "
+            f"detected: {_DELIMITER_NAMES[delimiter]}); check for unquoted delimiters inside "
+            "values, or a wrong delimiter, and save the file again"
+        )
+    decimal = _decimal_of_rows((r for _, r in rows[1:]), delimiter)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            decimal=decimal,
+            skip_blank_lines=True,
+            na_values=list(NA_VALUES),
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        detail = " ".join(str(exc).split())
+        raise TableFileError(
+            f"{name} is not a readable CSV/TSV table ({detail}; delimiter detected: "
+            f"{_DELIMITER_NAMES[delimiter]}); check the quoting, and that every row has as many "
+            "fields as the header"
+        ) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.shape[0] == 0:
+        raise TableFileError(f"{name} has a header but no data rows; add data rows below it")
+    info = {
+        "delimiter": _DELIMITER_NAMES[delimiter],
+        "decimal": decimal,
+        "encoding": encoding,
+        "n_rows": int(frame.shape[0]),
+        "n_columns": int(frame.shape[1]),
+    }
+    return frame, info
+
+
+def read_table(
+    data: bytes, *, name: str = "the file", max_bytes: int | None = DEFAULT_MAX_BYTES
+) -> tuple[pd.DataFrame, dict]:
+    """Parse CSV/TSV bytes into a DataFrame to fit a mixture to.
+
+    :func:`parse_table`, plus a size limit, at least two data rows and at least one numeric
+    column that is not constant.
 
     Parameters
     ----------
@@ -97,72 +211,53 @@ def read_table(data: bytes, *, name: str = "the file", max_bytes: int | None = D
     Returns
     -------
     frame : DataFrame (missing values as NaN)
-    info : dict with ``delimiter`` (its name), ``encoding``, ``n_rows``, ``n_columns``
+    info : dict with ``delimiter`` (its name), ``decimal``, ``encoding``, ``n_rows``,
+        ``n_columns``
 
     Raises
     ------
     TableFileError
         Empty, too large, binary, ragged (rows with a different number of fields than the
-        header), a single data row, or no numeric column.
+        header), unparsable, a single data row, or no numeric column.
     """
     if data is None or len(data) == 0 or not data.strip():
-        raise TableFileError(f"{name} is empty. Upload a CSV/TSV with a header row and data rows.")
+        raise TableFileError(f"{name} is empty; use a CSV/TSV file with a header row and data rows")
     if max_bytes is not None and len(data) > max_bytes:
         raise TableFileError(
-            f"{name} is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit. "
-            "Upload a sample of the rows, or keep only the columns you need."
+            f"{name} is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit; "
+            "use a sample of the rows, or keep only the columns you need"
         )
-    text, encoding = decode_bytes(data)
-    delimiter = detect_delimiter(text)
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    rows = [(i + 1, r) for i, r in enumerate(rows) if any(cell.strip() for cell in r)]
-    if not rows:
-        raise TableFileError(f"{name} has no rows. Upload a CSV/TSV with a header and data rows.")
-    width = len(rows[0][1])
-    ragged = [(line, len(r)) for line, r in rows[1:] if len(r) != width]
-    if ragged:
-        line, n = ragged[0]
-        raise TableFileError(
-            f"{name} is ragged: the header has {width} field(s) but line {line} has {n} "
-            f"({len(ragged)} line(s) disagree; delimiter detected: "
-            f"{_DELIMITER_NAMES[delimiter]}). Check for unquoted delimiters inside values, "
-            "or a wrong delimiter, and save the file again."
-        )
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, skip_blank_lines=True,
-                            na_values=["NA", "N/A", "nan", "NaN", "", "?", "null", "NULL"])
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise TableFileError(f"{name} could not be parsed as CSV/TSV: {exc}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame, info = parse_table(data, name=name)
     if frame.shape[0] < 2:
         raise TableFileError(
             f"{name} has {frame.shape[0]} data row(s); a mixture needs at least 2 rows "
-            "(and realistically dozens). Upload more data."
+            "(and realistically dozens): add more data"
         )
     if not numeric_columns(frame):
+        listing = f"{', '.join(map(str, frame.columns[:8]))}{'…' if frame.shape[1] > 8 else ''}"
+        if any(_is_number_column(frame[c]) for c in frame.columns):
+            raise TableFileError(
+                f"{name} has no numeric column that varies (columns: {listing}; every numeric "
+                "one is constant); the features must be numbers that differ between rows"
+            )
         raise TableFileError(
-            f"{name} has no numeric column (columns: {', '.join(map(str, frame.columns[:8]))}"
-            f"{'…' if frame.shape[1] > 8 else ''}). The features must be numbers; check the "
-            "decimal separator (use '.'), or that the first row is the header."
+            f"{name} has no numeric columns (columns: {listing}); the features must be numbers: "
+            "check the delimiter and the decimal separator, and that the first row is the header"
         )
-    info = {
-        "delimiter": _DELIMITER_NAMES[delimiter],
-        "encoding": encoding,
-        "n_rows": int(frame.shape[0]),
-        "n_columns": int(frame.shape[1]),
-    }
     return frame, info
+
+
+def _is_number_column(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
 def numeric_columns(frame: pd.DataFrame) -> list[str]:
     """Columns with a numeric (non-boolean) dtype that are not constant."""
-    out = []
-    for c in frame.columns:
-        s = frame[c]
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            if s.dropna().nunique() > 1:
-                out.append(str(c))
-    return out
+    return [
+        str(c)
+        for c in frame.columns
+        if _is_number_column(frame[c]) and frame[c].dropna().nunique() > 1
+    ]
 
 
 @dataclass(frozen=True)
@@ -185,8 +280,13 @@ class PreparedData:
     n_dropped: int
 
 
-def prepare_features(frame: pd.DataFrame, features, *, task_column: str | None = None,
-                     label_column: str | None = None) -> PreparedData:
+def prepare_features(
+    frame: pd.DataFrame,
+    features,
+    *,
+    task_column: str | None = None,
+    label_column: str | None = None,
+) -> PreparedData:
     """Select feature (and optional task and label) columns and drop rows with a missing value
     in any of them.
 
@@ -198,7 +298,9 @@ def prepare_features(frame: pd.DataFrame, features, *, task_column: str | None =
         raise ValueError("Choose at least one numeric feature column.")
     missing = [f for f in features if f not in frame.columns]
     if missing:
-        raise ValueError(f"Column(s) {missing} are not in the data; choose among {list(frame.columns)}.")
+        raise ValueError(
+            f"Column(s) {missing} are not in the data; choose among {list(frame.columns)}."
+        )
     non_numeric = [f for f in features if not pd.api.types.is_numeric_dtype(frame[f])]
     if non_numeric:
         raise ValueError(f"Column(s) {non_numeric} are not numeric; features must be numbers.")

@@ -1,0 +1,392 @@
+"""The argument parser of ``python -m gmmcore``: argument types that say what a good value looks
+like, the option blocks the commands share, and every help text and example.
+
+A usage error (unknown option, bad value) is one line on stderr and exit status 2, like every
+other bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from ..engine.covariance import COVARIANCE_TYPES
+from ..engine.initialization import INIT_METHODS
+from .common import CLI_PROG
+from .fit import FIT_MODES, MODE_HELP, cmd_fit
+from .predict import cmd_predict
+from .select import cmd_select
+
+__all__ = ["build_parser", "parse_components", "parse_covariance_types"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own usage errors: one line, exit 2
+        message = " ".join(str(message).split())
+        self.exit(2, f"error: {message}; see '{self.prog} --help'\n")
+
+
+# -- argument types -----------------------------------------------------------------------------
+def _checked(name: str, convert: Callable, ok: Callable, requirement: str) -> Callable:
+    """An argparse type: ``convert(text)``, then ``ok(value)``, else say what ``name`` must be."""
+    noun = "a whole number" if convert is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be {noun}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{name} must be {requirement}, got {text.strip()}")
+        return value
+
+    return parse
+
+
+def _positive_int(name: str) -> Callable[[str], int]:
+    return _checked(name, int, lambda v: v >= 1, ">= 1")
+
+
+def _non_negative_float(name: str) -> Callable[[str], float]:
+    return _checked(name, float, lambda v: np.isfinite(v) and v >= 0, "a finite number >= 0")
+
+
+_fraction = _checked(
+    "--test-size", float, lambda v: 0 < v < 1, "a fraction strictly between 0 and 1"
+)
+_seed = _checked("--seed", int, lambda v: 0 <= v < 2**32, "between 0 and 2**32 - 1")
+
+
+def parse_components(text: str) -> list[int]:
+    """``"1-9"`` -> [1..9]; ``"3"`` -> [3]; ``"2,4,6"`` -> [2, 4, 6]."""
+    hint = "use a range like 1-9, a number like 3, or a list like 2,4,6 (all >= 1)"
+    ks: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
+        if m:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if lo > hi:
+                raise argparse.ArgumentTypeError(
+                    f"bad --components {text!r}: the range {part} runs backwards; {hint}"
+                )
+            new = list(range(lo, hi + 1))
+        elif part.isdigit():
+            new = [int(part)]
+        else:
+            raise argparse.ArgumentTypeError(f"bad --components {text!r}; {hint}")
+        if min(new) < 1:
+            raise argparse.ArgumentTypeError(f"bad --components {text!r}: K must be >= 1; {hint}")
+        ks.extend(k for k in new if k not in ks)
+    return ks
+
+
+def parse_covariance_types(text: str) -> list[str]:
+    """``"full,tied"`` -> ["full", "tied"]: known types, each once, in the order given."""
+    types = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in types if t not in COVARIANCE_TYPES]
+    if bad or not types:
+        raise argparse.ArgumentTypeError(
+            f"unknown covariance type {bad[0] if bad else text!r}; choose from "
+            f"{','.join(COVARIANCE_TYPES)}"
+        )
+    return list(dict.fromkeys(types))
+
+
+def _covariance_type(text: str) -> str:
+    if text not in COVARIANCE_TYPES:
+        raise argparse.ArgumentTypeError(
+            f"unknown covariance type {text!r}; choose one of {', '.join(COVARIANCE_TYPES)}"
+        )
+    return text
+
+
+# -- option blocks ------------------------------------------------------------------------------
+def _add_data_options(p, *, task_help: str | None):
+    p.add_argument(
+        "data",
+        metavar="DATA.csv",
+        help="CSV/TSV file with a header row (comma, tab, semicolon or pipe "
+        "separated; decimal commas are read in semicolon, tab and pipe files).",
+    )
+    p.add_argument(
+        "--columns",
+        metavar="A,B,...",
+        help="Feature columns, comma-separated. Default: every numeric column that "
+        "varies (except the task column).",
+    )
+    p.add_argument(
+        "--standardize",
+        action="store_true",
+        help="Standardize each feature (subtract the mean, divide by the standard "
+        "deviation) before fitting; fit stores the standardization in the model "
+        "file so predict applies it to raw data.",
+    )
+    if task_help:
+        p.add_argument("--task-column", metavar="COL", help=task_help)
+    p.add_argument(
+        "--on-missing",
+        choices=("skip", "error"),
+        default="skip",
+        help="Rows with a missing value (NA, NaN, ?, empty) in a used column: skip "
+        "them with a note on stderr (default), or stop with an error.",
+    )
+
+
+def _add_fit_options(p, *, seed_default):
+    p.add_argument(
+        "--n-init",
+        type=_positive_int("--n-init"),
+        default=1,
+        metavar="N",
+        help="EM restarts; the best log-likelihood is kept (default: 1).",
+    )
+    p.add_argument(
+        "--seed",
+        type=_seed,
+        default=seed_default,
+        metavar="S",
+        help=f"Random seed, for reproducible results (default: {seed_default}).",
+    )
+    p.add_argument(
+        "--tol",
+        type=_non_negative_float("--tol"),
+        default=1e-3,
+        help="Stop when the mean log-likelihood per row changes by less than this (default: 1e-3).",
+    )
+    p.add_argument(
+        "--reg-covar",
+        type=_non_negative_float("--reg-covar"),
+        default=1e-6,
+        help="Added to the diagonal of every covariance to keep it positive "
+        "definite (default: 1e-6).",
+    )
+    p.add_argument(
+        "--max-iter",
+        type=_positive_int("--max-iter"),
+        default=100,
+        metavar="N",
+        help="Most EM iterations per restart (default: 100).",
+    )
+
+
+# -- the parser ---------------------------------------------------------------------------------
+_FMT = argparse.RawDescriptionHelpFormatter
+_PENGUIN_COLUMNS = "      --columns bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g \\\n"
+
+
+def _add_fit_command(sub) -> None:
+    fit = sub.add_parser(
+        "fit",
+        formatter_class=_FMT,
+        help="fit a mixture and save it as a JSON model file",
+        description="Fit a Gaussian mixture to the numeric columns of a CSV file and save it as a "
+        "JSON model file (see docs/model-format.md). A short summary goes to stdout.",
+        epilog="Examples:\n"
+        f"  {CLI_PROG} fit sample_data/faithful.csv --components 3 --covariance-type tied "
+        "--n-init 5 --seed 1 --output faithful.json\n"
+        f"  {CLI_PROG} fit sample_data/penguins.csv --components 3 --standardize \\\n"
+        f"{_PENGUIN_COLUMNS}"
+        "      --task-column island --output penguins.json\n"
+        f"  {CLI_PROG} fit sample_data/penguins.csv --components 3 --standardize \\\n"
+        f"{_PENGUIN_COLUMNS}"
+        "      --task-column island --mode separate --output penguins-separate.json\n\n"
+        "With --task-column the default mode is shared; the model file records the "
+        "mode,\nthe task names and the per-task weights (docs/model-format.md).",
+    )
+    _add_data_options(
+        fit,
+        task_help="Column naming each row's task (e.g. island): fits a "
+        "multi-task mixture (see --mode).",
+    )
+    fit.add_argument(
+        "--components",
+        "-k",
+        type=_positive_int("--components"),
+        required=True,
+        metavar="K",
+        help="Number of mixture components (required).",
+    )
+    fit.add_argument(
+        "--covariance-type",
+        type=_covariance_type,
+        default="full",
+        metavar="T",
+        help=f"One of {', '.join(COVARIANCE_TYPES)} (default: full).",
+    )
+    fit.add_argument(
+        "--init", choices=INIT_METHODS, default="kmeans", help="Initialization (default: kmeans)."
+    )
+    fit.add_argument(
+        "--mode",
+        choices=tuple(FIT_MODES),
+        default=None,
+        help="With --task-column, how tasks are modelled: "
+        + "; ".join(f"{m}: {MODE_HELP[m]}" for m in FIT_MODES)
+        + f" (default: {next(iter(FIT_MODES))}). '{CLI_PROG} select "
+        "--task-column COL' compares them.",
+    )
+    _add_fit_options(fit, seed_default=0)
+    fit.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        metavar="MODEL.json",
+        help="Where to write the model file (required).",
+    )
+    fit.set_defaults(func=cmd_fit)
+
+
+_SELECT_DESCRIPTION = (
+    "Fit one mixture per (K, covariance type) and print BIC, AIC and ICL (lower is better; the "
+    "lowest BIC is marked *). Progress goes to stderr.\n\n"
+    "With --task-column COL, compare the three ways to fit data with tasks for each K and\n"
+    "covariance type: pooled (one mixture, task ignored), separate (one mixture per task)\n"
+    "and shared (shared components, per-task weights). Each row of the table is one\n"
+    "(mode, K, type) with its parameter count, log-likelihood, BIC, AIC and ICL on all rows\n"
+    "(same N for every mode, so they compare fairly) and the held-out log-likelihood per\n"
+    "row: fitted on the rest of each task's rows, evaluated on a seeded --test-size share\n"
+    "of each task (overall and per task; higher is better). The lowest BIC is marked *,\n"
+    "and a sentence per (K, type) says which mode wins and by how much. A mode that\n"
+    "cannot be fitted (e.g. separate with a task smaller than K) shows its reason in the\n"
+    "error column; the other modes still run."
+)
+
+
+def _add_select_command(sub) -> None:
+    sel = sub.add_parser(
+        "select",
+        formatter_class=_FMT,
+        help="compare K and covariance types by BIC, AIC and ICL",
+        description=_SELECT_DESCRIPTION,
+        epilog="Examples:\n"
+        f"  {CLI_PROG} select sample_data/faithful.csv --components 1-9\n"
+        f"  {CLI_PROG} select sample_data/faithful.csv --components 2,3,4 "
+        "--covariance-types full,tied --n-init 5 --csv > grid.csv\n"
+        f"  {CLI_PROG} select sample_data/penguins.csv --task-column island \\\n"
+        f"{_PENGUIN_COLUMNS}"
+        "      --standardize --components 3",
+    )
+    _add_data_options(
+        sel,
+        task_help="Column naming each row's task (e.g. island): compare "
+        "pooled, separate and shared mixtures instead of single "
+        "ones.",
+    )
+    sel.add_argument(
+        "--components",
+        "-k",
+        type=parse_components,
+        default=parse_components("1-9"),
+        metavar="RANGE",
+        help="Numbers of components to try: a range (1-9, the default), a number "
+        "(3) or a list (2,4,6).",
+    )
+    sel.add_argument(
+        "--covariance-types",
+        type=parse_covariance_types,
+        default=list(COVARIANCE_TYPES),
+        metavar="T1,T2",
+        help=f"Comma-separated covariance types (default: all: {','.join(COVARIANCE_TYPES)}).",
+    )
+    _add_fit_options(sel, seed_default=0)
+    sel.add_argument(
+        "--test-size",
+        type=_fraction,
+        default=None,
+        metavar="F",
+        help="With --task-column: the share of each task's rows held out for the "
+        "held-out log-likelihood (default: 0.25; the split is seeded by "
+        "--seed).",
+    )
+    sel.add_argument(
+        "--csv",
+        action="store_true",
+        help="Print the grid as CSV (full precision) instead of a table. With "
+        "--task-column: one row per (mode, K, type), columns mode, "
+        "n_components, covariance_type, n_parameters, log_likelihood, bic, "
+        "aic, icl, heldout_log_likelihood (total), heldout_per_sample, "
+        "heldout[TASK] (per row), error, best.",
+    )
+    sel.add_argument("--quiet", "-q", action="store_true", help="No progress on stderr.")
+    sel.set_defaults(func=cmd_select)
+
+
+_PREDICT_DESCRIPTION = (
+    "Write, for every row of DATA.csv in order, the most probable component (label, 0-based) "
+    "and the probability of each component (p0, p1, ...) as CSV on stdout. Columns are matched "
+    "by the names stored in the model; the model's standardization is applied. Rows with a "
+    "missing value get an empty label and probabilities (note on stderr).\n\n"
+    "Multi-task models (every mode): the task of each row is read from the task column the "
+    "model was fitted\nwith (or --task-column). shared: each task's weights; separate: each "
+    "task's own mixture\n(component j of one task is unrelated to component j of another); "
+    "pooled: the task is\nignored. A task not seen in fitting is an error; --unknown-task pooled "
+    "predicts it with the\npooled weights (shared models; a separate model has nothing to fall "
+    "back on)."
+)
+
+
+def _add_predict_command(sub) -> None:
+    pred = sub.add_parser(
+        "predict",
+        formatter_class=_FMT,
+        help="label rows with a saved model (CSV on stdout)",
+        description=_PREDICT_DESCRIPTION,
+        epilog="Examples:\n"
+        f"  {CLI_PROG} predict faithful.json sample_data/faithful.csv > labels.csv\n"
+        f"  {CLI_PROG} predict penguins.json sample_data/penguins.csv --with-input",
+    )
+    pred.add_argument("model", metavar="MODEL.json", help="A model file written by 'fit'.")
+    pred.add_argument(
+        "data", metavar="DATA.csv", help="CSV/TSV file with the model's columns (read as for fit)."
+    )
+    pred.add_argument(
+        "--task-column",
+        metavar="COL",
+        help="Multi-task models: the column naming each row's task (default: the "
+        "task column the model was fitted with).",
+    )
+    pred.add_argument(
+        "--unknown-task",
+        choices=("error", "pooled"),
+        default="error",
+        help="A task the model has not seen: stop with an error (default), or use "
+        "the pooled weights.",
+    )
+    pred.add_argument(
+        "--with-input", action="store_true", help="Prefix the output with the input's columns."
+    )
+    pred.add_argument(
+        "--on-missing",
+        choices=("skip", "error"),
+        default="skip",
+        help="Rows with a missing value in a used column: leave their label and "
+        "probabilities empty (default), or stop with an error.",
+    )
+    pred.set_defaults(func=cmd_predict)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m gmmcore``; each command sets ``func`` to its ``cmd_*``."""
+    parser = _Parser(
+        prog=CLI_PROG,
+        formatter_class=_FMT,
+        description="Gaussian mixtures by EM: fit one, choose K and the covariance type, "
+        "predict with a saved model.",
+        epilog="Examples:\n"
+        f"  {CLI_PROG} select sample_data/faithful.csv --components 1-6\n"
+        f"  {CLI_PROG} fit sample_data/faithful.csv --components 3 --covariance-type tied "
+        "--output model.json\n"
+        f"  {CLI_PROG} predict model.json sample_data/faithful.csv > labels.csv\n"
+        f"  {CLI_PROG} select sample_data/penguins.csv --task-column island --standardize "
+        "--components 3\n\n"
+        "Run a command with --help for its options.",
+    )
+    sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    _add_fit_command(sub)
+    _add_select_command(sub)
+    _add_predict_command(sub)
+    return parser

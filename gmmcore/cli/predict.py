@@ -1,0 +1,125 @@
+"""``python -m gmmcore predict``: label every row of a table with a saved model. For input row i,
+output row i holds the most probable component (``label``, 0-based) and the probability of each
+component (``p0``, ``p1``, ...) as CSV on stdout; a row with a missing value keeps its place with
+an empty label and empty probabilities."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+from ..io import ModelFileError, load_model
+from .common import CLI_PROG, CliError, check_finite, is_numeric, missing_mask, read_data
+
+__all__ = ["cmd_predict"]
+
+
+def _load(path):
+    try:
+        return load_model(path)
+    except FileNotFoundError:
+        raise CliError(
+            f"model file '{path}' does not exist; check the path, or create it with '{CLI_PROG} fit'"
+        ) from None
+    except IsADirectoryError:
+        raise CliError(f"'{path}' is a directory, not a model file; give a model file") from None
+    except ModelFileError as exc:
+        raise CliError(f"{exc}") from None
+
+
+def _task_column(model, args, available: list[str]) -> str | None:
+    """The column naming each row's task, or None when the model does not need one."""
+    task_column = args.task_column
+    if model.tasks is None:
+        if task_column is not None:
+            raise CliError(
+                f"--task-column is for multi-task models, and '{args.model}' has no tasks; "
+                "leave it out"
+            )
+        return None
+    if model.mode == "pooled":
+        # One mixture for every task: the task column is not needed (nor read).
+        if task_column is not None and task_column not in available:
+            raise CliError(
+                f"task column '{task_column}' is not in '{args.data}'; pass --task-column with "
+                f"one of: {', '.join(available)}, or leave it out (a pooled model ignores the "
+                "task)"
+            )
+        return None
+    task_column = task_column or model.metadata.get("task_column")
+    if task_column is None:
+        raise CliError(
+            f"'{args.model}' is a multi-task model (tasks {', '.join(map(str, model.tasks))}); "
+            "pass --task-column COL naming each row's task"
+        )
+    if task_column not in available:
+        raise CliError(
+            f"task column '{task_column}' is not in '{args.data}'; pass --task-column with one "
+            f"of: {', '.join(available)}"
+        )
+    return task_column
+
+
+def _check_tasks(model, tasks: np.ndarray, unknown_task: str) -> None:
+    known = {str(t) for t in model.tasks}
+    unseen = sorted(set(tasks.tolist()) - known)
+    if unseen and model.mode == "separate":
+        raise CliError(
+            f"task(s) {', '.join(unseen)} were not seen in fitting (the model knows "
+            f"{', '.join(map(str, model.tasks))}); a separate-mode model has one mixture per "
+            "task and no shared components, so it cannot predict other tasks, not even with "
+            "--unknown-task pooled; refit with --mode shared or --mode pooled"
+        )
+    if unseen and unknown_task == "error":
+        raise CliError(
+            f"task(s) {', '.join(unseen)} were not seen in fitting (the model knows "
+            f"{', '.join(map(str, model.tasks))}); pass --unknown-task pooled to use the pooled "
+            "weights for them"
+        )
+
+
+def cmd_predict(args) -> int:
+    """Write labels and probabilities for every row of ``args.data``; returns the exit status."""
+    model = _load(args.model)
+    frame = read_data(args.data, for_fitting=False)
+    available = list(frame.columns)
+    missing = [f for f in model.feature_names if f not in available]
+    if missing:
+        raise CliError(
+            f"'{args.data}' has no column {', '.join(map(repr, missing))}, which the model needs "
+            f"({', '.join(model.feature_names)}); available columns: {', '.join(available)}"
+        )
+    for c in model.feature_names:
+        if not is_numeric(frame[c]):
+            raise CliError(
+                f"column '{c}' of '{args.data}' is not numeric; the model needs numbers there"
+            )
+    task_column = _task_column(model, args, available)
+    used = model.feature_names + ([task_column] if task_column else [])
+    bad = missing_mask(frame, used, args.on_missing, args.data, "left blank")
+    complete = frame.loc[~bad]
+    check_finite(complete, model.feature_names)
+    tasks = None
+    if task_column:
+        tasks = complete[task_column].astype(str).to_numpy()
+        _check_tasks(model, tasks, args.unknown_task)
+    k = model.n_components
+    labels = pd.array([pd.NA] * len(frame), dtype="Int64")
+    proba = np.full((len(frame), k), np.nan)
+    if len(complete):
+        _, log_resp = model.log_prob_resp(complete, tasks, unknown_task=args.unknown_task)
+        rows = np.flatnonzero(~bad)
+        proba[rows] = np.exp(log_resp)
+        labels[rows] = log_resp.argmax(axis=1)
+    out = pd.DataFrame({"label": labels})
+    for j in range(k):
+        out[f"p{j}"] = proba[:, j]
+    if args.with_input:
+        clash = [c for c in out.columns if c in frame.columns]
+        if clash:
+            out = out.rename(columns={c: f"gmm_{c}" for c in clash})
+        out = pd.concat([frame.reset_index(drop=True), out], axis=1)
+    out.to_csv(sys.stdout, index=False, na_rep="", lineterminator="\n")
+    return 0

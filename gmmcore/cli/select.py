@@ -1,0 +1,165 @@
+"""``python -m gmmcore select``: fit one mixture per (K, covariance type) and print BIC, AIC and
+ICL; with ``--task-column``, compare the pooled, separate and shared modes instead. Progress goes
+to stderr, the table (or ``--csv``) to stdout."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+from ..multitask import compare_modes
+from ..preprocessing import Standardizer
+from ..selection import best_cell, model_grid
+from .common import CliError, load_features
+from .formatting import format_grid, format_mode_grid
+
+__all__ = ["cmd_select", "cmd_select_tasks"]
+
+
+def _check_enough_rows(n: int, args) -> None:
+    kmax = max(args.components)
+    if n < kmax:
+        raise CliError(
+            f"only {n} complete row(s) in '{args.data}' but --components goes up to {kmax}; use "
+            f"at most {n} components or more data"
+        )
+
+
+def _raise_if_all_failed(grid: pd.DataFrame, ok: pd.Series) -> None:
+    if not ok.any():
+        first = " ".join(str(grid["error"].iloc[0]).split())
+        raise CliError(
+            f"every fit failed (first: {first}); try other --components or --covariance-types, "
+            "or a larger --reg-covar"
+        )
+
+
+def cmd_select_tasks(args) -> int:
+    """select --task-column: pooled vs separate vs shared for each K and covariance type."""
+    frame, names, tasks = load_features(args)
+    n = frame.shape[0]
+    task_names = sorted(set(tasks.tolist()))
+    if len(task_names) < 2:
+        raise CliError(
+            f"task column '{args.task_column}' has a single task ({task_names[0]!r}) in the "
+            "complete rows; comparing modes needs at least two tasks: choose another column, or "
+            "leave out --task-column"
+        )
+    _check_enough_rows(n, args)
+    features = frame[names]
+    X = (
+        Standardizer.fit(features).transform(features)
+        if args.standardize
+        else features.to_numpy(np.float64)
+    )
+    test_size = 0.25 if args.test_size is None else args.test_size
+    combos = [(k, t) for k in args.components for t in args.covariance_types]
+    frames, summaries = [], []
+    for i, (k, cov) in enumerate(combos, 1):
+        if not args.quiet:
+            print(
+                f"[{i}/{len(combos)}] K={k} {cov}: pooled, separate, shared",
+                file=sys.stderr,
+                flush=True,
+            )
+        df = compare_modes(
+            X,
+            tasks,
+            k,
+            covariance_type=cov,
+            test_size=test_size,
+            n_init=args.n_init,
+            random_state=args.seed,
+            tol=args.tol,
+            reg_covar=args.reg_covar,
+            max_iter=args.max_iter,
+        )
+        df.insert(1, "n_components", k)
+        df.insert(2, "covariance_type", cov)
+        n_test = df.attrs["n_test"]
+        frames.append(df)
+        summaries.append((k, cov, df.attrs["summary"]))
+    grid = pd.concat(frames, ignore_index=True)
+    grid["error"] = grid["error"].astype(object).where(grid["error"].notna(), None)
+    ok = grid["error"].isna() & np.isfinite(grid["bic"].astype(float))
+    _raise_if_all_failed(grid, ok)
+    best_index = grid.loc[ok, "bic"].astype(float).idxmin()
+    best = grid.loc[best_index]
+    grid["best"] = grid.index == best_index
+    if args.csv:
+        grid.to_csv(sys.stdout, index=False, lineterminator="\n")
+        return 0
+    std = ", standardized" if args.standardize else ""
+    counts = ", ".join(f"{t} ({int((tasks == t).sum())})" for t in task_names)
+    print(
+        f"{n} rows x {len(names)} features ({', '.join(names)}{std}); tasks from "
+        f"'{args.task_column}': {counts}"
+    )
+    print(
+        f"n_init={args.n_init}, seed={args.seed}; criteria on all rows (lower is better); "
+        f"held-out: mean log-likelihood per row of {n_test} test rows ({test_size:g} of each "
+        "task, fitted on the rest; higher is better)"
+    )
+    print(format_mode_grid(grid.drop(columns="best"), best_index, task_names))
+    print(
+        f"* lowest BIC: {best['mode']}, K={int(best['n_components'])} "
+        f"{best['covariance_type']}, BIC {float(best['bic']):.3f}"
+    )
+    for k, cov, summary in summaries:
+        prefix = "" if len(combos) == 1 else f"K={k} {cov}: "
+        print(prefix + summary)
+    return 0
+
+
+def cmd_select(args) -> int:
+    """select: the (K, covariance type) grid by BIC, AIC and ICL; returns the exit status."""
+    if args.task_column is not None:
+        return cmd_select_tasks(args)
+    if args.test_size is not None:
+        raise CliError(
+            "--test-size is for comparing modes with --task-column; add --task-column COL or "
+            "leave out --test-size"
+        )
+    frame, names, _ = load_features(args)
+    n = frame.shape[0]
+    _check_enough_rows(n, args)
+    features = frame[names]
+    X = Standardizer.fit(features).transform(features) if args.standardize else features
+
+    def progress(done, total, row):
+        if not args.quiet:
+            print(
+                f"[{done}/{total}] K={row['n_components']} {row['covariance_type']}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    grid = model_grid(
+        X,
+        n_components=args.components,
+        covariance_types=args.covariance_types,
+        n_init=args.n_init,
+        random_state=args.seed,
+        tol=args.tol,
+        reg_covar=args.reg_covar,
+        max_iter=args.max_iter,
+        progress=progress,
+    )
+    _raise_if_all_failed(grid, grid["error"].isna())
+    best = best_cell(grid, "bic")
+    if args.csv:
+        grid.to_csv(sys.stdout, index=False, lineterminator="\n")
+        return 0
+    std = ", standardized" if args.standardize else ""
+    print(
+        f"{n} rows x {len(names)} features ({', '.join(names)}{std}); "
+        f"n_init={args.n_init}, seed={args.seed}"
+    )
+    print(format_grid(grid, best.name))
+    print(
+        f"* lowest BIC (lower is better): K={int(best['n_components'])} "
+        f"{best['covariance_type']} ({best['mclust_name']}), BIC {best['bic']:.3f}"
+    )
+    return 0
