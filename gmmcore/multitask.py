@@ -56,6 +56,19 @@ def _task_names(labels: np.ndarray) -> tuple[str, ...]:
     return tuple(sorted(set(labels.tolist())))
 
 
+def _check_multitask_data(X, tasks, n_components, needs: str):
+    """X as an array, its task labels as strings, the sorted task names (at least two)."""
+    Xa = check_X(X, n_components=n_components)
+    labels = task_labels(tasks, Xa.shape[0])
+    names = _task_names(labels)
+    if len(names) < 2:
+        raise ValueError(
+            f"tasks has a single task ({names[0]!r}); {needs} at least two. For one task fit "
+            "a plain gmmcore.GaussianMixture instead."
+        )
+    return Xa, labels, names
+
+
 # -- fitting ----------------------------------------------------------------------------------
 def fit_multitask(
     X,
@@ -108,14 +121,7 @@ def fit_multitask(
     mode = _check_mode(mode)
     k = check_n_components(n_components)
     get_structure(covariance_type)
-    Xa = check_X(X, n_components=k)
-    labels = task_labels(tasks, Xa.shape[0])
-    names = _task_names(labels)
-    if len(names) < 2:
-        raise ValueError(
-            f"tasks has a single task ({names[0]!r}); multi-task modes need at least two. For "
-            "one task fit a plain gmmcore.GaussianMixture instead."
-        )
+    Xa, labels, names = _check_multitask_data(X, tasks, k, "multi-task modes need")
     counts = {t: int((labels == t).sum()) for t in names}
     settings = dict(n_components=k, covariance_type=covariance_type, n_init=n_init, tol=tol,
                     reg_covar=reg_covar, max_iter=max_iter, init_params=init_params,
@@ -263,14 +269,7 @@ def compare_modes(
     log-likelihood and by how much; ``df.attrs`` also holds ``n_train`` and ``n_test``.
     """
     k = check_n_components(n_components)
-    Xa = check_X(X, n_components=k)
-    labels = task_labels(tasks, Xa.shape[0])
-    names = _task_names(labels)
-    if len(names) < 2:
-        raise ValueError(
-            f"tasks has a single task ({names[0]!r}); comparing modes needs at least two. For "
-            "one task fit a plain gmmcore.GaussianMixture instead."
-        )
+    Xa, labels, names = _check_multitask_data(X, tasks, k, "comparing modes needs")
     train, test = train_test_split_by_task(labels, test_size=test_size, random_state=random_state)
     options = dict(covariance_type=covariance_type, n_init=n_init, random_state=random_state,
                    **fit_kwargs)

@@ -52,8 +52,7 @@ from .engine import criteria
 from .engine.validation import check_n_components, check_positive, check_tasks, check_X
 from .engine import covariance
 from .engine.covariance import get_structure
-from .engine.em import degenerate_components
-from .engine.initialization import INIT_METHODS
+from .engine.em import check_em_settings, degenerate_components
 from .mixture import GaussianMixture
 
 __all__ = ["model_grid", "best_cell", "GRID_COLUMNS"]
@@ -127,13 +126,7 @@ def _check_types(covariance_types) -> list[str]:
 
 def _check_fit_arguments(n_init, tol, reg_covar, max_iter, init_params, random_state):
     check_positive(n_init, "n_init", integer=True)
-    check_positive(tol, "tol", allow_zero=True)
-    check_positive(reg_covar, "reg_covar", allow_zero=True)
-    check_positive(max_iter, "max_iter", allow_zero=True, integer=True)
-    if init_params not in INIT_METHODS:
-        raise ValueError(
-            f"Unknown init_params {init_params!r}; choose one of {', '.join(INIT_METHODS)}."
-        )
+    check_em_settings(tol, reg_covar, max_iter, init_params)
     if (
         isinstance(random_state, bool)
         or not isinstance(random_state, numbers.Integral)

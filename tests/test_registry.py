@@ -8,6 +8,7 @@ offered by the command line and by the dashboard, without editing anything else.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +34,7 @@ from gmmcore.engine.covariance import (
 )
 from gmmcore.io import SCHEMA_PATH, model_schema
 
+ROOT = Path(__file__).resolve().parent.parent
 TOY = "toy_eii"
 
 
@@ -148,3 +150,18 @@ def test_after_unregistering_the_model_file_refuses_it(X):
         unregister_structure(TOY)
     with pytest.raises(ValueError, match="unknown covariance type 'toy_eii'"):
         from_json(text)
+
+
+def test_the_command_line_offers_a_registered_structure(toy, tmp_path, capsys):
+    from gmmcore.cli import main
+
+    faithful = str(ROOT / "sample_data" / "faithful.csv")
+    out = tmp_path / "toy.json"
+    assert main(["--help"]) == 0
+    assert main(["fit", "--help"]) == 0
+    assert TOY in capsys.readouterr().out
+    assert main(["fit", faithful, "-k", "2", "--covariance-type", TOY, "--output", str(out)]) == 0
+    assert json.loads(out.read_text())["covariance_type"] == TOY
+    assert main(["select", faithful, "--components", "1-2", "--covariance-types",
+                 f"full,{TOY}", "--csv"]) == 0
+    assert TOY in capsys.readouterr().out

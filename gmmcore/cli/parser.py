@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..engine.covariance import COVARIANCE_TYPES
+from ..engine.covariance import covariance_types
 from ..engine.initialization import INIT_METHODS
 from .common import CLI_PROG
 from .fit import FIT_MODES, MODE_HELP, cmd_fit
@@ -87,19 +87,19 @@ def parse_components(text: str) -> list[int]:
 def parse_covariance_types(text: str) -> list[str]:
     """``"full,tied"`` -> ["full", "tied"]: known types, each once, in the order given."""
     types = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [t for t in types if t not in COVARIANCE_TYPES]
+    bad = [t for t in types if t not in covariance_types()]
     if bad or not types:
         raise argparse.ArgumentTypeError(
             f"unknown covariance type {bad[0] if bad else text!r}; choose from "
-            f"{','.join(COVARIANCE_TYPES)}"
+            f"{','.join(covariance_types())}"
         )
     return list(dict.fromkeys(types))
 
 
 def _covariance_type(text: str) -> str:
-    if text not in COVARIANCE_TYPES:
+    if text not in covariance_types():
         raise argparse.ArgumentTypeError(
-            f"unknown covariance type {text!r}; choose one of {', '.join(COVARIANCE_TYPES)}"
+            f"unknown covariance type {text!r}; choose one of {', '.join(covariance_types())}"
         )
     return text
 
@@ -215,7 +215,7 @@ def _add_fit_command(sub) -> None:
         type=_covariance_type,
         default="full",
         metavar="T",
-        help=f"One of {', '.join(COVARIANCE_TYPES)} (default: full).",
+        help=f"One of {', '.join(covariance_types())} (default: full).",
     )
     fit.add_argument(
         "--init", choices=INIT_METHODS, default="kmeans", help="Initialization (default: kmeans)."
@@ -288,9 +288,9 @@ def _add_select_command(sub) -> None:
     sel.add_argument(
         "--covariance-types",
         type=parse_covariance_types,
-        default=list(COVARIANCE_TYPES),
+        default=list(covariance_types()),
         metavar="T1,T2",
-        help=f"Comma-separated covariance types (default: all: {','.join(COVARIANCE_TYPES)}).",
+        help=f"Comma-separated covariance types (default: all: {','.join(covariance_types())}).",
     )
     _add_fit_options(sel, seed_default=0)
     sel.add_argument(

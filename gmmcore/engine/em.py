@@ -30,6 +30,7 @@ from .weights import row_log_weights, safe_log
 __all__ = [
     "Event",
     "Snapshot",
+    "check_em_settings",
     "degenerate_components",
     "iter_em",
     "log_prob_resp",
@@ -226,6 +227,18 @@ def _group_by_task(X, tasks):
     return X, [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], names
 
 
+def check_em_settings(tol, reg_covar, max_iter, init_params) -> None:
+    """ValueError naming the setting, unless tol, reg_covar >= 0, max_iter a whole number
+    >= 0 and init_params one of :data:`INIT_METHODS`."""
+    check_positive(tol, "tol", allow_zero=True)
+    check_positive(reg_covar, "reg_covar", allow_zero=True)
+    check_positive(max_iter, "max_iter", allow_zero=True, integer=True)
+    if init_params not in INIT_METHODS:
+        raise ValueError(
+            f"Unknown init_params {init_params!r}; choose one of {', '.join(INIT_METHODS)}."
+        )
+
+
 def iter_em(
     X,
     n_components: int = 1,
@@ -286,13 +299,7 @@ def iter_em(
     k = check_n_components(n_components)
     structure = get_structure(covariance_type)
     X = check_X(X, n_components=k)
-    check_positive(tol, "tol", allow_zero=True)
-    check_positive(reg_covar, "reg_covar", allow_zero=True)
-    check_positive(max_iter, "max_iter", allow_zero=True, integer=True)
-    if init_params not in INIT_METHODS:
-        raise ValueError(
-            f"Unknown init_params {init_params!r}; choose one of {', '.join(INIT_METHODS)}."
-        )
+    check_em_settings(tol, reg_covar, max_iter, init_params)
     rng = check_random_state(random_state)
     n, d = X.shape
     X, task_slices, task_names = _group_by_task(X, tasks)
