@@ -324,7 +324,7 @@ def test_export_offers_model_and_labels_downloads():
 
 def _model_text():
     from gmmcore import GaussianMixture
-    from gmmcore.io.model_file import to_json
+    from gmmcore.io import to_json
 
     df = pd.read_csv(ROOT / "sample_data" / "faithful.csv")
     m = GaussianMixture(2, random_state=0).fit(df.to_numpy())

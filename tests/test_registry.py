@@ -165,3 +165,18 @@ def test_the_command_line_offers_a_registered_structure(toy, tmp_path, capsys):
     assert main(["select", faithful, "--components", "1-2", "--covariance-types",
                  f"full,{TOY}", "--csv"]) == 0
     assert TOY in capsys.readouterr().out
+
+
+def test_the_dashboard_offers_a_registered_structure(toy):
+    """AppTest runs the pages in this process, so they see the registry as the API does."""
+    AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/2_explorer.py").run()
+    assert f"{TOY} (mclust EII)" in at.selectbox(key="cov_type").options
+    at.selectbox(key="cov_type").set_value(TOY)
+    next(b for b in at.button if b.label == "Run EM").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["fit_settings"]["covariance_type"] == TOY
+    at.switch_page("pages/3_selection.py").run()
+    assert f"{TOY} (mclust EII)" in at.multiselect(key="grid_types").options

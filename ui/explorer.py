@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.engine.initialization import INIT_METHODS
 from gmmcore.viz import explain
 from gmmcore.viz.agreement import adjusted_rand_index, confusion_table
@@ -16,7 +15,7 @@ from .data import PreparedDataset, uses_tasks
 from .formulas import formula_panel
 from .history import StepperRun
 from .scatter import data_panel
-from .widgets import COV_HELP, cov_label
+from .widgets import cov_help, cov_label, covariance_choices
 
 # Seconds between two half-steps while playing.
 PLAY_INTERVAL = 0.7
@@ -58,11 +57,11 @@ def fit_form(data: PreparedDataset) -> None:
         c[0].number_input("Components K", 1, 20, key=S.K, persist_state="session")
         c[1].selectbox(
             "Covariance type",
-            COVARIANCE_TYPES,
+            covariance_choices(),
             key=S.COV_TYPE,
             persist_state="session",
             format_func=cov_label,
-            help="; ".join(f"{t}: {h}" for t, h in COV_HELP.items()),
+            help=cov_help(),
         )
         c[2].selectbox(
             "Initialization",

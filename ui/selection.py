@@ -7,14 +7,13 @@ from typing import NamedTuple
 import pandas as pd
 import streamlit as st
 
-from gmmcore.engine.covariance import COVARIANCE_TYPES, MCLUST_NAMES
 from gmmcore.engine.initialization import INIT_METHODS
 from gmmcore.selection import best_cell
 from gmmcore.viz.plots import criteria_figure
 
 from . import data as D
 from . import state as S
-from .widgets import cov_label
+from .widgets import cov_label, covariance_choices, mclust_names
 
 
 class GridRequest(NamedTuple):
@@ -38,7 +37,7 @@ def intro() -> None:
         "BIC = −2 log L + p log n, AIC = −2 log L + 2p, ICL = BIC + the classification entropy "
         "(penalizes overlapping clusters). R's mclust reports BIC with the opposite sign "
         "(higher is better); its model names are shown beside ours: "
-        + ", ".join(f"{t} = {m}" for t, m in MCLUST_NAMES.items())
+        + mclust_names()
         + "."
     )
 
@@ -50,7 +49,7 @@ def grid_form(fit: dict, use_tasks: bool) -> bool:
         c[0].slider("Range of K", 1, 15, key=S.GRID_K_RANGE, persist_state="session")
         c[1].multiselect(
             "Covariance types",
-            COVARIANCE_TYPES,
+            covariance_choices(),
             key=S.GRID_TYPES,
             format_func=cov_label,
             persist_state="session",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gmmcore.datasets import SAMPLES, load_sample
+from gmmcore.engine.covariance import COVARIANCE_TYPES
 
 # -- bookkeeping (not widgets) ---------------------------------------------------------------
 INITIALIZED = "_initialized"  # True once init() has set the defaults for this session
@@ -151,7 +152,7 @@ DEFAULTS = {
     MAX_POINTS: 3000,
     COLOR_BY: "responsibilities",
     GRID_K_RANGE: (1, 6),
-    GRID_TYPES: ["full", "tied", "diag", "spherical"],
+    GRID_TYPES: list(COVARIANCE_TYPES),  # the built-in structures; any registered is offered
     GRID_N_INIT: 1,
     GRID_INIT: "kmeans",
     GRID_CRITERION: "bic",
@@ -290,12 +291,12 @@ def init() -> None:
         sample = DEFAULT_SAMPLE
     cols = params.get("cols")
     load_sample_dataset(sample, features=cols.split(",") if cols else None)
-    from gmmcore.engine.covariance import COVARIANCE_TYPES
+    from gmmcore import covariance_types
 
     k = _int_param(params, "k", 1, 20)
     if k is not None:
         s[K] = k
-    if params.get("type") in COVARIANCE_TYPES:
+    if params.get("type") in covariance_types():
         s[COV_TYPE] = params["type"]
     seed = _int_param(params, "seed", 0, 2**31 - 1)
     if seed is not None:

@@ -8,12 +8,11 @@ from typing import NamedTuple
 import pandas as pd
 import streamlit as st
 
-from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.viz.plots import mode_comparison_figure, task_weights_heatmap
 
 from . import data as D
 from . import state as S
-from .widgets import cov_label
+from .widgets import cov_label, covariance_choices
 
 
 class TasksRequest(NamedTuple):
@@ -54,7 +53,7 @@ def compare_form() -> bool:
         c[0].number_input("Components K", 1, 15, key=S.TASKS_K, persist_state="session")
         c[1].selectbox(
             "Covariance type",
-            COVARIANCE_TYPES,
+            covariance_choices(),
             key=S.TASKS_TYPE,
             format_func=cov_label,
             persist_state="session",

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gmmcore.engine.covariance import MCLUST_NAMES
+from gmmcore import covariance_types, get_structure
 
 from . import data as D
 from . import state as S
 
-COV_HELP = {
-    "full": "each component has its own covariance matrix (any shape and orientation)",
-    "tied": "all components share one covariance matrix",
-    "diag": "each component has its own axis-aligned (diagonal) covariance",
-    "spherical": "each component is round, with its own single variance",
-}
+def covariance_choices() -> list[str]:
+    """The covariance types to offer: every structure in gmmcore's registry."""
+    return list(covariance_types())
 
 
 def cov_label(t: str) -> str:
     """A covariance type with its mclust name, e.g. 'full (mclust VVV)'."""
-    return f"{t} (mclust {MCLUST_NAMES.get(t, '?')})"
+    return f"{t} (mclust {get_structure(t).mclust_name})"
+
+
+def cov_help() -> str:
+    """Each covariance type in plain words (the structures' own descriptions)."""
+    return "; ".join(f"{t}: {get_structure(t).description}" for t in covariance_types())
+
+
+def mclust_names() -> str:
+    """'full = VVV, tied = EEE, ...' for every registered structure."""
+    return ", ".join(f"{t} = {get_structure(t).mclust_name}" for t in covariance_types())
 
 
 def dataset_sidebar() -> None:

@@ -119,7 +119,7 @@ def _nav(page, title):
 
 
 def test_em_flow_grid_and_model_download(page, server, artifacts_dir, tmp_path):
-    from gmmcore.io.model_file import load_model
+    from gmmcore.io import load_model
 
     page.goto(server)
     page.get_by_role("heading", name="Data", level=1).wait_for()
