@@ -46,15 +46,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 STEP_TARGET_MS = 100.0
 STARTUP_TARGET_S = 3.0
 
 
 # -- (a) one step of the explorer ---------------------------------------------------------------
-def measure_step(n_steps: int = 25, n: int = 10_000, d: int = 2, k: int = 5,
-                 shared_cache: bool = True) -> dict:
+def measure_step(
+    n_steps: int = 25, n: int = 10_000, d: int = 2, k: int = 5, shared_cache: bool = True
+) -> dict:
     import logging
 
     import streamlit.testing.v1.app_test as app_test_module
@@ -77,7 +86,9 @@ def measure_step(n_steps: int = 25, n: int = 10_000, d: int = 2, k: int = 5,
     at.number_input(key="syn_k").set_value(k)
     at.number_input(key="syn_seed").set_value(0)
     next(b for b in at.button if b.label == "Generate").click().run()
-    assert at.session_state["dataset"]["frame"].shape[0] == n, "the synthetic data was not generated"
+    assert at.session_state["dataset"]["frame"].shape[0] == n, (
+        "the synthetic data was not generated"
+    )
     t0 = time.perf_counter()
     at.switch_page("pages/2_explorer.py").run()  # the fit (cached afterwards)
     fit_s = time.perf_counter() - t0
@@ -97,8 +108,15 @@ def measure_step(n_steps: int = 25, n: int = 10_000, d: int = 2, k: int = 5,
         if i >= 2:
             times.append(dt * 1000)
     times.sort()
-    return {"median_ms": statistics.median(times), "p90_ms": times[int(0.9 * (len(times) - 1))],
-            "min_ms": times[0], "n_steps": len(times), "shared_cache": shared_cache, "n_halfsteps": last + 1, "fit_s": fit_s}
+    return {
+        "median_ms": statistics.median(times),
+        "p90_ms": times[int(0.9 * (len(times) - 1))],
+        "min_ms": times[0],
+        "n_steps": len(times),
+        "shared_cache": shared_cache,
+        "n_halfsteps": last + 1,
+        "fit_s": fit_s,
+    }
 
 
 # -- (b) first page interactive ----------------------------------------------------------------
@@ -115,7 +133,9 @@ def _interactive(page) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=60_000, polling=20)
+        timeout=60_000,
+        polling=20,
+    )
 
 
 def measure_startup(n_launches: int = 3) -> dict:
@@ -131,10 +151,25 @@ def measure_startup(n_launches: int = 3) -> dict:
             page = context.new_page()
             t0 = time.perf_counter()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                 "--server.port", str(port), "--server.address", "127.0.0.1",
-                 "--browser.gatherUsageStats", "false"],
-                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-m",
+                    "streamlit",
+                    "run",
+                    "app.py",
+                    "--server.headless",
+                    "true",
+                    "--server.port",
+                    str(port),
+                    "--server.address",
+                    "127.0.0.1",
+                    "--browser.gatherUsageStats",
+                    "false",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 # Wait for the server with a cheap HTTP probe: retrying page.goto against a port
                 # that is not listening yet makes Chromium back off (about 2 s lost per launch).
@@ -161,8 +196,12 @@ def measure_startup(n_launches: int = 3) -> dict:
                 except subprocess.TimeoutExpired:
                     proc.kill()
         browser.close()
-    return {"median_s": statistics.median(times), "all_s": times,
-            "ready_median_s": statistics.median(ready_times), "ready_all_s": ready_times}
+    return {
+        "median_s": statistics.median(times),
+        "all_s": times,
+        "ready_median_s": statistics.median(ready_times),
+        "ready_all_s": ready_times,
+    }
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -173,41 +212,55 @@ def _table(step: dict | None, startup: dict | None) -> str:
             f"| step rerun, server time (10,000 points, 2-D, K = 5; median of {step['n_steps']} "
             f"Next clicks, AppTest full-page rerun{'' if step['shared_cache'] else ', recompiling'}) | {step['median_ms']:.1f} ms "
             f"(p90 {step['p90_ms']:.1f}, min {step['min_ms']:.1f}) | < {STEP_TARGET_MS:.0f} ms | "
-            f"{'yes' if step['median_ms'] < STEP_TARGET_MS else 'NO'} |")
+            f"{'yes' if step['median_ms'] < STEP_TARGET_MS else 'NO'} |"
+        )
     if startup:
         runs = ", ".join(f"{t:.2f}" for t in startup["all_s"])
         lines.append(
             f"| first page interactive after `streamlit run app.py` (headless Chromium; median of "
             f"{len(startup['all_s'])} launches: {runs} s) | {startup['median_s']:.2f} s | "
-            f"< {STARTUP_TARGET_S:.0f} s | {'yes' if startup['median_s'] < STARTUP_TARGET_S else 'NO'} |")
+            f"< {STARTUP_TARGET_S:.0f} s | {'yes' if startup['median_s'] < STARTUP_TARGET_S else 'NO'} |"
+        )
         ready = ", ".join(f"{t:.2f}" for t in startup["ready_all_s"])
         lines.append(
             f"| first page interactive after the server is up (its health check answers; same "
             f"launches: {ready} s) | {startup['ready_median_s']:.2f} s | "
             f"< {STARTUP_TARGET_S:.0f} s | "
-            f"{'yes' if startup['ready_median_s'] < STARTUP_TARGET_S else 'NO'} |")
+            f"{'yes' if startup['ready_median_s'] < STARTUP_TARGET_S else 'NO'} |"
+        )
     notes = []
     if step:
-        notes.append(f"Fit before stepping: {step['fit_s']:.1f} s for {step['n_halfsteps']} "
-                     "half-steps (untimed in the step figure).")
+        notes.append(
+            f"Fit before stepping: {step['fit_s']:.1f} s for {step['n_halfsteps']} "
+            "half-steps (untimed in the step figure)."
+        )
     import os
 
-    notes.append(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-                 f"Python {platform.python_version()}.")
+    notes.append(
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}."
+    )
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.dashboard", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dashboard", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--steps", type=int, default=25, help="timed Next clicks (default 25)")
     parser.add_argument("--launches", type=int, default=3, help="server launches (default 3)")
     parser.add_argument("--skip-startup", action="store_true", help="skip the browser measurement")
     parser.add_argument("--skip-step", action="store_true", help="skip the step measurement")
-    parser.add_argument("--no-shared-cache", action="store_true",
-                        help="let AppTest recompile the scripts on every run")
+    parser.add_argument(
+        "--no-shared-cache",
+        action="store_true",
+        help="let AppTest recompile the scripts on every run",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "dashboard-results.md")
     args = parser.parse_args(argv)
-    step = None if args.skip_step else measure_step(args.steps, shared_cache=not args.no_shared_cache)
+    step = (
+        None if args.skip_step else measure_step(args.steps, shared_cache=not args.no_shared_cache)
+    )
     startup = None
     if not args.skip_startup:
         if not Path(CHROMIUM).exists():
@@ -216,7 +269,9 @@ def main(argv=None) -> int:
             startup = measure_startup(args.launches)
     text = _table(step, startup)
     print(text)
-    args.output.write_text("# Dashboard speed (python -m bench.dashboard)\n\n" + text, encoding="utf-8")
+    args.output.write_text(
+        "# Dashboard speed (python -m bench.dashboard)\n\n" + text, encoding="utf-8"
+    )
     return 0
 
 

@@ -140,8 +140,15 @@ def _run_ours(X, k, ct, iterations, init):
 
 
 def _run_sklearn(TimedSk, X, k, ct, iterations, init):
-    gm = TimedSk(n_components=k, covariance_type=ct, tol=0.0, max_iter=iterations,
-                 init_params="random_from_data", random_state=0, **init)
+    gm = TimedSk(
+        n_components=k,
+        covariance_type=ct,
+        tol=0.0,
+        max_iter=iterations,
+        init_params="random_from_data",
+        random_state=0,
+        **init,
+    )
     gm.stamps_ = []
     gm.fit(X)
     return np.diff(gm.stamps_).tolist(), np.array(gm.lower_bounds_)
@@ -251,8 +258,17 @@ def run_grid(name: str, rounds: int) -> GridResult:
         t0 = time.perf_counter()
         sk_best, sk_failed = _grid_sklearn(X, ks, types)
         t_sk.append(time.perf_counter() - t0)
-    return GridResult(name, X.shape[0], X.shape[1], float(np.median(t_ours)),
-                      float(np.median(t_sk)), ours_best, sk_best, ours_failed, sk_failed)
+    return GridResult(
+        name,
+        X.shape[0],
+        X.shape[1],
+        float(np.median(t_ours)),
+        float(np.median(t_sk)),
+        ours_best,
+        sk_best,
+        ours_failed,
+        sk_failed,
+    )
 
 
 # -- report --------------------------------------------------------------------------------
@@ -299,8 +315,10 @@ def render(case_results, grid_results, args, started, elapsed, load_before, load
         ]
         for r in case_results:
             c = r.case
-            head = (f"| {c.name} | {c.n:,} | {c.d} | {c.k} | {c.covariance_type} | "
-                    f"{c.iterations} x {c.rounds} |")
+            head = (
+                f"| {c.name} | {c.n:,} | {c.d} | {c.k} | {c.covariance_type} | "
+                f"{c.iterations} x {c.rounds} |"
+            )
             if r.failure:
                 lines.append(head + f" FAIL | FAIL | {r.failure} | | | | | |")
                 continue
@@ -311,18 +329,27 @@ def render(case_results, grid_results, args, started, elapsed, load_before, load
                 # The memory target is stated for 1e6-row fits; below that the fixed ~2 MB of
                 # chunk buffers can exceed a budget proportional to N.
                 flag = " (over)" if c.n >= 1_000_000 and r.ours_peak > budget else ""
-                mem = (f" {_mb(r.data_bytes)} | {_mb(r.ours_peak)}{flag} | "
-                       f"{_mb(r.sklearn_peak)} | {_mb(budget)} |")
+                mem = (
+                    f" {_mb(r.data_bytes)} | {_mb(r.ours_peak)}{flag} | "
+                    f"{_mb(r.sklearn_peak)} | {_mb(budget)} |"
+                )
             else:
                 mem = " | | | |"
-            lines.append(head + f" {_fmt_time(sk)} | {_fmt_time(ours)} | {sk / ours:.1f}x |"
-                         + mem + f" {r.ll_error:.1e} |")
+            lines.append(
+                head
+                + f" {_fmt_time(sk)} | {_fmt_time(ours)} | {sk / ours:.1f}x |"
+                + mem
+                + f" {r.ll_error:.1e} |"
+            )
         ok = [r for r in case_results if not r.failure]
         if ok:
             ratios = [float(np.median(r.sklearn) / np.median(r.ours)) for r in ok]
             worst = ok[int(np.argmin(ratios))]
-            lines += ["", f"Slowest relative case: {worst.case.name}, {min(ratios):.1f}x; "
-                      f"{sum(1 for r in case_results if r.failure)} failure(s)."]
+            lines += [
+                "",
+                f"Slowest relative case: {worst.case.name}, {min(ratios):.1f}x; "
+                f"{sum(1 for r in case_results if r.failure)} failure(s).",
+            ]
         lines.append("")
     if grid_results:
         lines += [
@@ -351,21 +378,34 @@ def build_cases(quick: bool) -> list[Case]:
     schedule = QUICK_SCHEDULE if quick else SCHEDULE
     return [
         Case(n, d, k, ct, *schedule[n])
-        for n in SIZES if n in schedule
-        for d in DIMS for k in KS for ct in COVARIANCE_TYPES
+        for n in SIZES
+        if n in schedule
+        for d in DIMS
+        for k in KS
+        for ct in COVARIANCE_TYPES
     ]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="N <= 1e5, fewer iterations, Old Faithful grid only (< 1 minute)")
-    parser.add_argument("--cases", nargs="+", metavar="PATTERN",
-                        help="only cases whose name matches a glob pattern, e.g. 'n1e6-d2-*' or "
-                        "grid-gvhd (names: n1e4-d2-k5-full ..., grid-faithful, grid-gvhd)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="N <= 1e5, fewer iterations, Old Faithful grid only (< 1 minute)",
+    )
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        metavar="PATTERN",
+        help="only cases whose name matches a glob pattern, e.g. 'n1e6-d2-*' or "
+        "grid-gvhd (names: n1e4-d2-k5-full ..., grid-faithful, grid-gvhd)",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
-    parser.add_argument("--output", default=str(ROOT / "bench" / "results.md"),
-                        help="markdown file to write (default: bench/results.md)")
+    parser.add_argument(
+        "--output",
+        default=str(ROOT / "bench" / "results.md"),
+        help="markdown file to write (default: bench/results.md)",
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", module="sklearn")  # ConvergenceWarning at tol=0
 
@@ -373,6 +413,7 @@ def main(argv=None) -> int:
     grids = ["faithful"] if args.quick else ["faithful", "gvhd"]
     grid_names = [f"grid-{g}" for g in grids]
     if args.cases:
+
         def wanted(name):
             return any(fnmatch.fnmatch(name, pat) for pat in args.cases)
 
@@ -392,16 +433,20 @@ def main(argv=None) -> int:
             print(f" FAIL: {r.failure}", file=sys.stderr)
         else:
             sk, ours = np.median(r.sklearn), np.median(r.ours)
-            print(f" sklearn {_fmt_time(sk)}, gmmcore {_fmt_time(ours)}, {sk / ours:.1f}x",
-                  file=sys.stderr)
+            print(
+                f" sklearn {_fmt_time(sk)}, gmmcore {_fmt_time(ours)}, {sk / ours:.1f}x",
+                file=sys.stderr,
+            )
     grid_results = []
     for g in grid_names:
         name = g.removeprefix("grid-")
         print(f"grid {name} ...", end="", file=sys.stderr, flush=True)
         r = run_grid(name, rounds=3 if name == "faithful" else 1)
         grid_results.append(r)
-        print(f" sklearn {_fmt_time(r.sklearn_seconds)}, gmmcore {_fmt_time(r.ours_seconds)}",
-              file=sys.stderr)
+        print(
+            f" sklearn {_fmt_time(r.sklearn_seconds)}, gmmcore {_fmt_time(r.ours_seconds)}",
+            file=sys.stderr,
+        )
     elapsed = time.perf_counter() - t0
     load_after = " ".join(f"{x:.1f}" for x in os.getloadavg())
     text = render(case_results, grid_results, args, started, elapsed, load_before, load_after)

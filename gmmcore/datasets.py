@@ -10,8 +10,15 @@ import pandas as pd
 
 from .engine.validation import check_n_components, check_random_state
 
-__all__ = ["SAMPLES", "SampleInfo", "MixtureTruth", "list_samples", "load_sample",
-           "sample_data_dir", "make_mixture"]
+__all__ = [
+    "SAMPLES",
+    "MixtureTruth",
+    "SampleInfo",
+    "list_samples",
+    "load_sample",
+    "make_mixture",
+    "sample_data_dir",
+]
 
 
 @dataclass(frozen=True)
@@ -30,24 +37,48 @@ class SampleInfo:
 SAMPLES: dict[str, SampleInfo] = {
     s.name: s
     for s in (
-        SampleInfo("Old Faithful", "faithful.csv",
-                   "Eruption duration and waiting time of the Old Faithful geyser (272 rows): "
-                   "the classic EM teaching set.",
-                   ("eruptions", "waiting"), suggested_k=2),
-        SampleInfo("Iris", "iris.csv", "Fisher's iris: 4 measurements of 150 flowers, 3 species.",
-                   ("Petal.Length", "Petal.Width"), label_column="Species", suggested_k=3),
-        SampleInfo("Palmer penguins", "penguins.csv",
-                   "Bill, flipper and body mass of 344 penguins of 3 species on 3 islands "
-                   "(island as the task column).",
-                   ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"),
-                   task_column="island", label_column="species", suggested_k=3),
-        SampleInfo("Lake acidity", "acidity.csv",
-                   "Log acidity index of 155 lakes: a one-dimensional mixture.",
-                   ("acidity",), suggested_k=2),
-        SampleInfo("GvHD cytometry", "gvhd.csv",
-                   "Flow cytometry, 4 markers, 15,892 cells in a positive and a control sample "
-                   "(sample as the task column).",
-                   ("CD4", "CD8b", "CD3", "CD8"), task_column="sample", suggested_k=4),
+        SampleInfo(
+            "Old Faithful",
+            "faithful.csv",
+            "Eruption duration and waiting time of the Old Faithful geyser (272 rows): "
+            "the classic EM teaching set.",
+            ("eruptions", "waiting"),
+            suggested_k=2,
+        ),
+        SampleInfo(
+            "Iris",
+            "iris.csv",
+            "Fisher's iris: 4 measurements of 150 flowers, 3 species.",
+            ("Petal.Length", "Petal.Width"),
+            label_column="Species",
+            suggested_k=3,
+        ),
+        SampleInfo(
+            "Palmer penguins",
+            "penguins.csv",
+            "Bill, flipper and body mass of 344 penguins of 3 species on 3 islands "
+            "(island as the task column).",
+            ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"),
+            task_column="island",
+            label_column="species",
+            suggested_k=3,
+        ),
+        SampleInfo(
+            "Lake acidity",
+            "acidity.csv",
+            "Log acidity index of 155 lakes: a one-dimensional mixture.",
+            ("acidity",),
+            suggested_k=2,
+        ),
+        SampleInfo(
+            "GvHD cytometry",
+            "gvhd.csv",
+            "Flow cytometry, 4 markers, 15,892 cells in a positive and a control sample "
+            "(sample as the task column).",
+            ("CD4", "CD8b", "CD3", "CD8"),
+            task_column="sample",
+            suggested_k=4,
+        ),
     )
 }
 
@@ -126,7 +157,9 @@ def make_mixture(
     if n_features < 1 or n_samples < 1 or n_tasks < 1:
         raise ValueError("n_samples, n_features and n_tasks must all be >= 1.")
     if covariance_shape not in COVARIANCE_SHAPES:
-        raise ValueError(f"covariance_shape must be one of {COVARIANCE_SHAPES}, got {covariance_shape!r}.")
+        raise ValueError(
+            f"covariance_shape must be one of {COVARIANCE_SHAPES}, got {covariance_shape!r}."
+        )
     if not separation > 0:
         raise ValueError(f"separation must be > 0, got {separation}.")
     rng = check_random_state(random_state)
@@ -141,8 +174,13 @@ def make_mixture(
             covs[j] = np.diag(rng.uniform(0.3, 1.7, size=d))
         else:
             q, _ = np.linalg.qr(rng.normal(size=(d, d)))
-            spread = (rng.uniform(0.3, 1.7, size=d) if covariance_shape == "random"
-                      else np.geomspace(2.0, 0.15, d) if d > 1 else np.ones(1))
+            spread = (
+                rng.uniform(0.3, 1.7, size=d)
+                if covariance_shape == "random"
+                else np.geomspace(2.0, 0.15, d)
+                if d > 1
+                else np.ones(1)
+            )
             covs[j] = (q * spread) @ q.T
     if weights is not None:
         w = np.asarray(weights, dtype=float).reshape(-1, k)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine.validation import check_n_components, check_random_state, check_tasks, check_X
 from .engine.covariance import get_structure
 from .engine.em import Snapshot, iter_em
+from .engine.validation import check_n_components, check_random_state, check_tasks, check_X
 
-__all__ = ["GaussianMixture", "RestartResult", "NotFittedError"]
+__all__ = ["GaussianMixture", "NotFittedError", "RestartResult"]
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -177,20 +177,31 @@ class GaussianMixture:
             raise ValueError(f"n_init must be a whole number >= 1, got {n_init!r}.")
         Xa = check_X(X, n_components=k)
         rng = check_random_state(self.random_state)
-        init = dict(weights_init=self.weights_init, means_init=self.means_init,
-                    precisions_init=self.precisions_init)
+        init = dict(
+            weights_init=self.weights_init,
+            means_init=self.means_init,
+            precisions_init=self.precisions_init,
+        )
         if self.warm_start and hasattr(self, "means_"):
-            init = dict(weights_init=self.weights_, means_init=self.means_,
-                        precisions_init=self.precisions_)
+            init = dict(
+                weights_init=self.weights_, means_init=self.means_, precisions_init=self.precisions_
+            )
             n_init = 1
         restarts = []
         best = None
         for index in range(n_init):
             history = tuple(
                 iter_em(
-                    Xa, k, covariance_type=self.covariance_type, tol=self.tol,
-                    reg_covar=self.reg_covar, max_iter=self.max_iter,
-                    init_params=self.init_params, random_state=rng, tasks=tasks, **init,
+                    Xa,
+                    k,
+                    covariance_type=self.covariance_type,
+                    tol=self.tol,
+                    reg_covar=self.reg_covar,
+                    max_iter=self.max_iter,
+                    init_params=self.init_params,
+                    random_state=rng,
+                    tasks=tasks,
+                    **init,
                 )
             )
             last = history[-1]
@@ -212,8 +223,11 @@ class GaussianMixture:
             codes, names = check_tasks(tasks, Xa.shape[0])
             task_n_samples = np.bincount(codes, minlength=len(names)).tolist()
         cols = getattr(X, "columns", None)
-        self._set_fitted(best, task_n_samples=task_n_samples,
-                         feature_names=None if cols is None else [str(c) for c in cols])
+        self._set_fitted(
+            best,
+            task_n_samples=task_n_samples,
+            feature_names=None if cols is None else [str(c) for c in cols],
+        )
         self.restarts_ = restarts
         return self
 
@@ -241,8 +255,18 @@ class GaussianMixture:
             self.feature_names_in_ = np.asarray(feature_names, dtype=object)
 
     @classmethod
-    def from_snapshot(cls, snapshot: Snapshot, *, history=(), converged=None, n_iter=None,
-                      lower_bound=None, feature_names=None, task_n_samples=None, **params):
+    def from_snapshot(
+        cls,
+        snapshot: Snapshot,
+        *,
+        history=(),
+        converged=None,
+        n_iter=None,
+        lower_bound=None,
+        feature_names=None,
+        task_n_samples=None,
+        **params,
+    ):
         """A fitted mixture with the parameters of ``snapshot`` (e.g. read from a model file).
 
         Parameters
@@ -267,7 +291,8 @@ class GaussianMixture:
             ll = snapshot.log_likelihood
             lower_bound = -np.inf if ll is None else ll / snapshot.n_samples
         result = RestartResult(
-            index=0, lower_bound=float(lower_bound),
+            index=0,
+            lower_bound=float(lower_bound),
             log_likelihood=snapshot.log_likelihood,
             n_iter=int(snapshot.iteration if n_iter is None else n_iter),
             converged=bool(snapshot.converged if converged is None else converged),
@@ -329,20 +354,29 @@ class GaussianMixture:
         For a multi-task mixture, ``task`` names whose weights to use.
         """
         self._check_fitted()
-        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        if (
+            isinstance(n_samples, bool)
+            or not isinstance(n_samples, (int, np.integer))
+            or n_samples < 1
+        ):
             raise ValueError(f"n_samples must be a whole number >= 1, got {n_samples!r}.")
         weights = np.asarray(self.weights_)
         if self.tasks_ is not None:
             if task not in self.tasks_:
-                raise ValueError(f"pass task= one of {list(self.tasks_)} to sample from a multi-task mixture.")
+                raise ValueError(
+                    f"pass task= one of {list(self.tasks_)} to sample from a multi-task mixture."
+                )
             weights = weights[self.tasks_.index(task)]
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, weights / weights.sum())
         k, d = self.means_.shape
         covs = get_structure(self.covariance_type).covariance_matrices(self.covariances_, k, d)
-        X = np.vstack([
-            rng.multivariate_normal(mean, cov, int(c)) for mean, cov, c in zip(self.means_, covs, counts, strict=True)
-        ])
+        X = np.vstack(
+            [
+                rng.multivariate_normal(mean, cov, int(c))
+                for mean, cov, c in zip(self.means_, covs, counts, strict=True)
+            ]
+        )
         y = np.repeat(np.arange(k), counts)
         return X, y
 

@@ -123,11 +123,17 @@ def fit_multitask(
     get_structure(covariance_type)
     Xa, labels, names = _check_multitask_data(X, tasks, k, "multi-task modes need")
     counts = {t: int((labels == t).sum()) for t in names}
-    settings = dict(n_components=k, covariance_type=covariance_type, n_init=n_init, tol=tol,
-                    reg_covar=reg_covar, max_iter=max_iter, init_params=init_params,
-                    random_state=random_state)
-    inits = dict(weights_init=weights_init, means_init=means_init,
-                 precisions_init=precisions_init)
+    settings = dict(
+        n_components=k,
+        covariance_type=covariance_type,
+        n_init=n_init,
+        tol=tol,
+        reg_covar=reg_covar,
+        max_iter=max_iter,
+        init_params=init_params,
+        random_state=random_state,
+    )
+    inits = dict(weights_init=weights_init, means_init=means_init, precisions_init=precisions_init)
     if mode == "separate":
         if any(v is not None for v in inits.values()):
             raise ValueError(
@@ -178,9 +184,14 @@ def train_test_split_by_task(tasks, test_size: float = 0.25, random_state=0):
     -------
     train_idx, test_idx : sorted ndarrays of int, disjoint, together ``0 .. n_samples-1``.
     """
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.floating)) \
-            or not 0 < test_size < 1:
-        raise ValueError(f"test_size must be a fraction strictly between 0 and 1, got {test_size!r}.")
+    if (
+        isinstance(test_size, bool)
+        or not isinstance(test_size, (int, float, np.floating))
+        or not 0 < test_size < 1
+    ):
+        raise ValueError(
+            f"test_size must be a fraction strictly between 0 and 1, got {test_size!r}."
+        )
     labels = task_labels(tasks, len(tasks) if hasattr(tasks, "__len__") else np.size(tasks))
     rng = check_random_state(random_state)
     train, test = [], []
@@ -200,15 +211,19 @@ def _fmt(x: float) -> str:
 
 def _summary(df: pd.DataFrame) -> str:
     ok = df[df["error"].isna() & np.isfinite(df["bic"].astype(float))]
-    failed = [f"{m} failed ({e})" for m, e in zip(df["mode"], df["error"], strict=True)
-              if isinstance(e, str)]
+    failed = [
+        f"{m} failed ({e})"
+        for m, e in zip(df["mode"], df["error"], strict=True)
+        if isinstance(e, str)
+    ]
     parts = []
     if len(ok):
         best = ok.loc[ok["bic"].astype(float).idxmin()]
         others = ok[ok["mode"] != best["mode"]]
         if len(others):
-            gaps = " and ".join(f"than {r['mode']} by {_fmt(r['bic'] - best['bic'])}"
-                                for _, r in others.iterrows())
+            gaps = " and ".join(
+                f"than {r['mode']} by {_fmt(r['bic'] - best['bic'])}" for _, r in others.iterrows()
+            )
             parts.append(f"{best['mode']} wins on BIC ({_fmt(best['bic'])}), lower {gaps}")
         else:
             parts.append(f"only {best['mode']} could be fitted (BIC {_fmt(best['bic'])})")
@@ -216,8 +231,9 @@ def _summary(df: pd.DataFrame) -> str:
     if len(held):
         best_h = held.loc[held["heldout_per_sample"].astype(float).idxmax()]
         others = held[held["mode"] != best_h["mode"]]
-        vs = " and ".join(f"{_fmt(r['heldout_per_sample'])} ({r['mode']})"
-                          for _, r in others.iterrows())
+        vs = " and ".join(
+            f"{_fmt(r['heldout_per_sample'])} ({r['mode']})" for _, r in others.iterrows()
+        )
         same = len(ok) and best_h["mode"] == best["mode"]
         lead = f"{best_h['mode']} also wins" if same else f"{best_h['mode']} wins"
         text = f"{lead} on held-out log-likelihood per row: {_fmt(best_h['heldout_per_sample'])}"
@@ -271,13 +287,21 @@ def compare_modes(
     k = check_n_components(n_components)
     Xa, labels, names = _check_multitask_data(X, tasks, k, "comparing modes needs")
     train, test = train_test_split_by_task(labels, test_size=test_size, random_state=random_state)
-    options = dict(covariance_type=covariance_type, n_init=n_init, random_state=random_state,
-                   **fit_kwargs)
+    options = dict(
+        covariance_type=covariance_type, n_init=n_init, random_state=random_state, **fit_kwargs
+    )
     rows = []
     for mode in MODES:
-        row = {"mode": mode, "n_parameters": np.nan, "log_likelihood": np.nan, "bic": np.nan,
-               "aic": np.nan, "icl": np.nan, "heldout_log_likelihood": np.nan,
-               "heldout_per_sample": np.nan}
+        row = {
+            "mode": mode,
+            "n_parameters": np.nan,
+            "log_likelihood": np.nan,
+            "bic": np.nan,
+            "aic": np.nan,
+            "icl": np.nan,
+            "heldout_log_likelihood": np.nan,
+            "heldout_per_sample": np.nan,
+        }
         row.update({f"heldout[{t}]": np.nan for t in names})
         row["error"] = None
         try:
@@ -285,9 +309,13 @@ def compare_modes(
             log_norm, log_resp = model.log_prob_resp(Xa, labels)
             ll = float(log_norm.sum())
             p = model.n_parameters()
-            row.update(n_parameters=p, log_likelihood=ll,
-                       bic=criteria.bic(ll, p, Xa.shape[0]), aic=criteria.aic(ll, p),
-                       icl=criteria.icl(ll, p, Xa.shape[0], log_resp))
+            row.update(
+                n_parameters=p,
+                log_likelihood=ll,
+                bic=criteria.bic(ll, p, Xa.shape[0]),
+                aic=criteria.aic(ll, p),
+                icl=criteria.icl(ll, p, Xa.shape[0], log_resp),
+            )
         except ValueError as exc:
             row["error"] = str(exc)
             rows.append(row)
@@ -366,7 +394,13 @@ def make_multitask_data(
                 "weight per task."
             )
         task_weights = w / w.sum(axis=1, keepdims=True)
-    return make_mixture(n_samples, n_features, k, separation=separation,
-                        covariance_shape=covariance_shape, n_tasks=int(n_tasks),
-                        weights=task_weights, random_state=random_state)
-
+    return make_mixture(
+        n_samples,
+        n_features,
+        k,
+        separation=separation,
+        covariance_shape=covariance_shape,
+        n_tasks=int(n_tasks),
+        weights=task_weights,
+        random_state=random_state,
+    )

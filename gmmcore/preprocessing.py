@@ -53,4 +53,6 @@ class Standardizer:
 
     @classmethod
     def from_dict(cls, d: dict) -> Standardizer:
-        return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64))
+        return cls(
+            np.asarray(d["mean"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64)
+        )

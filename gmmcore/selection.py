@@ -48,14 +48,13 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .engine import criteria
-from .engine.validation import check_n_components, check_positive, check_tasks, check_X
-from .engine import covariance
+from .engine import covariance, criteria
 from .engine.covariance import get_structure
 from .engine.em import check_em_settings, degenerate_components
+from .engine.validation import check_n_components, check_positive, check_tasks, check_X
 from .mixture import GaussianMixture
 
-__all__ = ["model_grid", "best_cell", "GRID_COLUMNS"]
+__all__ = ["GRID_COLUMNS", "best_cell", "model_grid"]
 
 GRID_COLUMNS: tuple[str, ...] = (
     "n_components",
@@ -108,14 +107,11 @@ def _check_types(covariance_types) -> list[str]:
         covariance_types = [covariance_types]
     if not isinstance(covariance_types, Iterable):
         raise ValueError(
-            f"covariance_types must be a list drawn from {registered}, "
-            f"got {covariance_types!r}."
+            f"covariance_types must be a list drawn from {registered}, got {covariance_types!r}."
         )
     types = list(covariance_types)
     if not types:
-        raise ValueError(
-            f"covariance_types is empty; choose at least one of {registered}."
-        )
+        raise ValueError(f"covariance_types is empty; choose at least one of {registered}.")
     out: list[str] = []
     for t in types:
         get_structure(t)  # raises the ValueError that lists the valid names
@@ -300,8 +296,9 @@ def model_grid(
     return grid
 
 
-def best_cell(grid: pd.DataFrame, criterion: str = "bic", *, allow_degenerate: bool = False
-              ) -> pd.Series:
+def best_cell(
+    grid: pd.DataFrame, criterion: str = "bic", *, allow_degenerate: bool = False
+) -> pd.Series:
     """The row of ``grid`` with the lowest ``criterion`` among cells without error.
 
     Degenerate cells (a component whose covariance is held up only by ``reg_covar``, or that

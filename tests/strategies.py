@@ -16,16 +16,21 @@ from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.engine.initialization import INIT_METHODS
 
 __all__ = [
-    "DATASET_KINDS", "Dataset", "build_dataset", "covariance_types", "datasets", "init_methods",
+    "DATASET_KINDS",
+    "Dataset",
+    "build_dataset",
+    "covariance_types",
+    "datasets",
+    "init_methods",
 ]
 
 DATASET_KINDS = (
-    "blobs",        # well-separated Gaussian clusters
-    "duplicates",   # a handful of distinct points, each repeated many times
-    "collinear",    # every point on a line (rank-deficient covariance)
-    "tiny",         # N equal or close to K
-    "outliers",     # a blob plus a few points 1e4 away
-    "scales",       # columns on scales from 1e-3 to 1e4
+    "blobs",  # well-separated Gaussian clusters
+    "duplicates",  # a handful of distinct points, each repeated many times
+    "collinear",  # every point on a line (rank-deficient covariance)
+    "tiny",  # N equal or close to K
+    "outliers",  # a blob plus a few points 1e4 away
+    "scales",  # columns on scales from 1e-3 to 1e4
 )
 
 covariance_types = st.sampled_from(COVARIANCE_TYPES)
@@ -40,8 +45,10 @@ class Dataset:
     seed: int
 
     def __repr__(self) -> str:  # short, so hypothesis' falsifying example stays readable
-        return (f"Dataset(kind={self.kind!r}, shape={self.X.shape}, "
-                f"n_components={self.n_components}, seed={self.seed})")
+        return (
+            f"Dataset(kind={self.kind!r}, shape={self.X.shape}, "
+            f"n_components={self.n_components}, seed={self.seed})"
+        )
 
 
 def build_dataset(kind: str, rng: np.random.RandomState, n: int, d: int, k: int) -> np.ndarray:

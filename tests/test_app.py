@@ -82,6 +82,7 @@ def _penguins(at=None):
 
 # -- the upload parser -----------------------------------------------------------------------
 
+
 def test_read_table_detects_tab_and_latin1():
     data = "name\tlänge\tbreite\nä\t1.5\t2\nö\t2.5\t3\n".encode("latin-1")
     frame, info = read_table(data)
@@ -96,14 +97,17 @@ def test_read_table_detects_semicolon_and_utf8_bom():
     assert list(frame.columns) == ["a", "b"]
 
 
-@pytest.mark.parametrize(("data", "words"), [
-    (b"", "empty"),
-    (b"   \n\n", "empty"),
-    (b"\x00\x01\x02PK\x03\x04" * 100, "binary"),
-    (b"a,b\nx,y\nz,w\n", "no numeric column"),
-    (b"a,b\n1,2\n", "1 data row"),
-    (b"a,b\n1,2\n3,4,5\n6,7\n", "ragged"),
-])
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"", "empty"),
+        (b"   \n\n", "empty"),
+        (b"\x00\x01\x02PK\x03\x04" * 100, "binary"),
+        (b"a,b\nx,y\nz,w\n", "no numeric column"),
+        (b"a,b\n1,2\n", "1 data row"),
+        (b"a,b\n1,2\n3,4,5\n6,7\n", "ragged"),
+    ],
+)
 def test_read_table_rejects_bad_files_with_a_clear_message(data, words):
     with pytest.raises(TableFileError, match=words):
         read_table(data, name="the file")
@@ -115,7 +119,9 @@ def test_read_table_rejects_files_over_the_limit():
 
 
 def test_prepare_features_counts_and_drops_missing_rows():
-    frame = pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0], "b": [1.0, 2.0, None, 5.0], "t": list("xyxy")})
+    frame = pd.DataFrame(
+        {"a": [1.0, np.nan, 3.0, 4.0], "b": [1.0, 2.0, None, 5.0], "t": list("xyxy")}
+    )
     prep = prepare_features(frame, ["a", "b"], task_column="t")
     assert prep.n_dropped == 2 and prep.X.shape == (2, 2)
     np.testing.assert_array_equal(prep.row_index, [0, 3])
@@ -125,6 +131,7 @@ def test_prepare_features_counts_and_drops_missing_rows():
 
 
 # -- Data page -------------------------------------------------------------------------------
+
 
 def test_first_screen_is_old_faithful_with_url_state():
     at = _app()
@@ -144,13 +151,16 @@ def test_sample_selector_and_missing_rows_notice():
     assert any("missing value" in w.value and "dropped" in w.value for w in at.warning)
 
 
-@pytest.mark.parametrize(("content", "words"), [
-    (b"", "empty"),
-    (b"\x00\x00binary\x00" * 50, "binary"),
-    (b"a,b\nfoo,bar\nbaz,qux\n", "no numeric column"),
-    (b"a,b\n1,2\n", "data row"),
-    (b"a,b\n1,2\n3\n4,5\n", "ragged"),
-])
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "empty"),
+        (b"\x00\x00binary\x00" * 50, "binary"),
+        (b"a,b\nfoo,bar\nbaz,qux\n", "no numeric column"),
+        (b"a,b\n1,2\n", "data row"),
+        (b"a,b\n1,2\n3\n4,5\n", "ragged"),
+    ],
+)
 def test_bad_upload_shows_error_and_keeps_previous_dataset(content, words):
     at = _app()
     at.radio(key="data_source").set_value("Upload a file").run()
@@ -195,6 +205,7 @@ def test_no_feature_selected_is_an_error_not_a_crash():
 
 
 # -- EM explorer -----------------------------------------------------------------------------
+
 
 def test_explorer_steps_forward_and_back_through_e_and_m():
     at = _page(_app(), "pages/2_explorer.py")
@@ -270,8 +281,16 @@ def test_explorer_bad_setting_shows_error():
 
 def test_url_reproduces_a_view():
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update({"sample": "Iris", "cols": "Petal.Length,Petal.Width",
-                            "k": "3", "type": "tied", "seed": "4", "step": "3"})
+    at.query_params.update(
+        {
+            "sample": "Iris",
+            "cols": "Petal.Length,Petal.Width",
+            "k": "3",
+            "type": "tied",
+            "seed": "4",
+            "step": "3",
+        }
+    )
     at.run()
     _page(at, "pages/2_explorer.py")
     s = at.session_state
@@ -282,6 +301,7 @@ def test_url_reproduces_a_view():
 
 
 # -- Model selection -------------------------------------------------------------------------
+
 
 def test_grid_runs_and_a_cell_opens_in_the_explorer():
     at = _page(_app(), "pages/3_selection.py")
@@ -298,7 +318,11 @@ def test_grid_runs_and_a_cell_opens_in_the_explorer():
     at.button(key="open_cell").click().run()
     assert not at.exception
     fit = at.session_state["fit_settings"]
-    assert (fit["n_components"], fit["covariance_type"], fit["init_params"]) == (3, "tied", "kmeans")
+    assert (fit["n_components"], fit["covariance_type"], fit["init_params"]) == (
+        3,
+        "tied",
+        "kmeans",
+    )
     assert at.title[0].value == "EM explorer"
 
 
@@ -311,6 +335,7 @@ def test_grid_with_no_type_is_an_error():
 
 
 # -- Export & import -------------------------------------------------------------------------
+
 
 def test_export_offers_model_and_labels_downloads():
     at = _page(_app(), "pages/4_export.py")
@@ -336,7 +361,8 @@ def test_import_model_and_predict_on_csv():
     at = _page(_app(), "pages/4_export.py")
     at.file_uploader(key="model_upload").set_value(("m.json", text.encode(), "application/json"))
     at.file_uploader(key="predict_upload").set_value(
-        ("d.csv", df.head(30).to_csv(index=False).encode(), "text/csv")).run()
+        ("d.csv", df.head(30).to_csv(index=False).encode(), "text/csv")
+    ).run()
     assert not at.exception and not _errors(at)
     out = at.dataframe[-1].value
     assert {"component", "responsibility_0", "responsibility_1"} <= set(out.columns)
@@ -355,12 +381,15 @@ def test_import_csv_missing_model_columns_is_an_error():
     text, _ = _model_text()
     at = _page(_app(), "pages/4_export.py")
     at.file_uploader(key="model_upload").set_value(("m.json", text.encode(), "application/json"))
-    at.file_uploader(key="predict_upload").set_value(("d.csv", b"a,b\n1,2\n3,4\n", "text/csv")).run()
+    at.file_uploader(key="predict_upload").set_value(
+        ("d.csv", b"a,b\n1,2\n3,4\n", "text/csv")
+    ).run()
     assert not at.exception
     assert any("lacks the model's feature column" in e for e in _errors(at))
 
 
 # -- Tasks -------------------------------------------------------------------------------------
+
 
 def test_tasks_page_without_task_column_explains():
     at = _page(_app(), "pages/5_tasks.py")
@@ -389,6 +418,7 @@ def test_penguins_are_standardized_by_default_faithful_is_not():
 
 
 # -- Tasks with Palmer penguins (issue 4's dashboard part) -------------------------------------
+
 
 def _penguin_comparison():
     at = _page(_penguins(), "pages/5_tasks.py")
@@ -466,9 +496,13 @@ def test_explorer_colours_points_by_task():
     at.button(key="step_next").click().run()
     at.radio(key="color_by").set_value("task").run()
     assert not at.exception
-    groups = [t for t in _chart(at, "em_scatter")["data"] if t.get("meta", {}).get("role") == "group"]
+    groups = [
+        t for t in _chart(at, "em_scatter")["data"] if t.get("meta", {}).get("role") == "group"
+    ]
     assert [t["name"] for t in groups] == ["island Biscoe", "island Dream", "island Torgersen"]
-    assert sum(len(_arr(t["x"])) for t in groups) == 342  # 344 penguins, 2 with missing measurements
+    assert (
+        sum(len(_arr(t["x"])) for t in groups) == 342
+    )  # 344 penguins, 2 with missing measurements
     assert len({t["marker"]["color"] for t in groups}) == 3
 
 
@@ -482,7 +516,9 @@ def test_explorer_filters_points_by_task():
     assert any("Drawing only Torgersen" in c.value for c in at.caption)
     # Colour by task keeps the colour of the task when others are filtered out.
     at.radio(key="color_by").set_value("task").run()
-    groups = [t for t in _chart(at, "em_scatter")["data"] if t.get("meta", {}).get("role") == "group"]
+    groups = [
+        t for t in _chart(at, "em_scatter")["data"] if t.get("meta", {}).get("role") == "group"
+    ]
     assert [t["name"] for t in groups] == ["island Torgersen"]
     assert groups[0]["marker"]["color"] == "rgb(117,112,179)"  # third task colour
 
@@ -495,10 +531,13 @@ def test_export_per_row_responsibilities_with_the_task_column():
     assert not _errors(at)
     table = _table(at, "island", "responsibility_0")
     assert list(table.columns[:2]) == ["species", "island"]
-    assert {"component", "responsibility_0", "responsibility_1", "responsibility_2"} <= set(table.columns)
+    assert {"component", "responsibility_0", "responsibility_1", "responsibility_2"} <= set(
+        table.columns
+    )
     assert len(table) == 342
-    np.testing.assert_allclose(table[[f"responsibility_{j}" for j in range(3)]].sum(axis=1), 1.0,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        table[[f"responsibility_{j}" for j in range(3)]].sum(axis=1), 1.0, atol=1e-5
+    )
     assert set(table["island"]) == {"Biscoe", "Dream", "Torgersen"}
     labels = [d.proto.label for d in at.get("download_button")]
     assert "Download labels + responsibilities (CSV)" in labels

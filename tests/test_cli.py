@@ -35,16 +35,45 @@ def faithful_model(tmp_path_factory):
 @pytest.fixture(scope="module")
 def penguin_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("m") / "penguins.json"
-    assert main(["fit", PENGUINS, "-k", "3", "--standardize", "--columns", PENGUIN_COLUMNS,
-                 "--task-column", "island", "--output", str(path)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                PENGUINS,
+                "-k",
+                "3",
+                "--standardize",
+                "--columns",
+                PENGUIN_COLUMNS,
+                "--task-column",
+                "island",
+                "--output",
+                str(path),
+            ]
+        )
+        == 0
+    )
     return path
 
 
 # -- happy paths --------------------------------------------------------------------------------
 def test_fit_writes_a_model_that_loads_and_predicts(capsys, tmp_path):
     out_path = tmp_path / "m.json"
-    code, out, err = run(capsys, "fit", FAITHFUL, "--components", "3", "--covariance-type", "tied",
-                         "--n-init", "2", "--seed", "1", "--output", out_path)
+    code, out, err = run(
+        capsys,
+        "fit",
+        FAITHFUL,
+        "--components",
+        "3",
+        "--covariance-type",
+        "tied",
+        "--n-init",
+        "2",
+        "--seed",
+        "1",
+        "--output",
+        out_path,
+    )
     assert code == 0, err
     for word in ("3 component", "'tied'", "log-likelihood", "BIC", "converged", str(out_path)):
         assert word in out
@@ -64,27 +93,38 @@ def test_fit_with_task_column_fits_a_shared_model(capsys, penguin_model):
 
 
 def test_fit_skips_incomplete_rows_with_a_note(capsys, tmp_path):
-    code, _, err = run(capsys, "fit", PENGUINS, "-k", "2", "--columns", "bill_length_mm,body_mass_g",
-                       "-o", tmp_path / "m.json")
+    code, _, err = run(
+        capsys,
+        "fit",
+        PENGUINS,
+        "-k",
+        "2",
+        "--columns",
+        "bill_length_mm,body_mass_g",
+        "-o",
+        tmp_path / "m.json",
+    )
     assert code == 0
     assert err.startswith("note: skipped 2 of 344 row(s)")
 
 
 def test_select_prints_an_aligned_table_with_the_best_bic_marked(capsys):
-    code, out, err = run(capsys, "select", FAITHFUL, "--components", "1-3",
-                         "--covariance-types", "full,tied")
+    code, out, err = run(
+        capsys, "select", FAITHFUL, "--components", "1-3", "--covariance-types", "full,tied"
+    )
     assert code == 0
     lines = out.splitlines()
     header = next(i for i, ln in enumerate(lines) if "BIC" in ln and "ICL" in ln)
-    rows = lines[header + 1: header + 7]
+    rows = lines[header + 1 : header + 7]
     assert len(rows) == 6 and sum(r.startswith("*") for r in rows) == 1
     assert "lowest BIC" in lines[-1]
     assert "[1/6] K=1 full" in err and "[6/6] K=3 tied" in err
 
 
 def test_select_csv_parses_back_with_pandas(capsys):
-    code, out, _ = run(capsys, "select", FAITHFUL, "-k", "2,3", "--covariance-types", "tied",
-                       "--csv", "--quiet")
+    code, out, _ = run(
+        capsys, "select", FAITHFUL, "-k", "2,3", "--covariance-types", "tied", "--csv", "--quiet"
+    )
     assert code == 0
     grid = pd.read_csv(io.StringIO(out))
     assert list(grid["n_components"]) == [2, 3]
@@ -93,7 +133,8 @@ def test_select_csv_parses_back_with_pandas(capsys):
 
 
 def test_predict_writes_one_row_per_input_row_with_probabilities_summing_to_one(
-        capsys, faithful_model):
+    capsys, faithful_model
+):
     code, out, _ = run(capsys, "predict", faithful_model, FAITHFUL)
     assert code == 0
     pred = pd.read_csv(io.StringIO(out))
@@ -107,8 +148,7 @@ def test_predict_probabilities_are_written_at_full_precision(capsys, faithful_mo
     _, out, _ = run(capsys, "predict", faithful_model, FAITHFUL)
     pred = pd.read_csv(io.StringIO(out))  # pandas 3 parses floats round-trip by default
     model = load_model(faithful_model)
-    assert np.array_equal(pred[["p0", "p1"]].to_numpy(),
-                          model.predict_proba(pd.read_csv(FAITHFUL)))
+    assert np.array_equal(pred[["p0", "p1"]].to_numpy(), model.predict_proba(pd.read_csv(FAITHFUL)))
 
 
 def test_predict_multitask_keeps_incomplete_rows_blank(capsys, penguin_model):
@@ -132,8 +172,10 @@ def test_predict_unknown_task_with_pooled_weights(capsys, penguin_model, tmp_pat
 def test_semicolon_file_with_decimal_commas_is_read(capsys, tmp_path):
     data = tmp_path / "semi.csv"
     df = pd.read_csv(FAITHFUL)
-    data.write_text("eruptions;waiting\n" + "\n".join(
-        f"{str(e).replace('.', ',')};{w}" for e, w in df.itertuples(index=False)))
+    data.write_text(
+        "eruptions;waiting\n"
+        + "\n".join(f"{str(e).replace('.', ',')};{w}" for e, w in df.itertuples(index=False))
+    )
     code, out, _ = run(capsys, "fit", data, "-k", "2", "-o", tmp_path / "m.json")
     assert code == 0 and "272 rows x 2 features" in out
 
@@ -156,8 +198,17 @@ def test_help_of_every_command_describes_options_with_an_example(capsys):
 
 
 # -- multi-task modes ---------------------------------------------------------------------------
-PENGUIN_FIT = ["fit", PENGUINS, "-k", "3", "--standardize", "--columns", PENGUIN_COLUMNS,
-               "--task-column", "island"]
+PENGUIN_FIT = [
+    "fit",
+    PENGUINS,
+    "-k",
+    "3",
+    "--standardize",
+    "--columns",
+    PENGUIN_COLUMNS,
+    "--task-column",
+    "island",
+]
 
 
 @pytest.fixture(scope="module")
@@ -208,29 +259,35 @@ def test_predict_pooled_model_needs_no_task_column(capsys, mode_models, tmp_path
     assert code == 0 and len(pd.read_csv(io.StringIO(out))) == 344
 
 
-def test_predict_separate_unknown_task_is_an_error_even_with_pooled(capsys, mode_models,
-                                                                   tmp_path):
+def test_predict_separate_unknown_task_is_an_error_even_with_pooled(capsys, mode_models, tmp_path):
     data = tmp_path / "mars.csv"
     data.write_text(Path(PENGUINS).read_text().replace("Torgersen", "Mars"))
-    code, out, err = run(capsys, "predict", mode_models["separate"], data,
-                         "--unknown-task", "pooled")
+    code, out, err = run(
+        capsys, "predict", mode_models["separate"], data, "--unknown-task", "pooled"
+    )
     assert code == 2 and out == ""
     last = err.splitlines()[-1]
     assert "Mars" in last and "no shared components" in last and "--mode shared" in last
 
 
-PENGUIN_SELECT = ["select", PENGUINS, "--task-column", "island", "--columns", PENGUIN_COLUMNS,
-                  "--standardize"]
+PENGUIN_SELECT = [
+    "select",
+    PENGUINS,
+    "--task-column",
+    "island",
+    "--columns",
+    PENGUIN_COLUMNS,
+    "--standardize",
+]
 
 
 def test_select_with_tasks_compares_the_three_modes(capsys):
-    code, out, err = run(capsys, *PENGUIN_SELECT, "--components", "3",
-                         "--covariance-types", "full")
+    code, out, err = run(capsys, *PENGUIN_SELECT, "--components", "3", "--covariance-types", "full")
     assert code == 0
     lines = out.splitlines()
     header = next(i for i, ln in enumerate(lines) if "BIC" in ln and "held-out/row" in ln)
     assert "held-out Biscoe" in lines[header] and "held-out Torgersen" in lines[header]
-    rows = lines[header + 1: header + 4]
+    rows = lines[header + 1 : header + 4]
     assert [r.lstrip("* ").split()[0] for r in rows] == ["pooled", "separate", "shared"]
     assert sum(r.startswith("*") for r in rows) == 1 and rows[2].startswith("*")  # shared
     assert lines[header + 4].startswith("* lowest BIC: shared, K=3 full")
@@ -239,13 +296,31 @@ def test_select_with_tasks_compares_the_three_modes(capsys):
 
 
 def test_select_with_tasks_csv_has_one_row_per_mode_k_and_type(capsys):
-    code, out, _ = run(capsys, *PENGUIN_SELECT, "--components", "2,3",
-                       "--covariance-types", "tied,diag", "--csv", "--quiet")
+    code, out, _ = run(
+        capsys,
+        *PENGUIN_SELECT,
+        "--components",
+        "2,3",
+        "--covariance-types",
+        "tied,diag",
+        "--csv",
+        "--quiet",
+    )
     assert code == 0
     grid = pd.read_csv(io.StringIO(out))
     assert len(grid) == 12 and grid["best"].sum() == 1
-    assert {"mode", "n_components", "covariance_type", "n_parameters", "bic", "aic", "icl",
-            "heldout_per_sample", "heldout[Dream]", "error"} <= set(grid.columns)
+    assert {
+        "mode",
+        "n_components",
+        "covariance_type",
+        "n_parameters",
+        "bic",
+        "aic",
+        "icl",
+        "heldout_per_sample",
+        "heldout[Dream]",
+        "error",
+    } <= set(grid.columns)
     best = grid[grid["best"]].iloc[0]
     assert best["bic"] == grid["bic"].min()
 
@@ -256,8 +331,18 @@ def test_select_reports_a_separate_task_smaller_than_k_in_its_error_column(capsy
     frame = pd.DataFrame(rng.normal(size=(43, 2)), columns=["a", "b"])
     frame["site"] = ["big"] * 40 + ["tiny"] * 3
     frame.to_csv(data, index=False)
-    code, out, _ = run(capsys, "select", data, "--task-column", "site", "-k", "4",
-                       "--covariance-types", "spherical", "--quiet")
+    code, out, _ = run(
+        capsys,
+        "select",
+        data,
+        "--task-column",
+        "site",
+        "-k",
+        "4",
+        "--covariance-types",
+        "spherical",
+        "--quiet",
+    )
     assert code == 0
     row = next(ln for ln in out.splitlines() if " separate " in ln)
     assert "task 'tiny' has 3 row(s)" in row
@@ -278,8 +363,17 @@ def test_fit_help_lists_every_mode(capsys):
 
 
 def test_python_m_gmmcore_select_with_tasks():
-    result = _python_m("select", "sample_data/penguins.csv", "--task-column", "island",
-                       "--columns", PENGUIN_COLUMNS, "--standardize", "--components", "3")
+    result = _python_m(
+        "select",
+        "sample_data/penguins.csv",
+        "--task-column",
+        "island",
+        "--columns",
+        PENGUIN_COLUMNS,
+        "--standardize",
+        "--components",
+        "3",
+    )
     assert result.returncode == 0, result.stderr
     assert "* lowest BIC: shared, K=3 tied" in result.stdout
     assert result.stdout.count(" wins on BIC") == 4
@@ -299,8 +393,11 @@ def bad_files(tmp_path_factory):
     (d / "few.csv").write_text("a,b\n1,2\n3,5\n")
     (d / "bad_model.json").write_text('{"format": "gmmcore.model", "version": 1,')
     (d / "not_model.json").write_text('{"hello": 1}')
-    (d / "tiny_task.csv").write_text("a,b,site\n" + "".join(
-        f"{i},{(i * 7) % 5},big\n" for i in range(20)) + "1,2,tiny\n3,1,tiny\n")
+    (d / "tiny_task.csv").write_text(
+        "a,b,site\n"
+        + "".join(f"{i},{(i * 7) % 5},big\n" for i in range(20))
+        + "1,2,tiny\n3,1,tiny\n"
+    )
     (d / "one_task.csv").write_text("a,b,site\n1,2,x\n3,5,x\n4,4,x\n")
     return d
 
@@ -309,59 +406,108 @@ ERRORS = {
     "missing_file": (["fit", "{d}/absent.csv", "-k", "2", "-o", "{d}/o.json"], "does not exist"),
     "empty_file": (["fit", "{d}/empty.csv", "-k", "2", "-o", "{d}/o.json"], "is empty"),
     "binary_file": (["fit", "{d}/binary.csv", "-k", "2", "-o", "{d}/o.json"], "looks binary"),
-    "ragged_csv": (["fit", "{d}/ragged.csv", "-k", "1", "-o", "{d}/o.json"],
-                   "not a readable CSV"),
-    "header_only": (["fit", "{d}/header_only.csv", "-k", "1", "-o", "{d}/o.json"],
-                    "no data rows"),
-    "no_numeric_columns": (["fit", "{d}/text.csv", "-k", "1", "-o", "{d}/o.json"],
-                           "no numeric columns"),
-    "unknown_column": (["fit", FAITHFUL, "-k", "2", "--columns", "eruptions,height",
-                        "-o", "{d}/o.json"], "available columns: eruptions, waiting"),
-    "non_numeric_column": (["fit", PENGUINS, "-k", "2", "--columns", "species",
-                            "-o", "{d}/o.json"], "column 'species' is not numeric"),
-    "unknown_task_column": (["fit", FAITHFUL, "-k", "2", "--task-column", "site",
-                             "-o", "{d}/o.json"], "task column 'site' is not in"),
-    "too_few_rows": (["fit", "{d}/few.csv", "-k", "3", "-o", "{d}/o.json"],
-                     "only 2 complete row(s)"),
-    "infinite_values": (["fit", "{d}/inf.csv", "-k", "1", "-o", "{d}/o.json"],
-                        "infinite values"),
-    "missing_values_as_error": (["fit", PENGUINS, "-k", "2", "--on-missing", "error",
-                                 "-o", "{d}/o.json"], "missing values"),
-    "unknown_covariance_type": (["fit", FAITHFUL, "-k", "2", "--covariance-type", "VVV",
-                                 "-o", "{d}/o.json"], "unknown covariance type 'VVV'"),
-    "components_not_a_number": (["fit", FAITHFUL, "-k", "two", "-o", "{d}/o.json"],
-                                "must be a whole number"),
+    "ragged_csv": (["fit", "{d}/ragged.csv", "-k", "1", "-o", "{d}/o.json"], "not a readable CSV"),
+    "header_only": (["fit", "{d}/header_only.csv", "-k", "1", "-o", "{d}/o.json"], "no data rows"),
+    "no_numeric_columns": (
+        ["fit", "{d}/text.csv", "-k", "1", "-o", "{d}/o.json"],
+        "no numeric columns",
+    ),
+    "unknown_column": (
+        ["fit", FAITHFUL, "-k", "2", "--columns", "eruptions,height", "-o", "{d}/o.json"],
+        "available columns: eruptions, waiting",
+    ),
+    "non_numeric_column": (
+        ["fit", PENGUINS, "-k", "2", "--columns", "species", "-o", "{d}/o.json"],
+        "column 'species' is not numeric",
+    ),
+    "unknown_task_column": (
+        ["fit", FAITHFUL, "-k", "2", "--task-column", "site", "-o", "{d}/o.json"],
+        "task column 'site' is not in",
+    ),
+    "too_few_rows": (
+        ["fit", "{d}/few.csv", "-k", "3", "-o", "{d}/o.json"],
+        "only 2 complete row(s)",
+    ),
+    "infinite_values": (["fit", "{d}/inf.csv", "-k", "1", "-o", "{d}/o.json"], "infinite values"),
+    "missing_values_as_error": (
+        ["fit", PENGUINS, "-k", "2", "--on-missing", "error", "-o", "{d}/o.json"],
+        "missing values",
+    ),
+    "unknown_covariance_type": (
+        ["fit", FAITHFUL, "-k", "2", "--covariance-type", "VVV", "-o", "{d}/o.json"],
+        "unknown covariance type 'VVV'",
+    ),
+    "components_not_a_number": (
+        ["fit", FAITHFUL, "-k", "two", "-o", "{d}/o.json"],
+        "must be a whole number",
+    ),
     "components_zero": (["fit", FAITHFUL, "-k", "0", "-o", "{d}/o.json"], "must be >= 1"),
     "missing_required_option": (["fit", FAITHFUL, "-k", "2"], "--output"),
-    "unwritable_output": (["fit", FAITHFUL, "-k", "2", "-o", "{d}/no/such/dir/m.json"],
-                          "cannot write"),
-    "mode_without_task_column": (["fit", FAITHFUL, "-k", "2", "--mode", "shared",
-                                  "-o", "{d}/o.json"], "add --task-column"),
+    "unwritable_output": (
+        ["fit", FAITHFUL, "-k", "2", "-o", "{d}/no/such/dir/m.json"],
+        "cannot write",
+    ),
+    "mode_without_task_column": (
+        ["fit", FAITHFUL, "-k", "2", "--mode", "shared", "-o", "{d}/o.json"],
+        "add --task-column",
+    ),
     "select_bad_range": (["select", FAITHFUL, "--components", "9-1"], "runs backwards"),
     "select_range_garbage": (["select", FAITHFUL, "--components", "a-b"], "bad --components"),
     "select_range_zero": (["select", FAITHFUL, "--components", "0-3"], "K must be >= 1"),
-    "select_unknown_type": (["select", FAITHFUL, "--covariance-types", "full,round"],
-                            "unknown covariance type 'round'"),
-    "select_too_few_rows": (["select", "{d}/few.csv", "--components", "1-4"],
-                            "goes up to 4"),
-    "predict_malformed_model": (["predict", "{d}/bad_model.json", FAITHFUL],
-                                "not valid JSON"),
-    "predict_not_a_model": (["predict", "{d}/not_model.json", FAITHFUL],
-                            "missing field 'format'"),
+    "select_unknown_type": (
+        ["select", FAITHFUL, "--covariance-types", "full,round"],
+        "unknown covariance type 'round'",
+    ),
+    "select_too_few_rows": (["select", "{d}/few.csv", "--components", "1-4"], "goes up to 4"),
+    "predict_malformed_model": (["predict", "{d}/bad_model.json", FAITHFUL], "not valid JSON"),
+    "predict_not_a_model": (["predict", "{d}/not_model.json", FAITHFUL], "missing field 'format'"),
     "predict_missing_model": (["predict", "{d}/absent.json", FAITHFUL], "does not exist"),
-    "unknown_mode": (["fit", PENGUINS, "-k", "2", "--task-column", "island", "--mode", "mixed",
-                      "-o", "{d}/o.json"], "invalid choice: 'mixed'"),
-    "separate_task_smaller_than_k": (["fit", "{d}/tiny_task.csv", "-k", "3", "--task-column",
-                                      "site", "--mode", "separate", "-o", "{d}/o.json"],
-                                     "task 'tiny' has 2 row(s)"),
-    "select_single_task": (["select", "{d}/one_task.csv", "--task-column", "site", "-k", "1"],
-                           "has a single task"),
-    "select_test_size_without_tasks": (["select", FAITHFUL, "-k", "2", "--test-size", "0.3"],
-                                       "add --task-column"),
-    "select_bad_test_size": (["select", PENGUINS, "--task-column", "island", "--test-size", "1.5"],
-                             "strictly between 0 and 1"),
-    "select_unknown_task_column": (["select", FAITHFUL, "--task-column", "site"],
-                                   "task column 'site' is not in"),
+    "unknown_mode": (
+        [
+            "fit",
+            PENGUINS,
+            "-k",
+            "2",
+            "--task-column",
+            "island",
+            "--mode",
+            "mixed",
+            "-o",
+            "{d}/o.json",
+        ],
+        "invalid choice: 'mixed'",
+    ),
+    "separate_task_smaller_than_k": (
+        [
+            "fit",
+            "{d}/tiny_task.csv",
+            "-k",
+            "3",
+            "--task-column",
+            "site",
+            "--mode",
+            "separate",
+            "-o",
+            "{d}/o.json",
+        ],
+        "task 'tiny' has 2 row(s)",
+    ),
+    "select_single_task": (
+        ["select", "{d}/one_task.csv", "--task-column", "site", "-k", "1"],
+        "has a single task",
+    ),
+    "select_test_size_without_tasks": (
+        ["select", FAITHFUL, "-k", "2", "--test-size", "0.3"],
+        "add --task-column",
+    ),
+    "select_bad_test_size": (
+        ["select", PENGUINS, "--task-column", "island", "--test-size", "1.5"],
+        "strictly between 0 and 1",
+    ),
+    "select_unknown_task_column": (
+        ["select", FAITHFUL, "--task-column", "site"],
+        "task column 'site' is not in",
+    ),
     "no_command": ([], "choose a command"),
     "unknown_command": (["train", FAITHFUL], "invalid choice"),
 }
@@ -403,8 +549,13 @@ def test_predict_task_column_on_a_single_model_is_an_error(capsys, faithful_mode
 
 # -- the real entry point -----------------------------------------------------------------------
 def _python_m(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "gmmcore", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "gmmcore", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_python_m_gmmcore_fit_then_predict(tmp_path):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.datasets import make_mixture
+from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.engine.em import Snapshot, iter_em, responsibilities, snapshot_log_likelihood
 
 SEEDS = [0, 1, 2]

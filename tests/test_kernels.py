@@ -16,8 +16,7 @@ from numpy.testing import assert_allclose
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from gmmcore.engine import kernels
-from gmmcore.engine import estep
+from gmmcore.engine import estep, kernels
 from gmmcore.engine.covariance import COVARIANCE_TYPES, get_structure
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.datasets import make_mixture
+from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.engine.initialization import INIT_METHODS
 from gmmcore.mixture import GaussianMixture, NotFittedError, RestartResult
 
@@ -202,8 +202,9 @@ def test_not_fitted_error_is_value_and_attribute_error():
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_restarts_has_one_entry_per_init_and_keeps_the_best(X, covariance_type):
-    gm = GaussianMixture(K, covariance_type=covariance_type, n_init=5, init_params="random",
-                         random_state=0).fit(X)
+    gm = GaussianMixture(
+        K, covariance_type=covariance_type, n_init=5, init_params="random", random_state=0
+    ).fit(X)
     assert len(gm.restarts_) == 5
     assert all(isinstance(r, RestartResult) for r in gm.restarts_)
     assert [r.index for r in gm.restarts_] == list(range(5))
@@ -283,7 +284,9 @@ def test_partial_user_initial_parameters_override_only_what_is_given(X):
 def test_different_random_states_can_give_different_starts(X):
     starts = {
         GaussianMixture(K, init_params="random_from_data", random_state=s, max_iter=1)
-        .fit(X).history_[0].means.tobytes()
+        .fit(X)
+        .history_[0]
+        .means.tobytes()
         for s in range(5)
     }
     assert len(starts) > 1

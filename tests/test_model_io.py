@@ -66,8 +66,15 @@ def valid_shared_doc(penguins_df) -> dict:
     std = Standardizer.fit(penguins_df[PENGUIN_FEATURES])
     gm = GaussianMixture(2, covariance_type="diag", random_state=0)
     gm.fit(std.transform(penguins_df[PENGUIN_FEATURES]), tasks=penguins_df["island"])
-    return json.loads(to_json(gm, feature_names=PENGUIN_FEATURES, standardizer=std,
-                              X=penguins_df, tasks=penguins_df["island"]))
+    return json.loads(
+        to_json(
+            gm,
+            feature_names=PENGUIN_FEATURES,
+            standardizer=std,
+            X=penguins_df,
+            tasks=penguins_df["island"],
+        )
+    )
 
 
 # -- exact round trips --------------------------------------------------------------------------
@@ -129,10 +136,16 @@ def test_history_is_left_out_by_default(faithful_df):
 def test_precisions_init_without_iterations_still_predicts_exactly(faithful_df):
     """max_iter=0 keeps the user's precision factor, which the file then stores."""
     X = faithful_df.to_numpy()
-    gm = GaussianMixture(2, covariance_type="full", max_iter=0, weights_init=[0.4, 0.6],
-                         means_init=[[2.0, 55.0], [4.3, 80.0]],
-                         precisions_init=np.array([np.linalg.inv([[0.1, 0.5], [0.5, 30.0]]),
-                                                   np.linalg.inv([[0.2, 0.9], [0.9, 36.0]])]))
+    gm = GaussianMixture(
+        2,
+        covariance_type="full",
+        max_iter=0,
+        weights_init=[0.4, 0.6],
+        means_init=[[2.0, 55.0], [4.3, 80.0]],
+        precisions_init=np.array(
+            [np.linalg.inv([[0.1, 0.5], [0.5, 30.0]]), np.linalg.inv([[0.2, 0.9], [0.9, 36.0]])]
+        ),
+    )
     gm.fit(X)
     text = to_json(gm)
     loaded = from_json(text)
@@ -162,19 +175,27 @@ def fitted_mixtures(draw):
     k = draw(st.integers(1, 3))
     n = draw(st.integers(max(8, 3 * k), 40))
     scale = draw(st.sampled_from([1e-3, 1.0, 1e4]))
-    X = draw(arrays(np.float64, (n, n_features),
-                    elements=st.floats(-10, 10, allow_nan=False, allow_infinity=False,
-                                       width=64)))
+    X = draw(
+        arrays(
+            np.float64,
+            (n, n_features),
+            elements=st.floats(-10, 10, allow_nan=False, allow_infinity=False, width=64),
+        )
+    )
     X = X * scale
     assume(np.all(np.ptp(X, axis=0) > 0))
     covariance_type = draw(st.sampled_from(COVARIANCE_TYPES))
     with_tasks = draw(st.booleans())
     tasks = None
     if with_tasks:
-        tasks = np.array(draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n,
-                                       max_size=n)))
-    gm = GaussianMixture(k, covariance_type=covariance_type, max_iter=draw(st.integers(0, 5)),
-                         reg_covar=1e-6 * scale**2, random_state=draw(st.integers(0, 99)))
+        tasks = np.array(draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n)))
+    gm = GaussianMixture(
+        k,
+        covariance_type=covariance_type,
+        max_iter=draw(st.integers(0, 5)),
+        reg_covar=1e-6 * scale**2,
+        random_state=draw(st.integers(0, 99)),
+    )
     try:
         gm.fit(X, tasks=tasks)
     except ValueError:
@@ -193,8 +214,9 @@ def test_json_round_trip_is_exact_for_random_fits(case):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1,
-                max_size=20))
+@given(
+    st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1, max_size=20)
+)
 def test_any_finite_double_survives_the_file_format(values):
     """repr round-trips every finite double, including -0.0, subnormals and the extremes."""
     from gmmcore.io.model_writer import _dumps
@@ -237,8 +259,9 @@ def test_unknown_task_is_an_error_naming_the_known_tasks(shared):
 
 def test_unknown_task_pooled_uses_the_n_weighted_pooled_weights(shared):
     gm, std, Z, df = shared
-    model = from_json(to_json(gm, feature_names=PENGUIN_FEATURES, standardizer=std, X=df,
-                              tasks=df["island"]))
+    model = from_json(
+        to_json(gm, feature_names=PENGUIN_FEATURES, standardizer=std, X=df, tasks=df["island"])
+    )
     counts = df["island"].value_counts().reindex(list(gm.tasks_)).to_numpy()
     expected_pooled = counts @ gm.weights_ / counts.sum()
     np.testing.assert_allclose(model.pooled_weights(), expected_pooled, rtol=0, atol=1e-15)
@@ -246,12 +269,16 @@ def test_unknown_task_pooled_uses_the_n_weighted_pooled_weights(shared):
     tasks = np.array(["Mars", "Dream"] * 3)
     proba = model.predict_proba(df.iloc[:6], tasks, unknown_task="pooled")
     # Reference: a single mixture with the pooled weights (same components).
-    single = GaussianMixture(3, covariance_type=gm.covariance_type, max_iter=0,
-                             weights_init=model.pooled_weights(), means_init=gm.means_,
-                             precisions_init=gm.precisions_)
+    single = GaussianMixture(
+        3,
+        covariance_type=gm.covariance_type,
+        max_iter=0,
+        weights_init=model.pooled_weights(),
+        means_init=gm.means_,
+        precisions_init=gm.precisions_,
+    )
     single.fit(Z)
-    np.testing.assert_allclose(proba[0::2], single.predict_proba(Z[:6])[0::2], rtol=0,
-                               atol=1e-10)
+    np.testing.assert_allclose(proba[0::2], single.predict_proba(Z[:6])[0::2], rtol=0, atol=1e-10)
     # Rows of a known task are exactly what the mixture itself computes (on the same six
     # rows: BLAS may round a row differently in a product with another number of rows).
     known = gm.predict_proba(Z[:6], tasks=np.array(["Dream"] * 6))
@@ -351,6 +378,7 @@ def _set(path, value):
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
+
     return mutate
 
 
@@ -360,6 +388,7 @@ def _delete(path):
         for key in path[:-1]:
             target = target[key]
         del target[path[-1]]
+
     return mutate
 
 
@@ -406,41 +435,54 @@ def _history_bad(doc):
 
 
 MALFORMED = {
-    "weights_do_not_sum_to_one": (_scale_weights, ["weights sums to", "not 1",
-                                                   "tolerance 1e-09"]),
+    "weights_do_not_sum_to_one": (_scale_weights, ["weights sums to", "not 1", "tolerance 1e-09"]),
     "negative_weight": (_negative_weight, ["weights has a negative weight (-0.2 for component 1)"]),
     "covariance_not_symmetric": (_asymmetric, ["covariances[0] is not symmetric", "tolerance"]),
-    "covariance_not_positive_definite": (_not_pd, ["covariances[1] (component 1) is not "
-                                                   "positive definite"]),
+    "covariance_not_positive_definite": (
+        _not_pd,
+        ["covariances[1] (component 1) is not positive definite"],
+    ),
     "tied_not_positive_definite": (_tied_not_pd, ["shared covariance", "not positive definite"]),
     "diag_variance_zero": (_diag_zero, ["covariances[1] (component 1) has a variance <= 0"]),
-    "means_shape": (_means_three_rows, ["means has shape (3, 2) but n_components=2 and "
-                                        "n_features=2"]),
+    "means_shape": (
+        _means_three_rows,
+        ["means has shape (3, 2) but n_components=2 and n_features=2"],
+    ),
     "means_ragged": (_ragged, ["means", "ragged"]),
     "covariance_nesting_for_type": (_wrong_cov_nesting, ["covariances", "must be an array"]),
     "missing_field": (_delete(["means"]), ["missing field 'means'"]),
     "missing_fit_field": (_delete(["fit", "n_samples"]), ["missing field 'n_samples' in 'fit'"]),
-    "wrong_type": (_set(["n_components"], "2"), ["field 'n_components' must be an integer",
-                                                 "got a string"]),
+    "wrong_type": (
+        _set(["n_components"], "2"),
+        ["field 'n_components' must be an integer", "got a string"],
+    ),
     "wrong_bool_type": (_set(["fit", "converged"], "yes"), ["fit.converged", "true or false"]),
-    "unknown_covariance_type": (_set(["covariance_type"], "VVV"),
-                                ["unknown covariance type 'VVV'", "full, tied, diag, spherical"]),
-    "feature_names_count": (_set(["feature_names"], ["a", "b", "c"]),
-                            ["feature_names has 3 name(s) but n_features=2"]),
-    "feature_names_duplicate": (_set(["feature_names"], ["a", "a"]),
-                                ["feature_names", "duplicate"]),
-    "scale_not_positive": (_set(["preprocessing", "standardization"],
-                                {"mean": [0.0, 0.0], "scale": [1.0, 0.0]}),
-                           ["preprocessing.standardization.scale[1] is 0.0", "must be > 0"]),
-    "scale_length": (_set(["preprocessing", "standardization"],
-                          {"mean": [0.0], "scale": [1.0]}),
-                     ["preprocessing.standardization.mean has shape (1,)", "n_features=2"]),
+    "unknown_covariance_type": (
+        _set(["covariance_type"], "VVV"),
+        ["unknown covariance type 'VVV'", "full, tied, diag, spherical"],
+    ),
+    "feature_names_count": (
+        _set(["feature_names"], ["a", "b", "c"]),
+        ["feature_names has 3 name(s) but n_features=2"],
+    ),
+    "feature_names_duplicate": (
+        _set(["feature_names"], ["a", "a"]),
+        ["feature_names", "duplicate"],
+    ),
+    "scale_not_positive": (
+        _set(["preprocessing", "standardization"], {"mean": [0.0, 0.0], "scale": [1.0, 0.0]}),
+        ["preprocessing.standardization.scale[1] is 0.0", "must be > 0"],
+    ),
+    "scale_length": (
+        _set(["preprocessing", "standardization"], {"mean": [0.0], "scale": [1.0]}),
+        ["preprocessing.standardization.mean has shape (1,)", "n_features=2"],
+    ),
     "wrong_format": (_set(["format"], "sklearn.pickle"), ["field 'format'", "not a gmmcore"]),
     "missing_format": (_delete(["format"]), ["missing field 'format'"]),
     "newer_version": (_set(["version"], 2), ["version' is 2", "upgrade gmmcore"]),
     "version_as_string": (_set(["version"], "1"), ["field 'version' must be an integer"]),
     "unknown_field": (_set(["colour"], "blue"), ["unknown field 'colour'"]),
-    "unknown_mode": (_set(["mode"], "mixed"), ["field 'mode'", "not one of", "\"separate\""]),
+    "unknown_mode": (_set(["mode"], "mixed"), ["field 'mode'", "not one of", '"separate"']),
     "single_with_tasks": (_set(["tasks"], ["a", "b"]), ["field 'tasks' must be null"]),
     "bad_history_snapshot": (_history_bad, ["history[0].means has shape (1, 2)"]),
     "negative_n_samples": (_set(["fit", "n_samples"], 0), ["fit.n_samples", "minimum 1"]),
@@ -477,8 +519,10 @@ def _shared_row_sum(doc):
 
 
 SHARED_MALFORMED = {
-    "tasks_do_not_match_weights": (_shared_tasks_mismatch,
-                                   ["weights has shape (3, 2) but mode='shared' with 2 task(s)"]),
+    "tasks_do_not_match_weights": (
+        _shared_tasks_mismatch,
+        ["weights has shape (3, 2) but mode='shared' with 2 task(s)"],
+    ),
     "pooled_weights_inconsistent": (_shared_pooled_off, ["pooled_weights is not the"]),
     "task_counts_length": (_shared_task_counts_length, ["task_n_samples has 2 entries"]),
     "task_row_sum": (_shared_row_sum, ["weights[1] (task 'Dream') sums to"]),
@@ -498,8 +542,9 @@ def test_malformed_shared_file_names_the_field_and_the_problem(case, valid_share
 
 
 @pytest.mark.parametrize(
-    ("literal", "shown"), [("NaN", "NaN"), ("Infinity", "Infinity"), ("-Infinity", "-Infinity"),
-                           ("1e400", "1e400")])
+    ("literal", "shown"),
+    [("NaN", "NaN"), ("Infinity", "Infinity"), ("-Infinity", "-Infinity"), ("1e400", "1e400")],
+)
 def test_nan_and_infinity_are_rejected_naming_the_field(literal, shown, valid_doc):
     text = json.dumps(valid_doc).replace(repr(valid_doc["means"][0][1]), literal, 1)
     with pytest.raises(ModelFileError, match=re.escape(f"field 'means[0][1]' is {shown}")):
@@ -509,8 +554,10 @@ def test_nan_and_infinity_are_rejected_naming_the_field(literal, shown, valid_do
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
-        ('{"format": "gmmcore.model",\n  "version": 1,,}', ["not valid JSON", "line 2",
-                                                           "column 16"]),
+        (
+            '{"format": "gmmcore.model",\n  "version": 1,,}',
+            ["not valid JSON", "line 2", "column 16"],
+        ),
         ("", ["empty"]),
         ("   \n", ["empty"]),
         ("[1, 2, 3]", ["JSON object at the top level", "got an array"]),

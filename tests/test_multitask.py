@@ -17,9 +17,9 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import multivariate_normal
 from sklearn.metrics import adjusted_rand_score
 
+from gmmcore.datasets import load_sample
 from gmmcore.engine import criteria
 from gmmcore.engine.covariance import COVARIANCE_TYPES
-from gmmcore.datasets import load_sample
 from gmmcore.model import FittedModel
 from gmmcore.multitask import (
     MODES,
@@ -46,8 +46,9 @@ def small():
 def large():
     """3000 rows, 3 tasks with clearly different weights, well separated components."""
     weights = [[0.6, 0.3, 0.1], [0.1, 0.2, 0.7], [0.3, 0.4, 0.3]]
-    data, truth = make_multitask_data(3000, 2, 3, 3, separation=6.0, task_weights=weights,
-                                      random_state=11)
+    data, truth = make_multitask_data(
+        3000, 2, 3, 3, separation=6.0, task_weights=weights, random_state=11
+    )
     return data[["x1", "x2"]].to_numpy(), data["task"].to_numpy(), truth
 
 
@@ -89,8 +90,9 @@ def test_shared_history_log_likelihood_never_decreases(small, covariance_type):
     """E-step log-likelihoods of the shared model never decrease (EM monotonicity), up to
     1e-9 relative for floating-point rounding."""
     X, tasks, _ = small
-    model = fit_multitask(X, tasks, 3, covariance_type=covariance_type, tol=1e-8,
-                          max_iter=200, random_state=1)
+    model = fit_multitask(
+        X, tasks, 3, covariance_type=covariance_type, tol=1e-8, max_iter=200, random_state=1
+    )
     ll = np.array([s.log_likelihood for s in model.history if s.phase == "E"])
     assert ll.size > 2
     assert np.all(np.diff(ll) >= -1e-9 * np.abs(ll[:-1]))
@@ -107,15 +109,27 @@ def test_shared_history_task_weight_rows_sum_to_one(small):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), n_tasks=st.integers(2, 4), k=st.integers(1, 4),
-       covariance_type=st.sampled_from(COVARIANCE_TYPES))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_tasks=st.integers(2, 4),
+    k=st.integers(1, 4),
+    covariance_type=st.sampled_from(COVARIANCE_TYPES),
+)
 def test_shared_log_likelihood_never_decreases_on_random_data(seed, n_tasks, k, covariance_type):
     """Property: on random multi-task data (poorly separated ones included) the shared model's
     E-step log-likelihood never decreases (1e-9 relative) and stays finite."""
-    data, _ = make_multitask_data(40 * n_tasks, 2, max(k, 1), n_tasks, separation=1.5,
-                                  random_state=seed)
-    model = fit_multitask(data[["x1", "x2"]], data["task"], k, covariance_type=covariance_type,
-                          reg_covar=1e-4, tol=1e-6, random_state=seed % 1000)
+    data, _ = make_multitask_data(
+        40 * n_tasks, 2, max(k, 1), n_tasks, separation=1.5, random_state=seed
+    )
+    model = fit_multitask(
+        data[["x1", "x2"]],
+        data["task"],
+        k,
+        covariance_type=covariance_type,
+        reg_covar=1e-4,
+        tol=1e-6,
+        random_state=seed % 1000,
+    )
     ll = np.array([s.log_likelihood for s in model.history if s.phase == "E"])
     assert np.isfinite(ll).all()
     assert np.all(np.diff(ll) >= -1e-9 * np.abs(ll[:-1]))
@@ -154,8 +168,9 @@ def test_make_multitask_data_honours_zero_task_weights():
 # -- parameter counts and criteria ------------------------------------------------------------
 def _p_single(k, d, covariance_type):
     """Free parameters of one K-component mixture, counted by hand (scikit-learn's counts)."""
-    cov = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d,
-           "spherical": k}[covariance_type]
+    cov = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d, "spherical": k}[
+        covariance_type
+    ]
     return (k - 1) + k * d + cov
 
 
@@ -270,7 +285,9 @@ def test_gvhd_compare_modes_on_all_rows_is_finite():
 # -- prediction -----------------------------------------------------------------------------------
 def _manual_proba(weights_rows, means, covariances, X):
     """Bayes' rule with scipy.stats.multivariate_normal: w_tk N(x | mu_k, Sigma_k), normalized."""
-    dens = np.column_stack([multivariate_normal(m, c).pdf(X) for m, c in zip(means, covariances, strict=True)])
+    dens = np.column_stack(
+        [multivariate_normal(m, c).pdf(X) for m, c in zip(means, covariances, strict=True)]
+    )
     joint = weights_rows * dens
     return joint / joint.sum(axis=1, keepdims=True)
 
@@ -293,7 +310,7 @@ def test_shared_predictions_differ_between_tasks(small):
     # The most ambiguous row (largest entropy), where the weights matter most.
     p = model.predict_proba(X, tasks)
     ambiguous = np.argmax(-(p * np.log(np.clip(p, 1e-300, None))).sum(axis=1))
-    point = np.repeat(X[ambiguous:ambiguous + 1], 3, axis=0)
+    point = np.repeat(X[ambiguous : ambiguous + 1], 3, axis=0)
     proba = model.predict_proba(point, list(model.tasks))
     assert np.abs(proba[0] - proba[1]).max() > 0.01 or np.abs(proba[0] - proba[2]).max() > 0.01
 
@@ -321,7 +338,10 @@ def test_pooled_predict_ignores_the_task(small):
 def test_unseen_task_is_an_error_naming_the_known_tasks(small):
     X, tasks, _ = small
     model = fit_multitask(X, tasks, 3)
-    with pytest.raises(ValueError, match=r"unknown task.*'task 9'.*\['task 1', 'task 2', 'task 3'\].*unknown_task='pooled'"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown task.*'task 9'.*\['task 1', 'task 2', 'task 3'\].*unknown_task='pooled'",
+    ):
         model.predict_proba(X[:2], ["task 1", "task 9"])
 
 
@@ -388,8 +408,15 @@ def test_zero_task_weights_fit_without_warnings_or_nan(absent_component):
             assert snap.log_likelihood is None or np.isfinite(snap.log_likelihood)
         w = model.task_weights().to_numpy()
         proba = model.predict_proba(X, tasks)
-        outputs = [w, model.pooled_weights(), proba, model.score_samples(X, tasks),
-                   model.bic(X, tasks), model.aic(X, tasks), model.icl(X, tasks)]
+        outputs = [
+            w,
+            model.pooled_weights(),
+            proba,
+            model.score_samples(X, tasks),
+            model.bic(X, tasks),
+            model.aic(X, tasks),
+            model.icl(X, tasks),
+        ]
     assert all(np.isfinite(o).all() for o in outputs)
     assert w[0, 2] < 1e-12 and w[1, 0] < 1e-12
 
@@ -400,8 +427,15 @@ def test_exact_zero_weight_gives_zero_probability(absent_component):
     X, tasks, truth = absent_component
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model = fit_multitask(X, tasks, 3, weights_init=truth.weights, means_init=truth.means,
-                              precisions_init=np.linalg.inv(truth.covariances), max_iter=0)
+        model = fit_multitask(
+            X,
+            tasks,
+            3,
+            weights_init=truth.weights,
+            means_init=truth.means,
+            precisions_init=np.linalg.inv(truth.covariances),
+            max_iter=0,
+        )
         proba = model.predict_proba(X, tasks)
         icl = model.icl(X, tasks)
     assert model.task_weights().loc["task 1", "2"] == 0.0
@@ -462,9 +496,20 @@ def test_split_rejects_bad_test_size(bad):
 def test_compare_modes_columns_and_summary(small):
     X, tasks, _ = small
     table = compare_modes(X, tasks, 3)
-    expected = ["mode", "n_parameters", "log_likelihood", "bic", "aic", "icl",
-                "heldout_log_likelihood", "heldout_per_sample",
-                "heldout[task 1]", "heldout[task 2]", "heldout[task 3]", "error"]
+    expected = [
+        "mode",
+        "n_parameters",
+        "log_likelihood",
+        "bic",
+        "aic",
+        "icl",
+        "heldout_log_likelihood",
+        "heldout_per_sample",
+        "heldout[task 1]",
+        "heldout[task 2]",
+        "heldout[task 3]",
+        "error",
+    ]
     assert list(table.columns) == expected
     winner = table.loc[table["bic"].idxmin(), "mode"]
     assert table.attrs["summary"].startswith(f"{winner} wins on BIC")
@@ -478,8 +523,11 @@ def test_compare_modes_heldout_matches_a_manual_fit(small):
     table = compare_modes(X, tasks, 3, random_state=4).set_index("mode")
     train, test = train_test_split_by_task(tasks, 0.25, random_state=4)
     model = fit_multitask(X[train], tasks[train], 3, mode="shared", random_state=4)
-    assert_allclose(table.loc["shared", "heldout_log_likelihood"],
-                    model.log_likelihood(X[test], tasks[test]), rtol=1e-12)
+    assert_allclose(
+        table.loc["shared", "heldout_log_likelihood"],
+        model.log_likelihood(X[test], tasks[test]),
+        rtol=1e-12,
+    )
 
 
 def test_compare_modes_reports_a_failing_mode_and_runs_the_others():

@@ -61,8 +61,9 @@ def test_loaded_model_predicts_every_task_bit_for_bit(mode, cov, fitted, penguin
     assert np.array_equal(model.predict(df, tasks), mt.predict(Z, tasks))
     for task in mt.tasks:  # one task at a time, as a caller predicting a single island would
         rows = tasks == task
-        assert np.array_equal(model.predict_proba(df[rows], tasks[rows]),
-                              mt.predict_proba(Z[rows], tasks[rows]))
+        assert np.array_equal(
+            model.predict_proba(df[rows], tasks[rows]), mt.predict_proba(Z[rows], tasks[rows])
+        )
 
 
 @pytest.mark.parametrize(("mode", "cov"), CASES)
@@ -181,8 +182,10 @@ def test_shared_unseen_task_uses_pooled_weights_when_asked(fitted, penguins):
     mt, text = fitted["shared", "full"]
     model = from_json(text)
     tasks = np.array(["Mars"] * 5)
-    assert np.array_equal(model.predict_proba(df.iloc[:5], tasks, unknown_task="pooled"),
-                          mt.predict_proba(Z[:5], tasks, unknown_task="pooled"))
+    assert np.array_equal(
+        model.predict_proba(df.iloc[:5], tasks, unknown_task="pooled"),
+        mt.predict_proba(Z[:5], tasks, unknown_task="pooled"),
+    )
     with pytest.raises(ValueError, match="unknown_task='pooled'"):
         model.predict_proba(df.iloc[:5], tasks)
 
@@ -252,41 +255,70 @@ def _separate_tasks_not_strings(doc):
 
 MALFORMED = {
     "shared_tasks_vs_weight_rows": (
-        "shared", _shared_fewer_tasks,
-        ["weights has shape (3, 3) but mode='shared' with 2 task(s)", "must have shape (2, 3)"]),
+        "shared",
+        _shared_fewer_tasks,
+        ["weights has shape (3, 3) but mode='shared' with 2 task(s)", "must have shape (2, 3)"],
+    ),
     "shared_task_weights_not_summing_to_1": (
-        "shared", _shared_row_not_summing,
-        ["weights[2] (task 'Torgersen') sums to", "renormalize"]),
+        "shared",
+        _shared_row_not_summing,
+        ["weights[2] (task 'Torgersen') sums to", "renormalize"],
+    ),
     "pooled_task_counts_vs_tasks": (
-        "pooled", _pooled_counts_mismatch,
-        ["task_n_samples has 2 entries but there are 3 tasks", "one row count per task"]),
+        "pooled",
+        _pooled_counts_mismatch,
+        ["task_n_samples has 2 entries but there are 3 tasks", "one row count per task"],
+    ),
     "pooled_with_pooled_weights": (
-        "pooled", _pooled_with_pooled_weights, ["field 'pooled_weights' must be null"]),
+        "pooled",
+        _pooled_with_pooled_weights,
+        ["field 'pooled_weights' must be null"],
+    ),
     "separate_submodel_missing": (
-        "separate", _separate_submodel_missing,
-        ["submodels has no entry for task 'Dream'", "add submodels.Dream"]),
+        "separate",
+        _separate_submodel_missing,
+        ["submodels has no entry for task 'Dream'", "add submodels.Dream"],
+    ),
     "separate_extra_submodel": (
-        "separate", _separate_extra_submodel,
-        ["submodels has an entry for 'Mars'", "not in 'tasks'"]),
+        "separate",
+        _separate_extra_submodel,
+        ["submodels has an entry for 'Mars'", "not in 'tasks'"],
+    ),
     "separate_task_weights_not_summing_to_1": (
-        "separate", _separate_weights_not_summing,
-        ["submodels.Torgersen.weights sums to", "renormalize"]),
+        "separate",
+        _separate_weights_not_summing,
+        ["submodels.Torgersen.weights sums to", "renormalize"],
+    ),
     "separate_with_top_level_weights": (
-        "separate", _separate_with_top_level_weights,
-        ["field 'weights' does not belong", "'submodels'", "remove it"]),
+        "separate",
+        _separate_with_top_level_weights,
+        ["field 'weights' does not belong", "'submodels'", "remove it"],
+    ),
     "separate_submodel_wrong_means_shape": (
-        "separate", _separate_submodel_wrong_means,
-        ["submodels.Biscoe.means has shape (2, 4)", "must have shape (3, 4)"]),
+        "separate",
+        _separate_submodel_wrong_means,
+        ["submodels.Biscoe.means has shape (2, 4)", "must have shape (3, 4)"],
+    ),
     "separate_without_submodels": (
-        "separate", _separate_without_submodels, ["missing field 'submodels'", "add it"]),
+        "separate",
+        _separate_without_submodels,
+        ["missing field 'submodels'", "add it"],
+    ),
     "separate_submodel_without_fit": (
-        "separate", _separate_submodel_without_fit,
-        ["missing field 'fit' in 'submodels.Biscoe'", "add it"]),
+        "separate",
+        _separate_submodel_without_fit,
+        ["missing field 'fit' in 'submodels.Biscoe'", "add it"],
+    ),
     "unknown_mode": (
-        "shared", _unknown_mode,
-        ["field 'mode' is \"hierarchical\"", '"pooled"', '"separate"', "fix that field"]),
+        "shared",
+        _unknown_mode,
+        ["field 'mode' is \"hierarchical\"", '"pooled"', '"separate"', "fix that field"],
+    ),
     "task_names_not_strings": (
-        "separate", _separate_tasks_not_strings, ["field 'tasks[0]' must be a string"]),
+        "separate",
+        _separate_tasks_not_strings,
+        ["field 'tasks[0]' must be a string"],
+    ),
 }
 
 

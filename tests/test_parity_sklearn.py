@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.datasets import make_mixture, sample_data_dir
+from gmmcore.engine.covariance import COVARIANCE_TYPES
 from gmmcore.mixture import GaussianMixture
 
 sklearn_mixture = pytest.importorskip("sklearn.mixture")
@@ -51,7 +51,10 @@ def _initial_parameters(X, k, covariance_type, seed, init_params="random_from_da
     """Initial weights, means and precisions: scikit-learn's state after one EM iteration
     from a random start (so the starts differ per seed and are not at an optimum)."""
     ref = sklearn_mixture.GaussianMixture(
-        k, covariance_type=covariance_type, max_iter=1, init_params=init_params,
+        k,
+        covariance_type=covariance_type,
+        max_iter=1,
+        init_params=init_params,
         random_state=seed,
     )
     with warnings.catch_warnings():
@@ -61,8 +64,15 @@ def _initial_parameters(X, k, covariance_type, seed, init_params="random_from_da
 
 
 def _fit_both(X, k, covariance_type, init, *, tol=1e-3, max_iter=100, reg_covar=1e-6):
-    kwargs = dict(n_components=k, covariance_type=covariance_type, tol=tol, max_iter=max_iter,
-                  reg_covar=reg_covar, random_state=0, **init)
+    kwargs = dict(
+        n_components=k,
+        covariance_type=covariance_type,
+        tol=tol,
+        max_iter=max_iter,
+        reg_covar=reg_covar,
+        random_state=0,
+        **init,
+    )
     ref = sklearn_mixture.GaussianMixture(**kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning in the max_iter cases

@@ -8,8 +8,8 @@ import plotly.graph_objects as go
 import pytest
 
 from gmmcore import GaussianMixture
+from gmmcore import viz as P
 from gmmcore.viz import explain as E
-from gmmcore.viz import plots as P
 
 
 def _role(fig, role):
@@ -22,11 +22,14 @@ def fitted(faithful):
 
 
 @pytest.mark.parametrize("n_sd", [1, 2, 3])
-@pytest.mark.parametrize("cov", [
-    [[1.0, 0.0], [0.0, 1.0]],
-    [[4.0, 1.9], [1.9, 1.0]],
-    [[0.01, -0.002], [-0.002, 30.0]],
-])
+@pytest.mark.parametrize(
+    "cov",
+    [
+        [[1.0, 0.0], [0.0, 1.0]],
+        [[4.0, 1.9], [1.9, 1.0]],
+        [[0.01, -0.002], [-0.002, 30.0]],
+    ],
+)
 def test_ellipse_points_lie_on_the_mahalanobis_contour(n_sd, cov):
     """Every ellipse point satisfies (x - mu)^T S^-1 (x - mu) = n_sd^2 (to 1e-9)."""
     mu = np.array([2.0, -1.0])
@@ -70,8 +73,14 @@ def test_em_scatter_has_points_ellipses_means_and_arrows(fitted, faithful):
     h = fitted.history_
     step = next(i for i, s in enumerate(h) if s.phase == "M")
     resp = E.display_responsibilities(h, step, faithful)
-    fig = P.em_scatter(faithful, resp, means=h[step].means, covariances=E.covariance_stack(h[step]),
-                       prev_means=h[step - 1].means, weights=h[step].weights)
+    fig = P.em_scatter(
+        faithful,
+        resp,
+        means=h[step].means,
+        covariances=E.covariance_stack(h[step]),
+        prev_means=h[step - 1].means,
+        weights=h[step].weights,
+    )
     assert isinstance(fig, go.Figure)
     assert len(_role(fig, "ellipse")) == 2 * 3
     assert len(_role(fig, "mean")) == 2
@@ -123,8 +132,9 @@ def test_log_likelihood_never_decreases_in_the_trace(fitted):
 
 
 def test_histogram_figure_mixture_is_sum_of_components():
-    fig = P.histogram_figure(np.linspace(-3, 3, 100), weights=[0.3, 0.7], means=[-1, 1],
-                             variances=[0.5, 1.0])
+    fig = P.histogram_figure(
+        np.linspace(-3, 3, 100), weights=[0.3, 0.7], means=[-1, 1], variances=[0.5, 1.0]
+    )
     comps = _role(fig, "component_density")
     (mix,) = _role(fig, "mixture_density")
     np.testing.assert_allclose(np.sum([c.y for c in comps], axis=0), mix.y, rtol=1e-12)
@@ -139,8 +149,14 @@ def test_scatter_matrix_and_restarts_and_criteria_figures():
     assert isinstance(fig.data[0], go.Splom) and len(fig.data[0].dimensions) == 3
     fig = P.restarts_figure([-10.0, -9.0, -12.0], best=1, selected=2)
     assert list(fig.data[0].y) == [-10.0, -9.0, -12.0]
-    grid = pd.DataFrame({"n_components": [1, 2, 1, 2], "covariance_type": ["full", "full", "diag", "diag"],
-                         "mclust_name": ["VVV", "VVV", "VVI", "VVI"], "bic": [10.0, 5.0, 9.0, np.nan]})
+    grid = pd.DataFrame(
+        {
+            "n_components": [1, 2, 1, 2],
+            "covariance_type": ["full", "full", "diag", "diag"],
+            "mclust_name": ["VVV", "VVV", "VVI", "VVI"],
+            "bic": [10.0, 5.0, 9.0, np.nan],
+        }
+    )
     fig = P.criteria_figure(grid, "bic", selected=(1, "diag"))
     (best,) = _role(fig, "best")
     assert list(best.x) == [2] and list(best.y) == [5.0]
@@ -158,8 +174,13 @@ def test_plots_module_does_not_import_streamlit():
 
 
 def test_log_likelihood_figure_zooms_past_a_wild_first_iteration():
-    trace = pd.DataFrame({"iteration": [1, 2, 3, 4], "log_likelihood": [-1e10, -1200.0, -1150.0, -1140.0],
-                          "mean_log_likelihood": [-1e8, -12.0, -11.5, -11.4]})
+    trace = pd.DataFrame(
+        {
+            "iteration": [1, 2, 3, 4],
+            "log_likelihood": [-1e10, -1200.0, -1150.0, -1140.0],
+            "mean_log_likelihood": [-1e8, -12.0, -11.5, -11.4],
+        }
+    )
     fig = P.log_likelihood_figure(trace)
     lo, hi = fig.layout.yaxis.range
     assert lo > -1300 and hi < -1100

@@ -49,7 +49,9 @@ def test_projected_mixture_covariances_match_monte_carlo():
     draws = rng.multivariate_normal(mu, S, size=200_000)
     direct = np.cov(p.transform(draws).T)
     np.testing.assert_allclose(p.project_covariances(S[None])[0], direct, atol=0.02)
-    np.testing.assert_allclose(p.project_means(mu[None])[0], p.transform(draws).mean(axis=0), atol=0.02)
+    np.testing.assert_allclose(
+        p.project_means(mu[None])[0], p.transform(draws).mean(axis=0), atol=0.02
+    )
 
 
 def test_pca_sign_is_deterministic(X4):
@@ -72,7 +74,9 @@ def test_axis_projection_selects_raw_columns(X4):
 def test_ari_matches_known_values():
     assert adjusted_rand_index([0, 0, 1, 1], [1, 1, 0, 0]) == 1.0
     # Reference: scikit-learn's adjusted_rand_score([0,0,0,1,1,1],[0,0,1,1,2,2]) = 0.24242424...
-    assert adjusted_rand_index([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 2, 2]) == pytest.approx(0.2424242424, abs=1e-9)
+    assert adjusted_rand_index([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 2, 2]) == pytest.approx(
+        0.2424242424, abs=1e-9
+    )
     assert adjusted_rand_index(["a", "a", "b", "b"], [0, 1, 0, 1]) == pytest.approx(-0.5, abs=1e-12)
 
 
@@ -105,14 +109,20 @@ def test_display_responsibilities_follow_the_half_steps(faithful):
 def test_formula_numbers_reproduce_the_engine(faithful):
     """The panel's E-step numbers equal the engine's responsibilities, and its M-step numbers
     the engine's next parameters (up to reg_covar on the diagonal)."""
-    m = GaussianMixture(2, init_params="random_from_data", random_state=0, reg_covar=1e-6).fit(faithful)
+    m = GaussianMixture(2, init_params="random_from_data", random_state=0, reg_covar=1e-6).fit(
+        faithful
+    )
     h = m.history_
     e = h[3]
     assert e.phase == "E"
     det = E.e_step_detail(e, faithful[5])
-    np.testing.assert_allclose(det["responsibility"], responsibilities(e, faithful[5:6])[0], rtol=1e-9)
+    np.testing.assert_allclose(
+        det["responsibility"], responsibilities(e, faithful[5:6])[0], rtol=1e-9
+    )
     resp = responsibilities(e, faithful)
     md = E.m_step_detail(resp, faithful, 1, h[4])
     np.testing.assert_allclose(md["mean"], md["engine_mean"], rtol=1e-10)
     np.testing.assert_allclose(md["weight"], md["engine_weight"], rtol=1e-10)
-    np.testing.assert_allclose(md["covariance"] + 1e-6 * np.eye(2), md["engine_covariance"], rtol=1e-8)
+    np.testing.assert_allclose(
+        md["covariance"] + 1e-6 * np.eye(2), md["engine_covariance"], rtol=1e-8
+    )

@@ -24,8 +24,11 @@ from tests.strategies import (
     init_methods,
 )
 
-SETTINGS = settings(max_examples=int(os.environ.get("GMM_HYPOTHESIS_EXAMPLES", "150")), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("GMM_HYPOTHESIS_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 ARRAY_FIELDS = ("weights", "means", "covariances", "precisions_cholesky")
 
 # EM's monotonicity holds exactly for the exact M-step. Ours adds reg_covar to every
@@ -53,8 +56,16 @@ def allowed_error(exc: ValueError) -> bool:
 def run(ds, covariance_type, init_params, **kwargs):
     """The whole history, or None when EM rightly refused the input."""
     try:
-        history = list(iter_em(ds.X, ds.n_components, covariance_type=covariance_type,
-                               init_params=init_params, random_state=ds.seed, **kwargs))
+        history = list(
+            iter_em(
+                ds.X,
+                ds.n_components,
+                covariance_type=covariance_type,
+                init_params=init_params,
+                random_state=ds.seed,
+                **kwargs,
+            )
+        )
     except ValueError as exc:
         if not allowed_error(exc):
             raise
@@ -75,14 +86,16 @@ MONOTONE_KINDS = ("blobs", "duplicates")
 
 
 @SETTINGS
-@given(ds=datasets(kinds=MONOTONE_KINDS), covariance_type=covariance_types,
-       init_params=init_methods)
+@given(
+    ds=datasets(kinds=MONOTONE_KINDS), covariance_type=covariance_types, init_params=init_methods
+)
 def test_log_likelihood_never_decreases_across_e_snapshots(ds, covariance_type, init_params):
     history = run(ds, covariance_type, init_params, tol=1e-10, max_iter=60)
     if history is None:
         return
-    if any(e.kind in ("covariance_collapsed", "component_empty")
-           for s in history for e in s.events):
+    if any(
+        e.kind in ("covariance_collapsed", "component_empty") for s in history for e in s.events
+    ):
         # reg_covar is what holds such a run up: its dips are regularization (see above).
         event("collapsed: monotonicity not checked")
         return
@@ -95,22 +108,48 @@ def test_reg_covar_comparable_to_a_variance_lowers_likelihood_like_sklearn():
     """A column of scale 1e-3 (variance ~1e-6 = reg_covar): the log-likelihood goes down
     between iterations, and scikit-learn's does exactly the same from the same start."""
     sklearn_mixture = pytest.importorskip("sklearn.mixture")
-    X = np.column_stack([
-        [17640.5235, 9787.37984, 18675.5799, 9500.88418, -1032.18852, 1440.43571, 7610.37725,
-         4438.63233, 14940.7907],
-        [4.00157208e-4, 2.24089320e-3, -9.77277880e-4, -1.51357208e-4, 4.10598502e-4,
-         1.45427351e-3, 1.21675016e-4, 3.33674327e-4, -2.05158264e-4],
-    ])
+    X = np.column_stack(
+        [
+            [
+                17640.5235,
+                9787.37984,
+                18675.5799,
+                9500.88418,
+                -1032.18852,
+                1440.43571,
+                7610.37725,
+                4438.63233,
+                14940.7907,
+            ],
+            [
+                4.00157208e-4,
+                2.24089320e-3,
+                -9.77277880e-4,
+                -1.51357208e-4,
+                4.10598502e-4,
+                1.45427351e-3,
+                1.21675016e-4,
+                3.33674327e-4,
+                -2.05158264e-4,
+            ],
+        ]
+    )
     history = list(iter_em(X, 2, init_params="kmeans", random_state=0, tol=1e-10, max_iter=60))
     ours = np.array([s.log_likelihood for s in history if s.phase == "E"])
     init = history[0]
     ref = sklearn_mixture.GaussianMixture(
-        2, weights_init=init.weights, means_init=init.means,
-        precisions_init=np.linalg.inv(init.covariances), tol=1e-10, max_iter=60).fit(X)
+        2,
+        weights_init=init.weights,
+        means_init=init.means,
+        precisions_init=np.linalg.inv(init.covariances),
+        tol=1e-10,
+        max_iter=60,
+    ).fit(X)
     assert np.diff(ours).min() < -1e-4
     # Reference: scikit-learn's lower_bounds_ (per sample) from the same initial parameters.
-    np.testing.assert_allclose(ours, np.array(ref.lower_bounds_) * X.shape[0],
-                               rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        ours, np.array(ref.lower_bounds_) * X.shape[0], rtol=1e-10, atol=1e-10
+    )
 
 
 def test_log_likelihood_never_decreases_with_a_far_outlier_component():
@@ -118,8 +157,7 @@ def test_log_likelihood_never_decreases_with_a_far_outlier_component():
     lose ~1e-2 relative to cancellation; em._precision_lost detects it and the two-pass formula
     takes over, so the trajectory stays monotone (as scikit-learn's)."""
     X = build_dataset("outliers", np.random.RandomState(0), 47, 1, 2)  # 2 points at +-1e4
-    history = list(iter_em(X, 2, covariance_type="full", tol=1e-10, max_iter=60,
-                           random_state=0))
+    history = list(iter_em(X, 2, covariance_type="full", tol=1e-10, max_iter=60, random_state=0))
     lls = [s.log_likelihood for s in history if s.phase == "E"]
     for before, after in zip(lls, lls[1:], strict=False):
         assert after >= before - (REL_DIP * abs(before) + ABS_DIP), (before, after)
@@ -129,8 +167,9 @@ def _row_log_scale(snap, X):
     """|max_k log(w_k N(x_i | k))| per row: the size of the numbers normalized in log space."""
     structure = get_structure(snap.covariance_type)
     with np.errstate(divide="ignore"):
-        wlp = log_gaussian(X, np.asarray(snap.means), np.asarray(snap.precisions_cholesky),
-                           structure) + np.log(snap.weights)
+        wlp = log_gaussian(
+            X, np.asarray(snap.means), np.asarray(snap.precisions_cholesky), structure
+        ) + np.log(snap.weights)
     return np.abs(wlp.max(axis=1))
 
 
@@ -184,8 +223,16 @@ def test_degenerate_data_give_numbers_or_a_helpful_error(ds, covariance_type, re
     """Even with reg_covar=0 EM never returns NaN: it either finishes with finite parameters
     or raises a ValueError that says to increase reg_covar."""
     try:
-        history = list(iter_em(ds.X, ds.n_components, covariance_type=covariance_type,
-                               reg_covar=reg_covar, random_state=ds.seed, max_iter=20))
+        history = list(
+            iter_em(
+                ds.X,
+                ds.n_components,
+                covariance_type=covariance_type,
+                reg_covar=reg_covar,
+                random_state=ds.seed,
+                max_iter=20,
+            )
+        )
     except ValueError as exc:
         assert allowed_error(exc), str(exc)
         if isinstance(exc, IllConditionedCovarianceError):

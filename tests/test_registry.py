@@ -122,8 +122,11 @@ def test_a_registered_structure_is_offered_and_fitted(toy, X):
         for w, m, c in zip(gm.weights_, gm.means_, gm.covariances_, strict=True)
     )
     assert_allclose(gm.score_samples(X), np.log(dens), rtol=1e-10)
-    lls = [s.log_likelihood for s in iter_em(X, 3, covariance_type=TOY, random_state=1)
-           if s.phase == "E"]
+    lls = [
+        s.log_likelihood
+        for s in iter_em(X, 3, covariance_type=TOY, random_state=1)
+        if s.phase == "E"
+    ]
     assert all(b >= a - 1e-9 * abs(a) for a, b in zip(lls, lls[1:], strict=False))
 
 
@@ -162,8 +165,20 @@ def test_the_command_line_offers_a_registered_structure(toy, tmp_path, capsys):
     assert TOY in capsys.readouterr().out
     assert main(["fit", faithful, "-k", "2", "--covariance-type", TOY, "--output", str(out)]) == 0
     assert json.loads(out.read_text())["covariance_type"] == TOY
-    assert main(["select", faithful, "--components", "1-2", "--covariance-types",
-                 f"full,{TOY}", "--csv"]) == 0
+    assert (
+        main(
+            [
+                "select",
+                faithful,
+                "--components",
+                "1-2",
+                "--covariance-types",
+                f"full,{TOY}",
+                "--csv",
+            ]
+        )
+        == 0
+    )
     assert TOY in capsys.readouterr().out
 
 

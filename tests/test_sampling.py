@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from gmmcore.engine.covariance import COVARIANCE_TYPES, get_structure
 from gmmcore.datasets import make_mixture
+from gmmcore.engine.covariance import COVARIANCE_TYPES, get_structure
 from gmmcore.mixture import GaussianMixture
 
 N_DRAW = 200_000
@@ -107,8 +107,9 @@ def test_sample_one_row(data):
 
 
 def test_sample_multi_task_uses_that_task_weights():
-    frame, _ = make_mixture(800, 2, 2, n_tasks=2, weights=[[0.9, 0.1], [0.1, 0.9]],
-                            separation=6.0, random_state=0)
+    frame, _ = make_mixture(
+        800, 2, 2, n_tasks=2, weights=[[0.9, 0.1], [0.1, 0.9]], separation=6.0, random_state=0
+    )
     gm = GaussianMixture(2, random_state=0).fit(frame[["x1", "x2"]], tasks=frame["task"])
     for t, task in enumerate(gm.tasks_):
         _, y = gm.sample(50_000, task=task)

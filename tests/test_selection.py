@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from gmmcore.engine.covariance import COVARIANCE_TYPES, MCLUST_NAMES
 from gmmcore.datasets import make_mixture
+from gmmcore.engine.covariance import COVARIANCE_TYPES, MCLUST_NAMES
 from gmmcore.mixture import GaussianMixture
 from gmmcore.selection import GRID_COLUMNS, best_cell, model_grid
 
@@ -31,9 +31,23 @@ def grid(X):
 
 
 def test_grid_columns_in_documented_order(grid):
-    assert tuple(grid.columns) == GRID_COLUMNS == (
-        "n_components", "covariance_type", "mclust_name", "log_likelihood", "n_parameters",
-        "bic", "aic", "icl", "converged", "n_iter", "degenerate", "error",
+    assert (
+        tuple(grid.columns)
+        == GRID_COLUMNS
+        == (
+            "n_components",
+            "covariance_type",
+            "mclust_name",
+            "log_likelihood",
+            "n_parameters",
+            "bic",
+            "aic",
+            "icl",
+            "converged",
+            "n_iter",
+            "degenerate",
+            "error",
+        )
     )
 
 
@@ -59,7 +73,8 @@ def test_criteria_are_those_of_a_refitted_cell(X, grid):
     """Refitting a cell with the documented arguments reproduces its row exactly."""
     row = grid.iloc[6]
     gm = GaussianMixture(
-        n_components=int(row["n_components"]), covariance_type=row["covariance_type"],
+        n_components=int(row["n_components"]),
+        covariance_type=row["covariance_type"],
         **grid.attrs["fit_params"],
     ).fit(X)
     # Reference: the estimator's own methods on the refitted model (bit-for-bit refit).
@@ -72,10 +87,20 @@ def test_criteria_are_those_of_a_refitted_cell(X, grid):
 
 
 def test_fit_params_records_the_shared_arguments(X):
-    g = model_grid(X, [2], ["diag"], n_init=2, tol=1e-4, reg_covar=1e-5, max_iter=50,
-                   init_params="random", random_state=9)
-    assert g.attrs["fit_params"] == dict(n_init=2, tol=1e-4, reg_covar=1e-5, max_iter=50,
-                                         init_params="random", random_state=9)
+    g = model_grid(
+        X,
+        [2],
+        ["diag"],
+        n_init=2,
+        tol=1e-4,
+        reg_covar=1e-5,
+        max_iter=50,
+        init_params="random",
+        random_state=9,
+    )
+    assert g.attrs["fit_params"] == dict(
+        n_init=2, tol=1e-4, reg_covar=1e-5, max_iter=50, init_params="random", random_state=9
+    )
 
 
 def test_grid_is_reproducible(X):
@@ -87,10 +112,15 @@ def test_grid_is_reproducible(X):
 def test_bic_is_lower_is_better_sign(grid):
     # scikit-learn's sign: bic = -2 logL + p log n > 0 here, and aic = -2 logL + 2p.
     n = 120
-    assert_allclose(grid["bic"], -2 * grid["log_likelihood"] + grid["n_parameters"] * np.log(n),
-                    rtol=1e-12, atol=0)
-    assert_allclose(grid["aic"], -2 * grid["log_likelihood"] + 2 * grid["n_parameters"],
-                    rtol=1e-12, atol=0)
+    assert_allclose(
+        grid["bic"],
+        -2 * grid["log_likelihood"] + grid["n_parameters"] * np.log(n),
+        rtol=1e-12,
+        atol=0,
+    )
+    assert_allclose(
+        grid["aic"], -2 * grid["log_likelihood"] + 2 * grid["n_parameters"], rtol=1e-12, atol=0
+    )
     assert (grid["icl"] >= grid["bic"] - 1e-9).all()
 
 
@@ -108,12 +138,15 @@ def test_tasks_pass_through_to_a_shared_mixture():
     data, _ = make_mixture(200, 2, 2, n_tasks=3, random_state=0)
     g = model_grid(data[["x1", "x2"]], [2], ["full"], tasks=data["task"])
     gm = GaussianMixture(2, covariance_type="full", random_state=0).fit(
-        data[["x1", "x2"]], tasks=data["task"])
+        data[["x1", "x2"]], tasks=data["task"]
+    )
     # Three weight vectors of K - 1 = 1 free entry each.
     assert g.iloc[0]["n_parameters"] == gm.n_parameters() == 3 * 1 + 2 * 2 + 2 * 3
     # Reference: the estimator fitted with the same arguments and tasks.
-    assert g.iloc[0]["log_likelihood"] == gm.score_samples(
-        data[["x1", "x2"]], tasks=data["task"]).sum()
+    assert (
+        g.iloc[0]["log_likelihood"]
+        == gm.score_samples(data[["x1", "x2"]], tasks=data["task"]).sum()
+    )
 
 
 # -- failing cells --------------------------------------------------------------------------
@@ -162,8 +195,12 @@ def test_ill_conditioned_cell_gets_the_engine_message(monkeypatch, X):
 
 def test_progress_called_after_every_cell(X):
     calls = []
-    g = model_grid(X, [1, 2], ["full", "diag", "tied"],
-                   progress=lambda done, total, row: calls.append((done, total, row)))
+    g = model_grid(
+        X,
+        [1, 2],
+        ["full", "diag", "tied"],
+        progress=lambda done, total, row: calls.append((done, total, row)),
+    )
     assert [(d, t) for d, t, _ in calls] == [(i, 6) for i in range(1, 7)]
     for (_, _, row), (_, expected) in zip(calls, g.iterrows(), strict=True):
         assert set(row) == set(GRID_COLUMNS)
@@ -247,10 +284,17 @@ def test_best_cell_ignores_failed_cells():
     grid = pd.DataFrame(
         [
             dict(n_components=1, covariance_type="full", bic=10.0, aic=9.0, icl=11.0, error=None),
-            dict(n_components=2, covariance_type="full", bic=-5.0, aic=-5.0, icl=-5.0,
-                 error="boom"),
-            dict(n_components=3, covariance_type="full", bic=math.nan, aic=math.nan,
-                 icl=math.nan, error="too few rows"),
+            dict(
+                n_components=2, covariance_type="full", bic=-5.0, aic=-5.0, icl=-5.0, error="boom"
+            ),
+            dict(
+                n_components=3,
+                covariance_type="full",
+                bic=math.nan,
+                aic=math.nan,
+                icl=math.nan,
+                error="too few rows",
+            ),
         ]
     )
     assert best_cell(grid)["n_components"] == 1
@@ -282,15 +326,22 @@ MCLUST_ROUNDING = 0.001  # mclust prints three decimals
 @pytest.fixture(scope="module")
 def faithful_grid(faithful):
     # Enough restarts and a tight tol that every cell reaches (at least) mclust's optimum.
-    return model_grid(faithful, range(1, 6), COVARIANCE_TYPES, n_init=10, tol=1e-8,
-                      max_iter=1000, random_state=0)
+    return model_grid(
+        faithful, range(1, 6), COVARIANCE_TYPES, n_init=10, tol=1e-8, max_iter=1000, random_state=0
+    )
 
 
 def _collapsed(faithful, row) -> bool:
     """Refit the cell (reproducible by design) and say whether EM held a component up only
     by reg_covar, i.e. the fit is a degenerate spike (see below)."""
-    gm = GaussianMixture(int(row["n_components"]), covariance_type=row["covariance_type"],
-                         n_init=10, tol=1e-8, max_iter=1000, random_state=0).fit(faithful)
+    gm = GaussianMixture(
+        int(row["n_components"]),
+        covariance_type=row["covariance_type"],
+        n_init=10,
+        tol=1e-8,
+        max_iter=1000,
+        random_state=0,
+    ).fit(faithful)
     return any(e.kind == "covariance_collapsed" for s in gm.history_ for e in s.events)
 
 
@@ -317,8 +368,9 @@ def test_faithful_best_bic_is_mclust_eee_3(faithful_grid):
 def test_faithful_cells_that_beat_eee_3_are_all_degenerate(faithful, faithful_grid):
     """Every cell with a lower BIC than EEE-3 is a collapsed spike, flagged as degenerate, and
     its history has a covariance_collapsed event (independent check by refitting)."""
-    eee3 = faithful_grid[(faithful_grid["covariance_type"] == "tied")
-                         & (faithful_grid["n_components"] == 3)].iloc[0]
+    eee3 = faithful_grid[
+        (faithful_grid["covariance_type"] == "tied") & (faithful_grid["n_components"] == 3)
+    ].iloc[0]
     better = faithful_grid[faithful_grid["error"].isna() & (faithful_grid["bic"] < eee3["bic"])]
     assert len(better) >= 1
     for _, row in better.iterrows():
@@ -339,8 +391,9 @@ def test_faithful_eee_3_icl_close_to_mclust(faithful_grid):
     softer classifications, so our ICL is about 2358.42 against mclust's 2357.824. A 1.0
     tolerance allows for that, and would still catch a wrong entropy term (its size here is
     about 44)."""
-    row = faithful_grid[(faithful_grid["covariance_type"] == "tied")
-                        & (faithful_grid["n_components"] == 3)].iloc[0]
+    row = faithful_grid[
+        (faithful_grid["covariance_type"] == "tied") & (faithful_grid["n_components"] == 3)
+    ].iloc[0]
     # Reference: mclust's published ICL (sign flipped to ours).
     assert abs(row["icl"] - MCLUST_ICL) < 1.0
     assert row["icl"] - row["bic"] > 40.0

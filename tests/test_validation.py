@@ -212,8 +212,11 @@ def test_precisions_init_wrong_shape_names_expected_shape(X, covariance_type):
     with pytest.raises(
         ValueError, match=f"precisions_init for covariance_type='{covariance_type}' must have shape"
     ):
-        fit(X, covariance_type=covariance_type,
-            precisions_init=WRONG_PRECISION_SHAPES[covariance_type])
+        fit(
+            X,
+            covariance_type=covariance_type,
+            precisions_init=WRONG_PRECISION_SHAPES[covariance_type],
+        )
 
 
 NOT_POSITIVE = {

@@ -6,9 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from gmmcore.engine.initialization import INIT_METHODS
-from gmmcore.viz import explain
+from gmmcore.viz import explain, log_likelihood_figure, restarts_figure, task_weights_heatmap
 from gmmcore.viz.agreement import adjusted_rand_index, confusion_table
-from gmmcore.viz.plots import log_likelihood_figure, restarts_figure, task_weights_heatmap
 
 from . import state as S
 from .data import PreparedDataset, uses_tasks

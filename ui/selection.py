@@ -9,7 +9,7 @@ import streamlit as st
 
 from gmmcore.engine.initialization import INIT_METHODS
 from gmmcore.selection import best_cell
-from gmmcore.viz.plots import criteria_figure
+from gmmcore.viz import criteria_figure
 
 from . import data as D
 from . import state as S
@@ -36,9 +36,7 @@ def intro() -> None:
         "the number of parameters. **Sign convention: lower is better** (scikit-learn's): "
         "BIC = −2 log L + p log n, AIC = −2 log L + 2p, ICL = BIC + the classification entropy "
         "(penalizes overlapping clusters). R's mclust reports BIC with the opposite sign "
-        "(higher is better); its model names are shown beside ours: "
-        + mclust_names()
-        + "."
+        "(higher is better); its model names are shown beside ours: " + mclust_names() + "."
     )
 
 

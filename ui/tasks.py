@@ -8,7 +8,7 @@ from typing import NamedTuple
 import pandas as pd
 import streamlit as st
 
-from gmmcore.viz.plots import mode_comparison_figure, task_weights_heatmap
+from gmmcore.viz import mode_comparison_figure, task_weights_heatmap
 
 from . import data as D
 from . import state as S

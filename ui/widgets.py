@@ -9,6 +9,7 @@ from gmmcore import covariance_types, get_structure
 from . import data as D
 from . import state as S
 
+
 def covariance_choices() -> list[str]:
     """The covariance types to offer: every structure in gmmcore's registry."""
     return list(covariance_types())

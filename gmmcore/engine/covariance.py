@@ -246,8 +246,7 @@ class CovarianceStructure:
         shape = self.expected_shape(n_components, n_features)
         if p.shape != shape:
             raise ValueError(
-                f"{name} for covariance_type={self.name!r} must have shape {shape}, got "
-                f"{p.shape}."
+                f"{name} for covariance_type={self.name!r} must have shape {shape}, got {p.shape}."
             )
         if not np.isfinite(p).all():
             raise ValueError(f"{name} contains NaN or infinity.")
@@ -380,9 +379,9 @@ class Tied(CovarianceStructure):
         d = covariances.shape[0]
         with kernels.serial_blas():
             chol = _cholesky_or_raise(covariances, None, reg_covar)
-            return _scipy_linalg().solve_triangular(
-                chol, np.eye(d), lower=True, check_finite=False
-            ).T
+            return (
+                _scipy_linalg().solve_triangular(chol, np.eye(d), lower=True, check_finite=False).T
+            )
 
     def precisions_cholesky_from_precisions(self, precisions):
         return _upper_cholesky_of_precision(precisions)
@@ -539,8 +538,7 @@ def get_structure(covariance_type: str) -> CovarianceStructure:
         return _REGISTRY[covariance_type]
     except (KeyError, TypeError):
         raise ValueError(
-            f"Unknown covariance_type {covariance_type!r}; "
-            f"choose one of {', '.join(_REGISTRY)}."
+            f"Unknown covariance_type {covariance_type!r}; choose one of {', '.join(_REGISTRY)}."
         ) from None
 
 

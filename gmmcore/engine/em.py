@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .covariance import NK_EPS, CovarianceStructure, get_structure
+from .estep import accumulate, e_step, estimate_log_resp
+from .initialization import INIT_METHODS, initial_responsibilities
 from .validation import (
     check_n_components,
     check_positive,
@@ -22,9 +25,6 @@ from .validation import (
     check_tasks,
     check_X,
 )
-from .covariance import NK_EPS, CovarianceStructure, get_structure
-from .estep import accumulate, e_step, estimate_log_resp
-from .initialization import INIT_METHODS, initial_responsibilities
 from .weights import row_log_weights, safe_log
 
 __all__ = [
@@ -155,11 +155,14 @@ class _Parameters:
 
     def __init__(self, weights, means, covariances, prec_chol):
         self.weights, self.means, self.covariances, self.prec_chol = (
-            weights, means, covariances, prec_chol)
+            weights,
+            means,
+            covariances,
+            prec_chol,
+        )
 
 
-def _m_step(stats, S2_fixed, structure: CovarianceStructure, reg_covar, previous=None,
-            exact=None):
+def _m_step(stats, S2_fixed, structure: CovarianceStructure, reg_covar, previous=None, exact=None):
     nk = stats.S0.sum(axis=0) + NK_EPS
     means = stats.S1 / nk[:, None]
     per_task = stats.S0 + NK_EPS
@@ -189,8 +192,9 @@ def _precision_lost(nk, S2, raw_min, reg_covar) -> np.ndarray:
     return np.flatnonzero(error > _ACCEPTABLE_RELATIVE_ERROR * scale)
 
 
-def _exact_covariances(Xc, task_slices, old: _Parameters, structure: CovarianceStructure,
-                       reg_covar):
+def _exact_covariances(
+    Xc, task_slices, old: _Parameters, structure: CovarianceStructure, reg_covar
+):
     """A closure recomputing chosen components' covariances by the two-pass formula
     sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / nk, with the responsibilities of ``old``."""
 
@@ -207,7 +211,7 @@ def _exact_covariances(Xc, task_slices, old: _Parameters, structure: CovarianceS
                 S2c = ((r[:, None] * diff).T @ diff)[None]
             else:
                 S2c = (r @ (diff * diff))[None]
-            cov, low = structure.m_step(nk[j:j + 1], np.zeros((1, d)), S2c, reg_covar)
+            cov, low = structure.m_step(nk[j : j + 1], np.zeros((1, d)), S2c, reg_covar)
             covariances[j], raw_min[j] = cov[0], low[0]
         return covariances, raw_min
 
@@ -333,8 +337,11 @@ def iter_em(
     # -- initialization -------------------------------------------------------------------
     if weights_init is not None and means_init is not None and prec_chol_init is not None:
         params = _Parameters(
-            weights_init, means_init - shift,
-            structure.covariances_from_precisions_cholesky(prec_chol_init), prec_chol_init)
+            weights_init,
+            means_init - shift,
+            structure.covariances_from_precisions_cholesky(prec_chol_init),
+            prec_chol_init,
+        )
     else:
         resp = initial_responsibilities(Xc, k, init_params, rng)
         stats = accumulate(Xc, task_slices, resp, structure)
@@ -354,43 +361,72 @@ def iter_em(
     empty: set[int] = set()
     collapsed: set[int] = set()
     for it in range(1, max_iter + 1):
-        stats = e_step(Xc, task_slices, safe_log(params.weights), params.means,
-                       params.prec_chol, structure)
+        stats = e_step(
+            Xc, task_slices, safe_log(params.weights), params.means, params.prec_chol, structure
+        )
         ll = stats.log_likelihood
-        e_snap = Snapshot(**{**current.__dict__, "iteration": it, "phase": "E",
-                             "log_likelihood": ll, "events": ()})
+        e_snap = Snapshot(
+            **{
+                **current.__dict__,
+                "iteration": it,
+                "phase": "E",
+                "log_likelihood": ll,
+                "events": (),
+            }
+        )
         yield e_snap
 
         exact = _exact_covariances(Xc, task_slices, params, structure, reg_covar)
-        params, nk, raw_min = _m_step(stats, S2_fixed, structure, reg_covar, params.covariances,
-                                      exact)
+        params, nk, raw_min = _m_step(
+            stats, S2_fixed, structure, reg_covar, params.covariances, exact
+        )
         events = []
         now_empty = {int(j) for j in np.flatnonzero(nk < EMPTY_COMPONENT_MASS)}
         for j in sorted(now_empty - empty):
-            events.append(Event("component_empty", j,
-                                f"Component {j} lost all its points (summed responsibility "
-                                f"{nk[j]:.2g}); its weight is now zero."))
+            events.append(
+                Event(
+                    "component_empty",
+                    j,
+                    f"Component {j} lost all its points (summed responsibility "
+                    f"{nk[j]:.2g}); its weight is now zero.",
+                )
+            )
         empty = now_empty
         now_collapsed = {int(j) for j in np.flatnonzero(raw_min <= COLLAPSE_FACTOR * reg_covar)}
         for j in sorted(now_collapsed - collapsed - now_empty):
             common = structure.common_covariance
             which = "The shared covariance" if common else f"Component {j}'s covariance"
-            events.append(Event("covariance_collapsed", None if common else j,
-                                f"{which} collapsed (smallest variance {max(raw_min[j], 0):.2g}); "
-                                f"reg_covar={reg_covar:g} is what keeps it positive definite."))
+            events.append(
+                Event(
+                    "covariance_collapsed",
+                    None if common else j,
+                    f"{which} collapsed (smallest variance {max(raw_min[j], 0):.2g}); "
+                    f"reg_covar={reg_covar:g} is what keeps it positive definite.",
+                )
+            )
         collapsed = now_collapsed
         mean_ll = ll / n
         change = mean_ll - prev_mean_ll
         prev_mean_ll = mean_ll
         converged = abs(change) < tol
         if converged:
-            events.append(Event("converged", None,
-                                f"Converged: the mean log-likelihood changed by {abs(change):.3g} "
-                                f"< tol={tol:g} at iteration {it}."))
+            events.append(
+                Event(
+                    "converged",
+                    None,
+                    f"Converged: the mean log-likelihood changed by {abs(change):.3g} "
+                    f"< tol={tol:g} at iteration {it}.",
+                )
+            )
         elif it == max_iter:
-            events.append(Event("max_iter", None,
-                                f"Stopped at max_iter={max_iter} before converging (last change "
-                                f"{change:.3g} per sample); raise max_iter or tol."))
+            events.append(
+                Event(
+                    "max_iter",
+                    None,
+                    f"Stopped at max_iter={max_iter} before converging (last change "
+                    f"{change:.3g} per sample); raise max_iter or tol.",
+                )
+            )
         current = snapshot(it, "M", params, ll, events)
         yield current
         if converged:
@@ -403,7 +439,8 @@ def degenerate_components(snapshot: Snapshot, reg_covar: float) -> list[int]:
     (raw variance <= COLLAPSE_FACTOR * reg_covar). Sorted indices; empty for a sound fit."""
     k, d = snapshot.means.shape
     covs = get_structure(snapshot.covariance_type).covariance_matrices(
-        np.asarray(snapshot.covariances), k, d)
+        np.asarray(snapshot.covariances), k, d
+    )
     smallest = np.linalg.eigvalsh(covs)[:, 0]
     weights = np.atleast_2d(snapshot.weights)
     empty = (weights * snapshot.n_samples < EMPTY_COMPONENT_MASS).all(axis=0)
@@ -430,8 +467,9 @@ def log_prob_resp(snapshot: Snapshot, X, tasks=None, *, unknown_weights=None):
     log_resp : ndarray of shape (n_samples, K)
     """
     X = check_X(X, n_features=snapshot.means.shape[1], allow_constant=True)
-    lw = row_log_weights(snapshot.weights, snapshot.tasks, tasks, X.shape[0],
-                         unknown_weights=unknown_weights)
+    lw = row_log_weights(
+        snapshot.weights, snapshot.tasks, tasks, X.shape[0], unknown_weights=unknown_weights
+    )
     structure = get_structure(snapshot.covariance_type)
     return estimate_log_resp(X, lw, snapshot.means, snapshot.precisions_cholesky, structure)
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import FeatureLayout, serial_blas
 from .covariance import CovarianceStructure
+from .kernels import FeatureLayout, serial_blas
 
-__all__ = ["SufficientStatistics", "log_gaussian", "estimate_log_resp", "e_step", "accumulate"]
+__all__ = ["SufficientStatistics", "accumulate", "e_step", "estimate_log_resp", "log_gaussian"]
 
 LOG_2PI = np.log(2.0 * np.pi)
 

@@ -76,6 +76,4 @@ def initial_responsibilities(
         idx = rng.choice(n, size=n_components, replace=False)
         resp[idx, np.arange(n_components)] = 1.0
         return resp
-    raise ValueError(
-        f"Unknown init_params {method!r}; choose one of {', '.join(INIT_METHODS)}."
-    )
+    raise ValueError(f"Unknown init_params {method!r}; choose one of {', '.join(INIT_METHODS)}.")

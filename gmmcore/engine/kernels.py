@@ -26,12 +26,12 @@ import os
 import numpy as np
 
 __all__ = [
-    "serial_blas",
     "FeatureLayout",
-    "MahalanobisPlan",
     "FullPlan",
-    "TiedPlan",
     "LinearPlan",
+    "MahalanobisPlan",
+    "TiedPlan",
+    "serial_blas",
 ]
 
 LOG_2PI = np.log(2.0 * np.pi)

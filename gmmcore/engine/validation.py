@@ -24,8 +24,14 @@ def _column_name(X, j):
     return f"column {j} ({cols[j]!r})" if cols is not None else f"column {j}"
 
 
-def check_X(X, *, n_components: int | None = None, n_features: int | None = None,
-            allow_constant: bool = False, name: str = "X") -> np.ndarray:
+def check_X(
+    X,
+    *,
+    n_components: int | None = None,
+    n_features: int | None = None,
+    allow_constant: bool = False,
+    name: str = "X",
+) -> np.ndarray:
     """Return X as a C-contiguous float64 array of shape (n_samples, n_features).
 
     Raises ValueError for non-numeric values, NaN/inf, wrong dimensionality, too few rows for
@@ -34,8 +40,12 @@ def check_X(X, *, n_components: int | None = None, n_features: int | None = None
     """
     cols = getattr(X, "columns", None)
     if cols is not None:  # pandas DataFrame: name the offending column
-        non_numeric = [c for c in cols if not np.issubdtype(np.asarray(X[c]).dtype, np.number)
-                       and np.asarray(X[c]).dtype != bool]
+        non_numeric = [
+            c
+            for c in cols
+            if not np.issubdtype(np.asarray(X[c]).dtype, np.number)
+            and np.asarray(X[c]).dtype != bool
+        ]
         if non_numeric:
             raise ValueError(
                 f"{name} has non-numeric column(s) {', '.join(map(repr, non_numeric))}; "
@@ -54,10 +64,14 @@ def check_X(X, *, n_components: int | None = None, n_features: int | None = None
             f"{arr.shape[0]}; for a single feature use X.reshape(-1, 1)."
         )
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), got shape {arr.shape}.")
+        raise ValueError(
+            f"{name} must be 2-D of shape (n_samples, n_features), got shape {arr.shape}."
+        )
     n, d = arr.shape
     if n == 0 or d == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one row and one feature.")
+        raise ValueError(
+            f"{name} is empty (shape {arr.shape}); it needs at least one row and one feature."
+        )
     finite = np.isfinite(arr)
     if not finite.all():
         bad_rows = np.flatnonzero(~finite.all(axis=1))
@@ -91,7 +105,9 @@ def check_n_components(n_components) -> int:
     if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral):
         raise ValueError(f"n_components must be a whole number >= 1, got {n_components!r}.")
     if n_components < 1:
-        raise ValueError(f"n_components must be >= 1, got {n_components}; use at least one component.")
+        raise ValueError(
+            f"n_components must be >= 1, got {n_components}; use at least one component."
+        )
     return int(n_components)
 
 

@@ -92,8 +92,9 @@ def row_log_weights(
     labels = task_labels(tasks, n_samples)
     lookup = {t: i for i, t in enumerate(tasks_known)}
     unknown_code = len(tasks_known)
-    codes = np.fromiter((lookup.get(t, unknown_code) for t in labels.tolist()), np.intp,
-                        count=n_samples)
+    codes = np.fromiter(
+        (lookup.get(t, unknown_code) for t in labels.tolist()), np.intp, count=n_samples
+    )
     table = np.asarray(weights, dtype=np.float64)
     if (codes == unknown_code).any():
         if unknown_weights is None:

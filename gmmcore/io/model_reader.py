@@ -66,8 +66,10 @@ def _check_weights(w, path, tasks=None) -> None:
             where += f" (task {tasks[i]!r})"
         if (row < 0).any():
             j = int(np.flatnonzero(row < 0)[0])
-            raise ModelFileError(f"{where} has a negative weight ({float(row[j])!r} for component {j}); "
-                                 f"weights must be >= 0 ({FIX})")
+            raise ModelFileError(
+                f"{where} has a negative weight ({float(row[j])!r} for component {j}); "
+                f"weights must be >= 0 ({FIX})"
+            )
         total = math.fsum(row.tolist())
         if abs(total - 1.0) > WEIGHT_SUM_TOL:
             raise ModelFileError(
@@ -99,8 +101,7 @@ def _build(doc: dict) -> FittedModel:
         mean = _array(std_doc, "mean", "preprocessing.standardization.mean")
         scale = _array(std_doc, "scale", "preprocessing.standardization.scale")
         for arr, key in ((mean, "mean"), (scale, "scale")):
-            _check_shape(arr, (d,), f"preprocessing.standardization.{key}",
-                         f"n_features={d}")
+            _check_shape(arr, (d,), f"preprocessing.standardization.{key}", f"n_features={d}")
         if (scale <= 0).any():
             j = int(np.flatnonzero(scale <= 0)[0])
             raise ModelFileError(
@@ -138,16 +139,34 @@ def _build(doc: dict) -> FittedModel:
                 f"submodels has an entry for {extra[0]!r}, which is not in 'tasks' "
                 f"{tasks}; add it to 'tasks' or remove submodels.{extra[0]} ({FIX})"
             )
-        submodels = {t: _build_mixture(subs[t], subs[t]["fit"], structure, k, d, names, None,
-                                       f"submodels.{t}.")
-                     for t in tasks}
-        return FittedModel(None, list(names), standardizer, dict(fit),
-                           None if counts is None else list(counts), submodels=submodels,
-                           submodel_metadata={t: dict(subs[t]["fit"]) for t in tasks})
+        submodels = {
+            t: _build_mixture(
+                subs[t], subs[t]["fit"], structure, k, d, names, None, f"submodels.{t}."
+            )
+            for t in tasks
+        }
+        return FittedModel(
+            None,
+            list(names),
+            standardizer,
+            dict(fit),
+            None if counts is None else list(counts),
+            submodels=submodels,
+            submodel_metadata={t: dict(subs[t]["fit"]) for t in tasks},
+        )
 
     shared = mode == "shared"
-    gm = _build_mixture(doc, fit, structure, k, d, names, tuple(tasks) if shared else None, "",
-                        counts if shared else None)
+    gm = _build_mixture(
+        doc,
+        fit,
+        structure,
+        k,
+        d,
+        names,
+        tuple(tasks) if shared else None,
+        "",
+        counts if shared else None,
+    )
     check_counts()
     pooled = None
     if shared:
@@ -161,19 +180,30 @@ def _build(doc: dict) -> FittedModel:
                     "pooled_weights is not the task_n_samples-weighted average of the task "
                     f"weights (tolerance {WEIGHT_SUM_TOL:g}); {FIX}"
                 )
-    return FittedModel(gm, list(names), standardizer, dict(fit),
-                       None if counts is None else list(counts), pooled,
-                       task_names=tuple(tasks) if mode == "pooled" else None)
+    return FittedModel(
+        gm,
+        list(names),
+        standardizer,
+        dict(fit),
+        None if counts is None else list(counts),
+        pooled,
+        task_names=tuple(tasks) if mode == "pooled" else None,
+    )
 
 
-def _build_mixture(part, fit, structure, k, d, names, task_tuple, prefix,
-                   task_n_samples=None) -> GaussianMixture:
+def _build_mixture(
+    part, fit, structure, k, d, names, task_tuple, prefix, task_n_samples=None
+) -> GaussianMixture:
     """One fitted GaussianMixture from the parameter fields of ``part`` (the document itself,
     or one entry of ``submodels``, whose paths start with ``prefix``)."""
     weights = _array(part, "weights", f"{prefix}weights")
     if task_tuple is not None:
-        _check_shape(weights, (len(task_tuple), k), "weights",
-                     f"mode='shared' with {len(task_tuple)} task(s) and n_components={k}")
+        _check_shape(
+            weights,
+            (len(task_tuple), k),
+            "weights",
+            f"mode='shared' with {len(task_tuple)} task(s) and n_components={k}",
+        )
     else:
         _check_shape(weights, (k,), f"{prefix}weights", f"n_components={k}")
     _check_weights(weights, f"{prefix}weights", task_tuple)
@@ -183,8 +213,9 @@ def _build_mixture(part, fit, structure, k, d, names, task_tuple, prefix,
     prec_chol = _check_covariances(covariances, structure, f"{prefix}covariances", k, d)
     if part.get("precisions_cholesky") is not None:
         stored = _array(part, "precisions_cholesky", f"{prefix}precisions_cholesky")
-        _check_shape(stored, prec_chol.shape, f"{prefix}precisions_cholesky",
-                     "it must match covariances")
+        _check_shape(
+            stored, prec_chol.shape, f"{prefix}precisions_cholesky", "it must match covariances"
+        )
         if not np.allclose(stored, prec_chol, rtol=1e-6, atol=0):
             raise ModelFileError(
                 f"{prefix}precisions_cholesky does not match the Cholesky factor of the "
@@ -194,26 +225,41 @@ def _build_mixture(part, fit, structure, k, d, names, task_tuple, prefix,
         prec_chol = stored
     history = ()
     if part.get("history"):
-        history = tuple(_history_snapshot(i, s, structure, k, d, task_tuple, fit["n_samples"],
-                                          prefix)
-                        for i, s in enumerate(part["history"]))
+        history = tuple(
+            _history_snapshot(i, s, structure, k, d, task_tuple, fit["n_samples"], prefix)
+            for i, s in enumerate(part["history"])
+        )
     events = ()
     if fit["converged"]:
         events = (Event("converged", None, "Converged (as recorded in the model file)."),)
     final = Snapshot(
-        iteration=fit["n_iter"], phase="M", weights=_frozen(weights), means=_frozen(means),
-        covariances=_frozen(covariances), precisions_cholesky=_frozen(prec_chol),
+        iteration=fit["n_iter"],
+        phase="M",
+        weights=_frozen(weights),
+        means=_frozen(means),
+        covariances=_frozen(covariances),
+        precisions_cholesky=_frozen(prec_chol),
         covariance_type=structure.name,
-        log_likelihood=fit["log_likelihood"], n_samples=fit["n_samples"], events=events,
+        log_likelihood=fit["log_likelihood"],
+        n_samples=fit["n_samples"],
+        events=events,
         tasks=task_tuple,
     )
-    params = {key: fit[key] for key in ("tol", "reg_covar", "max_iter", "n_init",
-                                        "init_params", "random_state")
-              if fit.get(key) is not None}
+    params = {
+        key: fit[key]
+        for key in ("tol", "reg_covar", "max_iter", "n_init", "init_params", "random_state")
+        if fit.get(key) is not None
+    }
     return GaussianMixture.from_snapshot(
-        final, history=history, converged=bool(fit["converged"]), n_iter=int(fit["n_iter"]),
-        lower_bound=fit.get("lower_bound"), feature_names=names, task_n_samples=task_n_samples,
-        **params)
+        final,
+        history=history,
+        converged=bool(fit["converged"]),
+        n_iter=int(fit["n_iter"]),
+        lower_bound=fit.get("lower_bound"),
+        feature_names=names,
+        task_n_samples=task_n_samples,
+        **params,
+    )
 
 
 def _frozen(a) -> np.ndarray:
@@ -225,8 +271,12 @@ def _frozen(a) -> np.ndarray:
 def _history_snapshot(i, s, structure, k, d, tasks, n_samples, prefix="") -> Snapshot:
     path = f"{prefix}history[{i}]"
     w = _array(s, "weights", f"{path}.weights")
-    _check_shape(w, (k,) if tasks is None else (len(tasks), k), f"{path}.weights",
-                 "it must match the final weights")
+    _check_shape(
+        w,
+        (k,) if tasks is None else (len(tasks), k),
+        f"{path}.weights",
+        "it must match the final weights",
+    )
     _check_weights(w, f"{path}.weights")
     means = _array(s, "means", f"{path}.means")
     _check_shape(means, (k, d), f"{path}.means", f"n_components={k} and n_features={d}")
@@ -234,10 +284,17 @@ def _history_snapshot(i, s, structure, k, d, tasks, n_samples, prefix="") -> Sna
     prec_chol = _check_covariances(cov, structure, f"{path}.covariances", k, d)
     events = tuple(Event(e["kind"], e["component"], e["message"]) for e in s.get("events", []))
     return Snapshot(
-        iteration=s["iteration"], phase=s["phase"], weights=_frozen(w), means=_frozen(means),
-        covariances=_frozen(cov), precisions_cholesky=_frozen(prec_chol),
-        covariance_type=structure.name, log_likelihood=s["log_likelihood"],
-        n_samples=n_samples, events=events, tasks=tasks,
+        iteration=s["iteration"],
+        phase=s["phase"],
+        weights=_frozen(w),
+        means=_frozen(means),
+        covariances=_frozen(cov),
+        precisions_cholesky=_frozen(prec_chol),
+        covariance_type=structure.name,
+        log_likelihood=s["log_likelihood"],
+        n_samples=n_samples,
+        events=events,
+        tasks=tasks,
     )
 
 
@@ -258,11 +315,13 @@ def from_json(text: str | bytes) -> FittedModel:
                 "the JSON file written by gmmcore.save_model"
             ) from None
     if not isinstance(text, str):
-        raise ModelFileError(f"from_json needs the file's text (str or bytes), got "
-                             f"{type(text).__name__}")
+        raise ModelFileError(
+            f"from_json needs the file's text (str or bytes), got {type(text).__name__}"
+        )
     if not text.strip():
-        raise ModelFileError("the model file is empty; pass the JSON file written by "
-                             "gmmcore.save_model")
+        raise ModelFileError(
+            "the model file is empty; pass the JSON file written by gmmcore.save_model"
+        )
     try:
         doc = parse_json(text)
     except json.JSONDecodeError as exc:
@@ -287,7 +346,6 @@ def from_json(text: str | bytes) -> FittedModel:
     return _build(doc)
 
 
-
 def load_model(path) -> FittedModel:
     """Load a model file written by :func:`save_model`.
 
@@ -303,4 +361,3 @@ def load_model(path) -> FittedModel:
         return from_json(data)
     except ModelFileError as exc:
         raise ModelFileError(f"{path}: {exc}") from None
-

@@ -65,8 +65,10 @@ def _task_counts(fm: FittedModel, tasks, n: int) -> list[int]:
     codes = [lookup.get(t, -1) for t in labels.tolist()]
     if -1 in codes:
         bad = labels.tolist()[codes.index(-1)]
-        raise ValueError(f"tasks contains {bad!r}, which the mixture was not fitted on "
-                         f"(it knows {list(fm.tasks)}); pass the training tasks.")
+        raise ValueError(
+            f"tasks contains {bad!r}, which the mixture was not fitted on "
+            f"(it knows {list(fm.tasks)}); pass the training tasks."
+        )
     return np.bincount(np.asarray(codes, dtype=np.intp), minlength=len(fm.tasks)).tolist()
 
 
@@ -101,17 +103,27 @@ def _settings(gm: GaussianMixture) -> dict:
 def _criteria(log_norm, log_resp, n_params) -> dict:
     total = float(log_norm.sum())
     n = int(log_norm.shape[0])
-    return dict(log_likelihood=total, log_likelihood_source="training_data", n_samples=n,
-                bic=criteria.bic(total, n_params, n), aic=criteria.aic(total, n_params),
-                icl=criteria.icl(total, n_params, n, log_resp))
+    return dict(
+        log_likelihood=total,
+        log_likelihood_source="training_data",
+        n_samples=n,
+        bic=criteria.bic(total, n_params, n),
+        aic=criteria.aic(total, n_params),
+        icl=criteria.icl(total, n_params, n, log_resp),
+    )
 
 
 def _last_e_step(snaps) -> dict:
     """Criteria unknown: the last E-step's log-likelihood (None when no E-step ran)."""
     lls = [_float_or_none(s.log_likelihood) for s in snaps]
-    return dict(log_likelihood=None if None in lls else float(math.fsum(lls)),
-                log_likelihood_source="last_e_step",
-                n_samples=int(sum(s.n_samples for s in snaps)), bic=None, aic=None, icl=None)
+    return dict(
+        log_likelihood=None if None in lls else float(math.fsum(lls)),
+        log_likelihood_source="last_e_step",
+        n_samples=int(sum(s.n_samples for s in snaps)),
+        bic=None,
+        aic=None,
+        icl=None,
+    )
 
 
 def _ordered(meta: dict) -> dict:
@@ -132,9 +144,12 @@ def _fit_metadata(fm: FittedModel, X, tasks) -> dict:
         # whole model's (all tasks converged, the longest run, lower bound per row unknown).
         per_task = [_settings(gm) for gm in fm.submodels.values()]
         meta.update(per_task[0])
-        meta.update(lower_bound=None, n_parameters=fm.n_parameters(),
-                    n_iter=max(s["n_iter"] for s in per_task),
-                    converged=all(s["converged"] for s in per_task))
+        meta.update(
+            lower_bound=None,
+            n_parameters=fm.n_parameters(),
+            n_iter=max(s["n_iter"] for s in per_task),
+            converged=all(s["converged"] for s in per_task),
+        )
         snaps = [gm.snapshot_ for gm in fm.submodels.values()]
     if X is not None:
         log_norm, log_resp = fm.log_prob_resp(X, tasks)
@@ -156,9 +171,24 @@ def _submodel_fit(gm: GaussianMixture, known: dict, Z_task) -> dict:
     return _ordered(meta)
 
 
-_FIT_KEYS = ("log_likelihood", "log_likelihood_source", "lower_bound", "bic", "aic", "icl",
-             "n_parameters", "n_samples", "n_iter", "converged", "random_state", "tol",
-             "reg_covar", "max_iter", "n_init", "init_params")
+_FIT_KEYS = (
+    "log_likelihood",
+    "log_likelihood_source",
+    "lower_bound",
+    "bic",
+    "aic",
+    "icl",
+    "n_parameters",
+    "n_samples",
+    "n_iter",
+    "converged",
+    "random_state",
+    "tol",
+    "reg_covar",
+    "max_iter",
+    "n_init",
+    "init_params",
+)
 
 
 def _snapshot_dict(s: Snapshot) -> dict:
@@ -169,8 +199,9 @@ def _snapshot_dict(s: Snapshot) -> dict:
         "means": np.asarray(s.means).tolist(),
         "covariances": np.asarray(s.covariances).tolist(),
         "log_likelihood": None if s.log_likelihood is None else float(s.log_likelihood),
-        "events": [{"kind": e.kind, "component": e.component, "message": e.message}
-                   for e in s.events],
+        "events": [
+            {"kind": e.kind, "component": e.component, "message": e.message} for e in s.events
+        ],
     }
 
 
@@ -199,8 +230,10 @@ def _document(fm: FittedModel, X=None, tasks=None, include_history=False) -> dic
     counts = fm.task_n_samples
     pooled = fm.pooled
     if fm.mode == "separate" and X is not None and tasks is None:
-        raise ValueError("a separate-mode model saved with training data X needs its tasks too "
-                         "(one task name per row of X): pass tasks=.")
+        raise ValueError(
+            "a separate-mode model saved with training data X needs its tasks too "
+            "(one task name per row of X): pass tasks=."
+        )
     labels = None
     if fm.tasks is not None and X is not None and tasks is not None:
         n = np.shape(fm.transform(X))[0]
@@ -216,7 +249,9 @@ def _document(fm: FittedModel, X=None, tasks=None, include_history=False) -> dic
         "gmmcore_version": __version__,
         "feature_names": list(fm.feature_names),
         "preprocessing": {
-            "standardization": None if std is None else {
+            "standardization": None
+            if std is None
+            else {
                 "mean": np.asarray(std.mean, dtype=np.float64).tolist(),
                 "scale": np.asarray(std.scale, dtype=np.float64).tolist(),
             }
@@ -267,8 +302,16 @@ def _dumps(obj, level: int = 0) -> str:
     return json.dumps(obj, allow_nan=False, separators=(", ", ": "))
 
 
-def to_json(model, *, feature_names=None, standardizer=None, X=None, tasks=None,
-            include_history: bool = False, metadata=None) -> str:
+def to_json(
+    model,
+    *,
+    feature_names=None,
+    standardizer=None,
+    X=None,
+    tasks=None,
+    include_history: bool = False,
+    metadata=None,
+) -> str:
     """The model file as a string.
 
     Parameters
@@ -325,16 +368,30 @@ def to_json(model, *, feature_names=None, standardizer=None, X=None, tasks=None,
         ) from None
 
 
-def save_model(model, path, *, feature_names=None, standardizer=None, X=None, tasks=None,
-               include_history: bool = False, metadata=None) -> Path:
+def save_model(
+    model,
+    path,
+    *,
+    feature_names=None,
+    standardizer=None,
+    X=None,
+    tasks=None,
+    include_history: bool = False,
+    metadata=None,
+) -> Path:
     """Write the model file (UTF-8 JSON) to ``path``; returns the path.
 
     Parameters are those of :func:`to_json`. Raises OSError when the file cannot be written.
     """
-    text = to_json(model, feature_names=feature_names, standardizer=standardizer, X=X,
-                   tasks=tasks, include_history=include_history, metadata=metadata)
+    text = to_json(
+        model,
+        feature_names=feature_names,
+        standardizer=standardizer,
+        X=X,
+        tasks=tasks,
+        include_history=include_history,
+        metadata=metadata,
+    )
     path = Path(path)
     path.write_text(text, encoding="utf-8")
     return path
-
-

@@ -58,11 +58,15 @@ def model_schema() -> dict:
     shapes = []
     for name in covariance_types():
         depth = len(get_structure(name).expected_shape(2, 3))
-        shapes.append({
-            "if": {"properties": {"covariance_type": {"const": name}},
-                   "required": ["covariance_type"]},
-            "then": {"properties": {"covariances": {"$ref": _DEPTH_REF[depth]}}},
-        })
+        shapes.append(
+            {
+                "if": {
+                    "properties": {"covariance_type": {"const": name}},
+                    "required": ["covariance_type"],
+                },
+                "then": {"properties": {"covariances": {"$ref": _DEPTH_REF[depth]}}},
+            }
+        )
     schema["$defs"]["covarianceShapes"]["allOf"] = shapes
     return schema
 
@@ -94,8 +98,7 @@ def _validator():
 def parse_json(text: str):
     """``json.loads`` that keeps non-finite numbers (NaN, Infinity, 1e999) as markers for
     :func:`find_nonfinite` to report by field."""
-    return json.loads(text, parse_float=_parse_float,
-                      parse_constant=lambda name: _NonFinite(name))
+    return json.loads(text, parse_float=_parse_float, parse_constant=lambda name: _NonFinite(name))
 
 
 class _NonFinite:
@@ -131,9 +134,15 @@ def _path(parts) -> str:
     return out or "(top level)"
 
 
-_JSON_TYPES = {"array": "an array", "object": "an object", "string": "a string",
-               "number": "a number", "integer": "an integer", "boolean": "true or false",
-               "null": "null"}
+_JSON_TYPES = {
+    "array": "an array",
+    "object": "an object",
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
 def _json_type(value) -> str:
@@ -172,16 +181,20 @@ def schema_message(error) -> str:
     if v == "additionalProperties":
         extra = sorted(k for k in inst if k not in error.schema.get("properties", {}))
         where = "" if path == "(top level)" else f" in '{path}'"
-        return (f"unknown field '{extra[0]}'{where}; version 1 files have only the documented "
-                f"fields (see docs/model-format.md): remove it")
+        return (
+            f"unknown field '{extra[0]}'{where}; version 1 files have only the documented "
+            f"fields (see docs/model-format.md): remove it"
+        )
     if v == "type":
         types = [val] if isinstance(val, str) else list(val)
         want = " or ".join(_JSON_TYPES.get(t, t) for t in types)
         return f"field '{path}' must be {want}, got {_json_type(inst)} ({_short(inst)}); {FIX}"
     if v == "enum":
         if error.absolute_path and error.absolute_path[-1] == "covariance_type":
-            return (f"unknown covariance type {inst!r} in field 'covariance_type'; it must be "
-                    f"one of {', '.join(covariance_types())}")
+            return (
+                f"unknown covariance type {inst!r} in field 'covariance_type'; it must be "
+                f"one of {', '.join(covariance_types())}"
+            )
         choices = ", ".join(json.dumps(c) for c in val)
         return f"field '{path}' is {_short(inst)}, not one of {choices}; {FIX}"
     if v == "const":
@@ -213,8 +226,9 @@ def check_header(doc) -> None:
         )
     version = doc.get("version")
     if "version" not in doc:
-        raise ModelFileError(f"missing field 'version'; a version {VERSION} file has "
-                             f'"version": {VERSION} ({FIX})')
+        raise ModelFileError(
+            f"missing field 'version'; a version {VERSION} file has \"version\": {VERSION} ({FIX})"
+        )
     if type(version) is not int:
         raise ModelFileError(
             f"field 'version' must be an integer, got {_json_type(version)} "
@@ -224,8 +238,11 @@ def check_header(doc) -> None:
         newer = version > VERSION
         raise ModelFileError(
             f"field 'version' is {version} but this gmmcore reads version {VERSION} only; "
-            + ("upgrade gmmcore to read this newer file" if newer else
-               "export the model again with this gmmcore")
+            + (
+                "upgrade gmmcore to read this newer file"
+                if newer
+                else "export the model again with this gmmcore"
+            )
         )
 
 
@@ -251,7 +268,6 @@ def check_mode_fields(doc) -> None:
         )
 
 
-
 def first_schema_error(doc):
     import jsonschema.exceptions as jse
 
@@ -259,5 +275,3 @@ def first_schema_error(doc):
     if not errors:
         return None
     return jse.best_match(errors)
-
-

@@ -12,7 +12,9 @@ def _contingency(labels_true, labels_pred):
     t_names, t = np.unique(np.asarray(labels_true).astype(str), return_inverse=True)
     p_names, p = np.unique(np.asarray(labels_pred), return_inverse=True)
     if t.shape != p.shape:
-        raise ValueError(f"labels_true and labels_pred must have the same length, got {t.size} and {p.size}.")
+        raise ValueError(
+            f"labels_true and labels_pred must have the same length, got {t.size} and {p.size}."
+        )
     table = np.zeros((t_names.size, p_names.size), dtype=np.int64)
     np.add.at(table, (t, p), 1)
     return table, t_names, p_names
@@ -21,8 +23,11 @@ def _contingency(labels_true, labels_pred):
 def confusion_table(labels_true, labels_pred) -> pd.DataFrame:
     """Counts of rows per (true label, predicted component); rows: labels, columns: components."""
     table, t_names, p_names = _contingency(labels_true, labels_pred)
-    return pd.DataFrame(table, index=pd.Index(t_names, name="label"),
-                        columns=pd.Index([f"component {c}" for c in p_names], name="predicted"))
+    return pd.DataFrame(
+        table,
+        index=pd.Index(t_names, name="label"),
+        columns=pd.Index([f"component {c}" for c in p_names], name="predicted"),
+    )
 
 
 def _comb2(x):

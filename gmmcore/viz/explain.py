@@ -31,7 +31,8 @@ def covariance_stack(snapshot: Snapshot) -> np.ndarray:
     """The snapshot's covariances as full matrices, shape (K, D, D), whatever the type."""
     k, d = snapshot.means.shape
     return get_structure(snapshot.covariance_type).covariance_matrices(
-        np.asarray(snapshot.covariances), k, d)
+        np.asarray(snapshot.covariances), k, d
+    )
 
 
 def task_weights(snapshot: Snapshot, tasks=None) -> np.ndarray:
@@ -69,14 +70,20 @@ def step_description(history: Sequence[Snapshot], step: int) -> str:
     """A sentence saying what the half-step at ``step`` did."""
     snap = history[step]
     if snap.phase == "init":
-        return ("Initialization: starting weights, means and covariances (from the chosen "
-                "initialization). No responsibilities yet, so the points are grey.")
+        return (
+            "Initialization: starting weights, means and covariances (from the chosen "
+            "initialization). No responsibilities yet, so the points are grey."
+        )
     if snap.phase == "E":
-        return (f"Iteration {snap.iteration}, after E: responsibilities updated (point colours "
-                "changed); the ellipses and means are unchanged.")
-    return (f"Iteration {snap.iteration}, after M: weights, means and covariances re-estimated "
-            "from the responsibilities of the E-step before (ellipses and means moved; the "
-            "arrows show where each mean came from); point colours are those responsibilities.")
+        return (
+            f"Iteration {snap.iteration}, after E: responsibilities updated (point colours "
+            "changed); the ellipses and means are unchanged."
+        )
+    return (
+        f"Iteration {snap.iteration}, after M: weights, means and covariances re-estimated "
+        "from the responsibilities of the E-step before (ellipses and means moved; the "
+        "arrows show where each mean came from); point colours are those responsibilities."
+    )
 
 
 def log_likelihood_trace(history: Sequence[Snapshot]) -> pd.DataFrame:
@@ -84,16 +91,20 @@ def log_likelihood_trace(history: Sequence[Snapshot]) -> pd.DataFrame:
     ``mean_log_likelihood``."""
     rows = [
         (s.iteration, i, s.log_likelihood, s.mean_log_likelihood)
-        for i, s in enumerate(history) if s.phase == "E"
+        for i, s in enumerate(history)
+        if s.phase == "E"
     ]
-    return pd.DataFrame(rows, columns=["iteration", "step", "log_likelihood", "mean_log_likelihood"])
+    return pd.DataFrame(
+        rows, columns=["iteration", "step", "log_likelihood", "mean_log_likelihood"]
+    )
 
 
 def events_table(history: Sequence[Snapshot]) -> pd.DataFrame:
     """Every engine event: ``iteration``, ``step``, ``kind``, ``component``, ``message``."""
     rows = [
         (s.iteration, i, e.kind, e.component, e.message)
-        for i, s in enumerate(history) for e in s.events
+        for i, s in enumerate(history)
+        for e in s.events
     ]
     return pd.DataFrame(rows, columns=["iteration", "step", "kind", "component", "message"])
 
@@ -141,10 +152,12 @@ def e_step_detail(snapshot: Snapshot, x, task=None) -> dict:
 
     x = np.asarray(x, dtype=np.float64).ravel()
     covs = covariance_stack(snapshot)
-    log_dens = np.array([
-        multivariate_normal(mean=m, cov=c, allow_singular=True).logpdf(x)
-        for m, c in zip(snapshot.means, covs, strict=True)
-    ])
+    log_dens = np.array(
+        [
+            multivariate_normal(mean=m, cov=c, allow_singular=True).logpdf(x)
+            for m, c in zip(snapshot.means, covs, strict=True)
+        ]
+    )
     lw = _row_log_weights(snapshot, task)
     weighted = lw + log_dens
     evidence = logsumexp(weighted)
@@ -157,7 +170,9 @@ def e_step_detail(snapshot: Snapshot, x, task=None) -> dict:
     }
 
 
-def m_step_detail(resp: np.ndarray, X, component: int, snapshot_after: Snapshot | None = None) -> dict:
+def m_step_detail(
+    resp: np.ndarray, X, component: int, snapshot_after: Snapshot | None = None
+) -> dict:
     """The M-step for one component from the responsibilities it used.
 
     N_k = sum_i r_ik, weight = N_k / N, mean = sum_i r_ik x_i / N_k, and the (unregularized,
@@ -173,8 +188,14 @@ def m_step_detail(resp: np.ndarray, X, component: int, snapshot_after: Snapshot 
     mean = (r @ X) / nk if nk > 0 else np.full(X.shape[1], np.nan)
     diff = X - mean
     cov = (r[:, None] * diff).T @ diff / nk if nk > 0 else np.full((X.shape[1],) * 2, np.nan)
-    out = {"n_k": nk, "n": X.shape[0], "weight": nk / X.shape[0], "weighted_sum": r @ X,
-           "mean": mean, "covariance": cov}
+    out = {
+        "n_k": nk,
+        "n": X.shape[0],
+        "weight": nk / X.shape[0],
+        "weighted_sum": r @ X,
+        "mean": mean,
+        "covariance": cov,
+    }
     if snapshot_after is not None:
         w = np.asarray(snapshot_after.weights)
         out["engine_weight"] = w[component] if w.ndim == 1 else w[:, component]

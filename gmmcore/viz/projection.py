@@ -54,7 +54,9 @@ def axis_projection(n_features: int, i: int, j: int, feature_names=None) -> Proj
     """The view on features i (horizontal) and j (vertical), in raw units."""
     if not (0 <= i < n_features and 0 <= j < n_features):
         raise ValueError(f"axes must be in 0..{n_features - 1}, got {i} and {j}.")
-    names = list(feature_names) if feature_names is not None else [f"x{t}" for t in range(n_features)]
+    names = (
+        list(feature_names) if feature_names is not None else [f"x{t}" for t in range(n_features)]
+    )
     A = np.zeros((2, n_features))
     A[0, i] = 1.0
     A[1, j] = 1.0

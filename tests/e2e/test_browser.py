@@ -16,8 +16,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.e2e
 
@@ -45,13 +53,31 @@ def _free_port() -> int:
 def server():
     _require_browser()
     port = _free_port()
-    log = open(ROOT / "test-artifacts" / "streamlit-e2e.log", "w") if (ROOT / "test-artifacts").exists() \
+    log = (
+        open(ROOT / "test-artifacts" / "streamlit-e2e.log", "w")
+        if (ROOT / "test-artifacts").exists()
         else subprocess.DEVNULL
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -78,7 +104,9 @@ def page(server, artifacts_dir):
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 2000}, accept_downloads=True)
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 2000}, accept_downloads=True
+        )
         pg = context.new_page()
         pg.set_default_timeout(30_000)
         yield pg
@@ -92,7 +120,8 @@ def _settle(page):
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=30_000)
+        timeout=30_000,
+    )
     page.wait_for_timeout(300)
 
 
@@ -101,7 +130,9 @@ def _chart_data(page, index):
     return page.evaluate(
         """(i) => { const g = document.querySelectorAll('.js-plotly-plot')[i];
         return g._fullData.map(t => ({name: t.name || null, meta: t.meta || null,
-            x: Array.from(t.x || []), y: Array.from(t.y || [])})); }""", index)
+            x: Array.from(t.x || []), y: Array.from(t.y || [])})); }""",
+        index,
+    )
 
 
 def _ellipses(traces):
@@ -134,8 +165,10 @@ def test_em_flow_grid_and_model_download(page, server, artifacts_dir, tmp_path):
     page.get_by_text("Step 0 of").wait_for()
     page.wait_for_selector(".js-plotly-plot .scatterlayer")
     init = _ellipses(_chart_data(page, 0))
-    titles = page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot')[0]"
-                           ".querySelectorAll('.xtitle, .ytitle')).map(e => e.textContent)")
+    titles = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot')[0]"
+        ".querySelectorAll('.xtitle, .ytitle')).map(e => e.textContent)"
+    )
     assert titles == ["eruptions", "waiting"]  # the scatter's axes name the features
     assert len(init) == 2 * 3  # K=2 components x 1, 2, 3 sd
     page.screenshot(path=str(artifacts_dir / "02-explorer-init.png"), full_page=True)
@@ -172,7 +205,9 @@ def test_em_flow_grid_and_model_download(page, server, artifacts_dir, tmp_path):
     _settle(page)
     ll = _chart_data(page, 1)
     curve = next(t for t in ll if t["meta"] and t["meta"].get("role") == "log_likelihood")
-    assert len(curve["y"]) >= 3 and all(b >= a - 1e-6 for a, b in zip(curve["y"], curve["y"][1:], strict=False))
+    assert len(curve["y"]) >= 3 and all(
+        b >= a - 1e-6 for a, b in zip(curve["y"], curve["y"][1:], strict=False)
+    )
     page.screenshot(path=str(artifacts_dir / "05-explorer-last.png"), full_page=True)
 
     _nav(page, "Model selection")
