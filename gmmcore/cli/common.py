@@ -27,6 +27,7 @@ __all__ = [
     "CliError",
     "check_finite",
     "choose_columns",
+    "em_settings",
     "is_numeric",
     "load_features",
     "missing_mask",
@@ -213,3 +214,14 @@ def run_command(func: Callable, args) -> int:
             "GMMCORE_DEBUG=1 to see the traceback)"
         )
         return 2
+
+
+def em_settings(args) -> dict:
+    """The EM settings every command passes on (restarts, seed, tol, reg_covar, max_iter)."""
+    return dict(
+        n_init=args.n_init,
+        random_state=args.seed,
+        tol=args.tol,
+        reg_covar=args.reg_covar,
+        max_iter=args.max_iter,
+    )

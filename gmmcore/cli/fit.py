@@ -4,61 +4,25 @@ it as a JSON model file, and print a short summary on stdout."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from ..io import load_model, save_model
 from ..mixture import GaussianMixture
-from ..model import FittedModel
 from ..multitask import fit_multitask
 from ..preprocessing import Standardizer
-from .common import CliError, load_features
+from .common import CliError, em_settings, load_features
 
-__all__ = ["FIT_MODES", "MODE_HELP", "cmd_fit"]
-
-
-def _multitask_fitter(mode: str) -> Callable:
-    def fit(X, tasks, args) -> FittedModel:
-        return fit_multitask(
-            X,
-            tasks,
-            args.components,
-            mode=mode,
-            covariance_type=args.covariance_type,
-            n_init=args.n_init,
-            tol=args.tol,
-            reg_covar=args.reg_covar,
-            max_iter=args.max_iter,
-            init_params=args.init,
-            random_state=args.seed,
-        )
-
-    return fit
+__all__ = ["MODE_HELP", "cmd_fit"]
 
 
-# How data with a task column can be fitted; --mode's choices and help follow this table. The
-# first entry is the default.
-FIT_MODES: dict[str, Callable] = {m: _multitask_fitter(m) for m in ("shared", "pooled", "separate")}
+# How data with a task column can be fitted: --mode's choices and help, the first the default.
 MODE_HELP = {
     "shared": "components shared by all tasks, one weight vector per task",
     "pooled": "one mixture for all rows, the task ignored",
     "separate": "one independent mixture per task (every task needs at least K rows)",
 }
-
-
-def _estimator_params(args) -> dict:
-    return dict(
-        n_components=args.components,
-        covariance_type=args.covariance_type,
-        n_init=args.n_init,
-        random_state=args.seed,
-        tol=args.tol,
-        reg_covar=args.reg_covar,
-        max_iter=args.max_iter,
-        init_params=args.init,
-    )
 
 
 def cmd_fit(args) -> int:
@@ -68,7 +32,7 @@ def cmd_fit(args) -> int:
             f"--mode {args.mode} is for data with tasks; add --task-column COL naming the task "
             "of each row, or leave out --mode"
         )
-    mode = "single" if args.task_column is None else (args.mode or next(iter(FIT_MODES)))
+    mode = "single" if args.task_column is None else (args.mode or next(iter(MODE_HELP)))
     frame, names, tasks = load_features(args)
     n, k = frame.shape[0], args.components
     if n < k:
@@ -80,11 +44,14 @@ def cmd_fit(args) -> int:
     standardizer = Standardizer.fit(features) if args.standardize else None
     X = standardizer.transform(features) if standardizer else features.to_numpy(np.float64)
     metadata = {"data_file": Path(args.data).name}
+    settings = dict(
+        covariance_type=args.covariance_type, init_params=args.init, **em_settings(args)
+    )
     if mode == "single":
-        fitted = GaussianMixture(**_estimator_params(args)).fit(X)
+        fitted = GaussianMixture(args.components, **settings).fit(X)
     else:
         metadata["task_column"] = args.task_column
-        fitted = FIT_MODES[mode](X, tasks, args)
+        fitted = fit_multitask(X, tasks, args.components, mode=mode, **settings)
     try:
         save_model(
             fitted,

@@ -16,7 +16,7 @@ import numpy as np
 from ..engine.covariance import covariance_types
 from ..engine.initialization import INIT_METHODS
 from .common import CLI_PROG
-from .fit import FIT_MODES, MODE_HELP, cmd_fit
+from .fit import MODE_HELP, cmd_fit
 from .predict import cmd_predict
 from .select import cmd_select
 
@@ -222,11 +222,11 @@ def _add_fit_command(sub) -> None:
     )
     fit.add_argument(
         "--mode",
-        choices=tuple(FIT_MODES),
+        choices=tuple(MODE_HELP),
         default=None,
         help="With --task-column, how tasks are modelled: "
-        + "; ".join(f"{m}: {MODE_HELP[m]}" for m in FIT_MODES)
-        + f" (default: {next(iter(FIT_MODES))}). '{CLI_PROG} select "
+        + "; ".join(f"{m}: {MODE_HELP[m]}" for m in MODE_HELP)
+        + f" (default: {next(iter(MODE_HELP))}). '{CLI_PROG} select "
         "--task-column COL' compares them.",
     )
     _add_fit_options(fit, seed_default=0)

@@ -12,7 +12,7 @@ import pandas as pd
 from ..multitask import compare_modes
 from ..preprocessing import Standardizer
 from ..selection import best_cell, model_grid
-from .common import CliError, load_features
+from .common import CliError, em_settings, load_features
 from .formatting import format_grid, format_mode_grid
 
 __all__ = ["cmd_select", "cmd_select_tasks"]
@@ -58,23 +58,14 @@ def cmd_select_tasks(args) -> int:
     combos = [(k, t) for k in args.components for t in args.covariance_types]
     frames, summaries = [], []
     for i, (k, cov) in enumerate(combos, 1):
-        if not args.quiet:
-            print(
-                f"[{i}/{len(combos)}] K={k} {cov}: pooled, separate, shared",
-                file=sys.stderr,
-                flush=True,
-            )
+        _progress(args, f"[{i}/{len(combos)}] K={k} {cov}: pooled, separate, shared")
         df = compare_modes(
             X,
             tasks,
             k,
             covariance_type=cov,
             test_size=test_size,
-            n_init=args.n_init,
-            random_state=args.seed,
-            tol=args.tol,
-            reg_covar=args.reg_covar,
-            max_iter=args.max_iter,
+            **em_settings(args),
         )
         df.insert(1, "n_components", k)
         df.insert(2, "covariance_type", cov)
@@ -129,23 +120,14 @@ def cmd_select(args) -> int:
     X = Standardizer.fit(features).transform(features) if args.standardize else features
 
     def progress(done, total, row):
-        if not args.quiet:
-            print(
-                f"[{done}/{total}] K={row['n_components']} {row['covariance_type']}",
-                file=sys.stderr,
-                flush=True,
-            )
+        _progress(args, f"[{done}/{total}] K={row['n_components']} {row['covariance_type']}")
 
     grid = model_grid(
         X,
         n_components=args.components,
         covariance_types=args.covariance_types,
-        n_init=args.n_init,
-        random_state=args.seed,
-        tol=args.tol,
-        reg_covar=args.reg_covar,
-        max_iter=args.max_iter,
         progress=progress,
+        **em_settings(args),
     )
     _raise_if_all_failed(grid, grid["error"].isna())
     best = best_cell(grid, "bic")
@@ -163,3 +145,9 @@ def cmd_select(args) -> int:
         f"{best['covariance_type']} ({best['mclust_name']}), BIC {best['bic']:.3f}"
     )
     return 0
+
+
+def _progress(args, line: str) -> None:
+    """One progress line on stderr (stdout stays machine-readable), unless --quiet."""
+    if not args.quiet:
+        print(line, file=sys.stderr, flush=True)
