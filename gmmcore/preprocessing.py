@@ -47,12 +47,3 @@ class Standardizer:
     def inverse_transform(self, Z) -> np.ndarray:
         """Back to the original units."""
         return np.asarray(Z, dtype=np.float64) * self.scale + self.mean
-
-    def to_dict(self) -> dict:
-        return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Standardizer:
-        return cls(
-            np.asarray(d["mean"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64)
-        )

@@ -164,11 +164,6 @@ DEFAULTS = {
     TASKS_RESULT: None,
 }
 
-# Widget keys whose values must survive a page switch (created with persist_state="session").
-PERSISTENT = [
-    k for k in DEFAULTS if k not in (UPLOAD_ERROR, GRID_RESULT, TASKS_RESULT, PLAYING)
-] + [FEATURES, TASK_COLUMN, LABEL_COLUMN, AXIS_X, AXIS_Y, SHOWN_TASKS]
-
 NONE = "(none)"  # the "no column" choice of the task/label selectboxes
 
 

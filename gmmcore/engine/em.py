@@ -32,13 +32,12 @@ __all__ = [
     "Snapshot",
     "check_em_settings",
     "degenerate_components",
+    "frozen_array",
     "iter_em",
     "log_prob_resp",
     "responsibilities",
     "snapshot_log_likelihood",
 ]
-
-PHASES = ("init", "E", "M")
 
 # A component whose summed responsibility falls below this holds no data any more.
 EMPTY_COMPONENT_MASS = 1e-6
@@ -60,7 +59,8 @@ class Event:
     message: str
 
 
-def _frozen(a) -> np.ndarray:
+def frozen_array(a) -> np.ndarray:
+    """A read-only float64 copy of ``a``: what a Snapshot holds."""
     a = np.array(a, dtype=np.float64, copy=True)
     a.setflags(write=False)
     return a
@@ -323,10 +323,10 @@ def iter_em(
         return Snapshot(
             iteration=iteration,
             phase=phase,
-            weights=_frozen(w),
-            means=_frozen(p.means + shift),
-            covariances=_frozen(p.covariances),
-            precisions_cholesky=_frozen(p.prec_chol),
+            weights=frozen_array(w),
+            means=frozen_array(p.means + shift),
+            covariances=frozen_array(p.covariances),
+            precisions_cholesky=frozen_array(p.prec_chol),
             covariance_type=structure.name,
             log_likelihood=None if ll is None else float(ll),
             n_samples=n,

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.covariance import get_structure
-from ..engine.em import Event, Snapshot
+from ..engine.em import Event, Snapshot, frozen_array
 from ..engine.weights import pooled_weights
 from ..mixture import GaussianMixture
 from ..model import FittedModel
@@ -235,10 +235,10 @@ def _build_mixture(
     final = Snapshot(
         iteration=fit["n_iter"],
         phase="M",
-        weights=_frozen(weights),
-        means=_frozen(means),
-        covariances=_frozen(covariances),
-        precisions_cholesky=_frozen(prec_chol),
+        weights=frozen_array(weights),
+        means=frozen_array(means),
+        covariances=frozen_array(covariances),
+        precisions_cholesky=frozen_array(prec_chol),
         covariance_type=structure.name,
         log_likelihood=fit["log_likelihood"],
         n_samples=fit["n_samples"],
@@ -262,12 +262,6 @@ def _build_mixture(
     )
 
 
-def _frozen(a) -> np.ndarray:
-    a = np.array(a, dtype=np.float64, copy=True)
-    a.setflags(write=False)
-    return a
-
-
 def _history_snapshot(i, s, structure, k, d, tasks, n_samples, prefix="") -> Snapshot:
     path = f"{prefix}history[{i}]"
     w = _array(s, "weights", f"{path}.weights")
@@ -286,10 +280,10 @@ def _history_snapshot(i, s, structure, k, d, tasks, n_samples, prefix="") -> Sna
     return Snapshot(
         iteration=s["iteration"],
         phase=s["phase"],
-        weights=_frozen(w),
-        means=_frozen(means),
-        covariances=_frozen(cov),
-        precisions_cholesky=_frozen(prec_chol),
+        weights=frozen_array(w),
+        means=frozen_array(means),
+        covariances=frozen_array(cov),
+        precisions_cholesky=frozen_array(prec_chol),
         covariance_type=structure.name,
         log_likelihood=s["log_likelihood"],
         n_samples=n_samples,
