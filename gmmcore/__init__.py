@@ -47,6 +47,7 @@ from .engine.em import (
     snapshot_log_likelihood,
 )
 from .engine.initialization import INIT_METHODS
+from .engine.weights import UnknownTaskError
 from .io import ModelFileError, from_json, load_model, save_model, to_json
 from .mixture import GaussianMixture, NotFittedError, RestartResult
 from .model import MODES, FittedModel
@@ -70,6 +71,7 @@ __all__ = [
     "RestartResult",
     "Snapshot",
     "Standardizer",
+    "UnknownTaskError",
     "__version__",
     "aic",
     "best_cell",

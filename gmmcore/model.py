@@ -29,7 +29,7 @@ import numpy as np
 from .engine import criteria
 from .engine.em import log_prob_resp
 from .engine.validation import check_X, task_labels
-from .engine.weights import pooled_weights
+from .engine.weights import UnknownTaskError, pooled_weights
 from .preprocessing import Standardizer
 
 __all__ = ["MODES", "UNKNOWN_TASK_POLICIES", "FittedModel"]
@@ -347,12 +347,15 @@ class FittedModel:
         labels = task_labels(tasks, Z.shape[0])
         unseen = sorted(set(labels.tolist()) - set(self.submodels))
         if unseen:
-            raise ValueError(
+            raise UnknownTaskError(
                 f"unknown task(s) {unseen}; the model was fitted on {list(self.tasks)}. In "
                 "separate mode every task has its own components and there is no shared "
                 "component set to fall back on, so unseen tasks cannot be predicted (not even "
                 "with unknown_task='pooled'); fit mode 'shared' (or 'pooled') to predict for "
-                "new tasks."
+                "new tasks.",
+                unseen,
+                self.tasks,
+                can_pool=False,
             )
         log_norm = np.empty(Z.shape[0])
         log_resp = np.empty((Z.shape[0], self.n_components))

@@ -595,3 +595,17 @@ def test_model_description(small):
     assert_allclose(w.sum(axis=1), 1.0, rtol=0, atol=1e-12)
     assert set(model.history) == set(model.tasks)
     assert sum(model.task_counts.values()) == 600
+
+
+@pytest.mark.parametrize(("mode", "can_pool"), [("shared", True), ("separate", False)])
+def test_unseen_task_error_says_which_tasks_and_whether_pooling_could_help(small, mode, can_pool):
+    """One unknown-task error for every caller (the CLI words it from these fields)."""
+    from gmmcore import UnknownTaskError
+
+    X, tasks, _ = small
+    model = fit_multitask(X, tasks, 3, mode=mode)
+    with pytest.raises(UnknownTaskError) as info:
+        model.predict(X[:3], ["task 9", "task 1", "task 8"])
+    assert info.value.unseen == ["task 8", "task 9"]
+    assert info.value.known == ("task 1", "task 2", "task 3")
+    assert info.value.can_pool is can_pool

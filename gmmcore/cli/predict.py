@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from ..engine.weights import UnknownTaskError
 from ..io import ModelFileError, load_model
 from .common import CLI_PROG, CliError, check_finite, is_numeric, missing_mask, read_data
 
@@ -62,22 +63,18 @@ def _task_column(model, args, available: list[str]) -> str | None:
     return task_column
 
 
-def _check_tasks(model, tasks: np.ndarray, unknown_task: str) -> None:
-    known = {str(t) for t in model.tasks}
-    unseen = sorted(set(tasks.tolist()) - known)
-    if unseen and model.mode == "separate":
-        raise CliError(
-            f"task(s) {', '.join(unseen)} were not seen in fitting (the model knows "
-            f"{', '.join(map(str, model.tasks))}); a separate-mode model has one mixture per "
-            "task and no shared components, so it cannot predict other tasks, not even with "
-            "--unknown-task pooled; refit with --mode shared or --mode pooled"
+def _unknown_task_message(exc: UnknownTaskError) -> str:
+    """The model's unknown-task error in the command line's words (its options)."""
+    seen = f"task(s) {', '.join(exc.unseen)} were not seen in fitting (the model knows " + (
+        f"{', '.join(exc.known)})"
+    )
+    if not exc.can_pool:
+        return (
+            f"{seen}; a separate-mode model has one mixture per task and no shared components, "
+            "so it cannot predict other tasks, not even with --unknown-task pooled; refit with "
+            "--mode shared or --mode pooled"
         )
-    if unseen and unknown_task == "error":
-        raise CliError(
-            f"task(s) {', '.join(unseen)} were not seen in fitting (the model knows "
-            f"{', '.join(map(str, model.tasks))}); pass --unknown-task pooled to use the pooled "
-            "weights for them"
-        )
+    return f"{seen}; pass --unknown-task pooled to use the pooled weights for them"
 
 
 def cmd_predict(args) -> int:
@@ -101,15 +98,15 @@ def cmd_predict(args) -> int:
     bad = missing_mask(frame, used, args.on_missing, args.data, "left blank")
     complete = frame.loc[~bad]
     check_finite(complete, model.feature_names)
-    tasks = None
-    if task_column:
-        tasks = complete[task_column].astype(str).to_numpy()
-        _check_tasks(model, tasks, args.unknown_task)
+    tasks = None if not task_column else complete[task_column].astype(str).to_numpy()
     k = model.n_components
     labels = pd.array([pd.NA] * len(frame), dtype="Int64")
     proba = np.full((len(frame), k), np.nan)
     if len(complete):
-        _, log_resp = model.log_prob_resp(complete, tasks, unknown_task=args.unknown_task)
+        try:
+            _, log_resp = model.log_prob_resp(complete, tasks, unknown_task=args.unknown_task)
+        except UnknownTaskError as exc:
+            raise CliError(_unknown_task_message(exc)) from None
         rows = np.flatnonzero(~bad)
         proba[rows] = np.exp(log_resp)
         labels[rows] = log_resp.argmax(axis=1)

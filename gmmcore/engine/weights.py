@@ -15,7 +15,26 @@ import numpy as np
 
 from .validation import task_labels
 
-__all__ = ["pooled_weights", "row_log_weights", "safe_log"]
+__all__ = ["UnknownTaskError", "pooled_weights", "row_log_weights", "safe_log"]
+
+
+class UnknownTaskError(ValueError):
+    """Rows of tasks the mixture was not fitted on, with no fallback asked for (or possible).
+
+    Attributes
+    ----------
+    unseen : list of str
+        The unknown task names, sorted.
+    known : tuple of str
+        The tasks the mixture knows.
+    can_pool : bool
+        Whether the pooled weights could stand in (shared components); False for a separate
+        model, whose tasks share nothing.
+    """
+
+    def __init__(self, message: str, unseen, known, *, can_pool: bool):
+        super().__init__(message)
+        self.unseen, self.known, self.can_pool = list(unseen), tuple(known), can_pool
 
 
 def safe_log(weights) -> np.ndarray:
@@ -99,10 +118,13 @@ def row_log_weights(
     if (codes == unknown_code).any():
         if unknown_weights is None:
             unseen = sorted(set(labels[codes == unknown_code].tolist()))
-            raise ValueError(
+            raise UnknownTaskError(
                 f"unknown task{'s' if len(unseen) > 1 else ''} "
                 f"{', '.join(map(repr, unseen))}; the mixture knows {list(tasks_known)}. Pass "
-                "unknown_task='pooled' to predict unseen tasks with the pooled weights."
+                "unknown_task='pooled' to predict unseen tasks with the pooled weights.",
+                unseen,
+                tasks_known,
+                can_pool=True,
             )
         table = np.vstack([table, np.asarray(unknown_weights, dtype=np.float64)[None]])
     return safe_log(table)[codes]
