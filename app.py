@@ -37,6 +37,9 @@ PAGES = [
     st.Page("pages/5_tasks.py", title="Tasks", icon=":material/hub:", url_path="tasks"),
 ]
 page = st.navigation(PAGES)
-dataset_sidebar()
+# The URL first (a page may stop early, e.g. before a grid has run), then again after the
+# page, for what its run changed.
+S.sync_url()
+dataset_sidebar(share=page.url_path != "explorer")  # the explorer shows its link by the stepper
 page.run()
 S.sync_url()

@@ -632,3 +632,311 @@ def test_every_session_key_is_a_constant_of_ui_state():
         for line, key in _string_session_keys(p)
     ]
     assert not offenders, offenders
+
+
+# -- issue 12: a link is the view, seeing M, the Bishop preset, the smaller defects ----------
+
+
+def _md(at):
+    return " ".join(m.value for m in at.markdown)
+
+
+def _step_label(at):
+    import re
+
+    return re.search(r"Step \d+ of \d+", _md(at)).group(0)
+
+
+def _from_link(params, page="pages/2_explorer.py"):
+    """A fresh session opened on a link with ``params`` (the first run reads the URL)."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, at.exception
+    return _page(at, page)
+
+
+def test_url_holds_every_setting_and_a_fresh_session_shows_the_same_view():
+    at = _page(_penguins(), "pages/1_data.py")
+    at.checkbox(key="standardize").uncheck().run()
+    _page(at, "pages/2_explorer.py")
+    at.selectbox(key="cov_type").set_value("diag")
+    at.selectbox(key="init").set_value("random")
+    at.number_input(key="seed").set_value(7)
+    at.number_input(key="tol").set_value(1e-5)
+    at.number_input(key="max_iter").set_value(50)
+    at.number_input(key="n_init").set_value(2)
+    at.number_input(key="reg_covar").set_value(1e-4)
+    _button(at, "Run EM").click().run()
+    for _ in range(5):
+        at.button(key="step_next").click().run()
+    at.radio(key="view").set_value("PCA projection").run()
+    at.radio(key="color_by").set_value("task").run()
+    at.toggle(key="hide_future").set_value(True).run()
+    assert not at.exception and not _errors(at)
+    link = {k: at.query_params[k] for k in at.query_params}
+    for name, value in {
+        "std": "0",
+        "type": "diag",
+        "init": "random",
+        "seed": "7",
+        "tol": "1e-05",
+        "iter": "50",
+        "n": "2",
+        "reg": "0.0001",
+        "step": "5",
+        "view": "PCA projection",
+        "color": "task",
+        "future": "1",
+    }.items():
+        assert link[name] == value, name
+    label, params = _step_label(at), _table(at, "component", "weight")
+    ari = next(m.value for m in at.metric if m.label == "Adjusted Rand index")
+    scatter = _chart(at, "em_scatter")
+
+    fresh = _from_link(link)
+    assert _step_label(fresh) == label and label.startswith("Step 5 of ")
+    pd.testing.assert_frame_equal(_table(fresh, "component", "weight"), params)
+    assert next(m.value for m in fresh.metric if m.label == "Adjusted Rand index") == ari
+    assert _chart(fresh, "em_scatter")["data"] == scatter["data"]
+    assert fresh.session_state["standardize"] is False
+    assert {k: fresh.query_params[k] for k in fresh.query_params} == link
+
+
+def test_url_keeps_the_grid_and_tasks_settings_on_their_pages():
+    at = _from_link(
+        {"sample": "Palmer penguins", "gk": "2-4", "gt": "full,diag", "gc": "aic", "tk": "2"},
+        "pages/3_selection.py",
+    )
+    assert at.slider(key="grid_k_range").value == (2, 4)
+    assert at.multiselect(key="grid_types").value == ["full", "diag"]
+    assert at.query_params["gk"] == "2-4" and at.query_params["gc"] == "aic"
+    _page(at, "pages/5_tasks.py")
+    assert at.number_input(key="tasks_k").value == 2
+    assert at.query_params["tk"] == "2"  # a page that stops before its result keeps the link
+
+
+def test_opened_grid_cell_is_in_the_link_with_its_start():
+    at = _page(_app(), "pages/3_selection.py")
+    at.slider(key="grid_k_range").set_value((2, 3))
+    at.multiselect(key="grid_types").set_value(["tied"])
+    _button(at, "Run the grid").click().run()
+    at.selectbox(key="grid_cell").set_value((3, "tied")).run()
+    at.button(key="open_cell").click().run()
+    assert at.title[0].value == "EM explorer"
+    link = {k: at.query_params[k] for k in at.query_params}
+    assert (link["k"], link["type"], link["init"], link["n"]) == ("3", "tied", "kmeans", "1")
+    # Reopened from the link: the grid's fit (its BIC) is the explorer's.
+    grid = at.session_state["grid_result"]["grid"]
+    cell = grid[(grid["n_components"] == 3) & (grid["covariance_type"] == "tied")].iloc[0]
+    fresh = _from_link(link)
+    assert fresh.session_state["fit_settings"] == at.session_state["fit_settings"]
+    final = _table(fresh, "component", "weight")
+    assert len(final) == 3 and cell["converged"]
+
+
+def test_tasks_page_opens_the_same_shared_fit_in_the_explorer():
+    """The Tasks page's shared model and the explorer's are one fit: same component numbers."""
+    at = _penguin_comparison()
+    heat = _arr(_chart(at, "tasks_heatmap")["data"][0]["z"]).astype(float)
+    at.button(key="tasks_open_explorer").click().run()
+    assert at.title[0].value == "EM explorer" and at.query_params["shared"] == "1"
+    _page(at, "pages/2_explorer.py")  # AppTest reruns its own page, not the switched-to one
+    at.button(key="step_last").click().run()
+    explorer = _arr(_chart(at, "em_task_weights")["data"][0]["z"]).astype(float)
+    np.testing.assert_allclose(explorer, heat, atol=1e-6)
+
+
+def test_bishop_preset_in_one_click_with_the_compare_view():
+    at = _page(_penguins(), "pages/2_explorer.py")
+    at.button(key="bishop_button").click().run()
+    assert not at.exception and not _errors(at)
+    s = at.session_state
+    assert s["dataset"]["name"] == "Old Faithful" and s["standardize"] is True
+    fit = s["fit_settings"]
+    assert fit["n_components"] == 2 and fit["covariance_type"] == "full"
+    assert fit["means_init"] == ((-1.5, 1.0), (1.5, -1.5))
+    assert at.query_params["start"] == "bishop" and at.query_params["std"] == "1"
+    titles = [_chart(at, f"em_compare_{L}")["layout"]["title"]["text"] for L in (1, 2, 5, 20)]
+    assert titles[0] == "L = 1" and titles[3].startswith("L = 20")
+    # The link reopens the preset.
+    fresh = _from_link({k: at.query_params[k] for k in at.query_params})
+    assert fresh.session_state["fit_settings"] == fit
+
+
+def test_manual_start_from_a_link():
+    at = _from_link({"start": "manual", "m": "1.0,50.0;4.5,80.0", "sp": "0.5", "k": "2"})
+    fit = at.session_state["fit_settings"]
+    assert fit["means_init"] == ((1.0, 50.0), (4.5, 80.0))
+    assert fit["precisions_init"][0] == ((4.0, 0.0), (0.0, 4.0))  # sd 0.5: precision 4
+    init = _table(at, "component", "weight")
+    assert init["mean eruptions"].tolist() == [1.0, 4.5]
+
+
+def test_share_panel_offers_the_link_and_the_upload_is_parsed_before_the_sidebar():
+    at = _app()
+    assert any("Link to this view" in m.value for m in at.sidebar.markdown)
+    assert at.sidebar.code[0].value.startswith("?sample=Old+Faithful")
+    at.radio(key="data_source").set_value("Upload a file").run()
+    csv = "x,y\n" + "".join(f"{i % 7}.5,{(i * 3) % 11}\n" for i in range(40))
+    at.file_uploader(key="upload").set_value(("mine.csv", csv.encode(), "text/csv")).run()
+    # Parsed in the uploader's callback, before the sidebar is drawn (AppTest keeps no sidebar
+    # past the first run; tests/e2e checks the sidebar's text and the upload warning).
+    assert at.session_state["dataset"]["name"] == "mine.csv"
+
+
+def test_upload_error_goes_away_when_a_sample_is_loaded():
+    at = _app()
+    at.radio(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").set_value(("bad.csv", b"", "text/csv")).run()
+    assert _errors(at)
+    at.radio(key="data_source").set_value("Sample dataset").run()
+    at.selectbox(key="sample_name").set_value("Iris").run()
+    assert not at.exception and not _errors(at)
+
+
+def test_no_confusion_table_at_the_initialization():
+    at = _app()
+    at.selectbox(key="sample_name").set_value("Iris").run()
+    _page(at, "pages/2_explorer.py")
+    assert at.session_state["step"] == 0
+    assert not any(m.label == "Adjusted Rand index" for m in at.metric)
+    assert any("no point has responsibilities yet" in i.value for i in at.info)
+    at.button(key="step_next").click().run()
+    assert any(m.label == "Adjusted Rand index" for m in at.metric)
+
+
+def test_formula_panel_prints_no_python_exponent():
+    at = _page(_app(), "pages/2_explorer.py")
+    at.button(key="step_next").click().run()
+    text = " ".join(x.value for x in at.latex)
+    assert "e+" not in text and "e-0" not in text
+
+
+def test_restarts_chart_marks_one_optimum():
+    at = _page(_app(), "pages/2_explorer.py")
+    at.number_input(key="n_init").set_value(3)
+    _button(at, "Run EM").click().run()
+    fig = _chart(at, "restarts_chart")
+    # Old Faithful's three restarts end within tol x N of each other: one optimum, said so,
+    # and the axis spans tol x N either side instead of stretching the tiny spread.
+    assert "same optimum" in fig["layout"]["title"]["text"]
+    lo, hi = fig["layout"]["yaxis"]["range"]
+    assert hi - lo == pytest.approx(2 * 1e-3 * 272)
+
+
+def test_import_preview_rounds_and_defaults_to_the_task_column():
+    from gmmcore.datasets import load_sample
+    from gmmcore.io import to_json
+    from gmmcore.multitask import fit_multitask
+
+    frame = load_sample("Palmer penguins").dropna()
+    features = ["bill_length_mm", "flipper_length_mm"]
+    X, tasks = frame[features].to_numpy(), frame["island"].to_numpy()
+    model = fit_multitask(X, tasks, 3, mode="shared")
+    text = to_json(model, feature_names=features, X=X, tasks=tasks)
+    at = _page(_app(), "pages/4_export.py")
+    at.file_uploader(key="model_upload").set_value(("m.json", text.encode(), "application/json"))
+    at.file_uploader(key="predict_upload").set_value(
+        ("d.csv", frame.to_csv(index=False).encode(), "text/csv")
+    ).run()
+    assert not at.exception and not _errors(at)
+    assert at.selectbox(key="predict_task_column").value == "island"  # not "species"
+    out = at.dataframe[-1].value
+    resp = out[[c for c in out.columns if c.startswith("responsibility_")]].to_numpy()
+    np.testing.assert_array_equal(resp, np.round(resp, 6))
+
+
+# -- uploads: Excel, Parquet, refused formats, awkward CSVs ------------------------------------
+
+
+def _upload(at, name, content, mime="application/octet-stream"):
+    at.radio(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").set_value((name, content, mime)).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _workbook(sheets):
+    import io
+
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_workbook_upload_with_several_sheets_offers_a_sheet_picker():
+    rows = [["x", "y", "kind"]] + [[i % 7 + 0.5, (i * 3) % 11, "ab"[i % 2]] for i in range(40)]
+    book = _workbook({"Notes": [["read me"], ["the data is on sheet Data"]], "Data": rows})
+    at = _upload(_app(), "book.xlsx", book)
+    # The first sheet has no data: the error says so and names the other sheets.
+    errors = _errors(at)
+    assert errors and "'Notes', 'Data'" in errors[0] and "previous dataset" in errors[0]
+    assert at.session_state["dataset"]["name"] == "Old Faithful"
+    picker = at.selectbox(key="upload_sheet")
+    assert picker.options == ["Notes", "Data"] and picker.value == "Notes"
+    picker.set_value("Data").run()
+    assert not at.exception and not _errors(at)
+    assert at.session_state["dataset"]["name"] == "book.xlsx, sheet Data"
+    assert at.multiselect(key="features").value == ["x", "y"]
+    assert any("sheet 'Data'" in c.value for c in at.caption)
+
+
+def test_single_sheet_workbook_loads_without_a_picker():
+    rows = [["a", "b"]] + [[i, (i * 7) % 5] for i in range(20)]
+    at = _upload(_app(), "one.xlsx", _workbook({"Sheet1": rows}))
+    assert not _errors(at) and at.session_state["dataset"]["name"] == "one.xlsx"
+    assert not [s for s in at.selectbox if s.key == "upload_sheet"]
+
+
+def test_parquet_upload_with_nullable_integers():
+    import io
+
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame(
+        {"a": pd.array([1, 2, None, 4, 5, 9], dtype="Int64"), "b": [0.5, 1, 2, 3, 5, 8]}
+    )
+    buf = io.BytesIO()
+    frame.to_parquet(buf)
+    at = _upload(_app(), "t.parquet", buf.getvalue())
+    assert not _errors(at) and at.multiselect(key="features").value == ["a", "b"]
+    assert any("1 row(s) have a missing value" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("report.pdf", b"%PDF-1.7\n1 0 obj\n", "a PDF document"),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "Excel 97-2003"),
+        ("inf.csv", b"a,b\n1,2\n3,Infinity\n5,6\n", "infinite values (inf) in column 'b'"),
+        ("wide.csv", b"x," * 100_000 + b"\n", "over the limit of 5,000"),
+        ("long.csv", b"a" * 2_000_000 + b"\n", "field longer than"),
+    ],
+)
+def test_refused_upload_explains_and_keeps_the_dataset(name, content, words):
+    at = _upload(_app(), name, content)
+    errors = _errors(at)
+    assert errors and words in errors[0] and "previous dataset" in errors[0]
+    assert at.session_state["dataset"]["name"] == "Old Faithful"
+
+
+def test_upload_label_lists_the_accepted_types():
+    at = _app()
+    at.radio(key="data_source").set_value("Upload a file").run()
+    label = at.get("file_uploader")[0].label
+    assert all(ext in label for ext in (".csv", ".tsv", ".xlsx", ".parquet"))
+
+
+def test_repeated_column_names_are_renamed_and_shown():
+    csv = "x, x,y\n" + "".join(f"{i % 5},{(i * 3) % 7},{i}\n" for i in range(30))
+    at = _upload(_app(), "dup.csv", csv.encode(), "text/csv")
+    assert not _errors(at)
+    assert list(at.session_state["dataset"]["frame"].columns) == ["x", "x.1", "y"]
+    assert any("renamed: 'x.1'" in c.value for c in at.caption)

@@ -146,7 +146,9 @@ def test_histogram_figure_mixture_is_sum_of_components():
 def test_scatter_matrix_and_restarts_and_criteria_figures():
     X = np.random.default_rng(0).normal(size=(50, 3))
     fig = P.scatter_matrix_figure(X, np.full((50, 2), 0.5), feature_names=["a", "b", "c"])
-    assert isinstance(fig.data[0], go.Splom) and len(fig.data[0].dimensions) == 3
+    # One panel per pair: 3 x 3 axes, points in the 6 off-diagonal panels, a histogram on
+    # each of the 3 diagonal panels (the mixture's traces are tested below).
+    assert len(_role(fig, "points")) == 6 and len(_role(fig, "histogram")) == 3
     fig = P.restarts_figure([-10.0, -9.0, -12.0], best=1, selected=2)
     assert list(fig.data[0].y) == [-10.0, -9.0, -12.0]
     grid = pd.DataFrame(
@@ -186,3 +188,191 @@ def test_log_likelihood_figure_zooms_past_a_wild_first_iteration():
     assert lo > -1300 and hi < -1100
     assert "below the chart" in fig.layout.annotations[0].text
     assert P.log_likelihood_figure(trace.iloc[1:]).layout.yaxis.range is None
+
+
+# -- issue 12: seeing the M step, the scatter matrix, the charts' defects ---------------------
+
+
+def test_axis_ranges_cover_the_points_with_a_margin():
+    (x0, x1), (y0, y1) = P.axis_ranges([[0.0, 5.0], [10.0, 5.0]], margin=0.1)
+    assert (x0, x1) == (-1.0, 11.0)
+    assert y0 < 5.0 < y1  # a constant coordinate still gets a non-empty range
+
+
+def _m_step_figure(fitted, faithful, step=None):
+    h = fitted.history_
+    step = step if step is not None else next(i for i, s in enumerate(h) if s.phase == "M")
+    ranges = P.axis_ranges(faithful)
+    fig = P.em_scatter(
+        faithful,
+        E.display_responsibilities(h, step, faithful),
+        means=h[step].means,
+        covariances=E.covariance_stack(h[step]),
+        prev_means=h[step - 1].means,
+        prev_covariances=E.covariance_stack(h[step - 1]),
+        x_range=ranges[0],
+        y_range=ranges[1],
+    )
+    return fig, ranges
+
+
+def test_em_scatter_fixed_axes_are_the_same_at_every_step(fitted, faithful):
+    h = fitted.history_
+    m_steps = [i for i, s in enumerate(h) if s.phase == "M"]
+    figs = [_m_step_figure(fitted, faithful, i)[0] for i in (m_steps[0], m_steps[-1])]
+    assert figs[0].layout.xaxis.range == figs[1].layout.xaxis.range
+    assert figs[0].layout.yaxis.range == figs[1].layout.yaxis.range
+    assert figs[0].layout.xaxis.autorange is False
+
+
+def test_em_scatter_draws_ghost_ellipses_of_the_previous_parameters(fitted, faithful):
+    fig, _ = _m_step_figure(fitted, faithful)
+    ghosts = _role(fig, "ghost")
+    assert {(t.meta["component"], t.meta["n_sd"]) for t in ghosts} == {
+        (0, 1),
+        (0, 2),
+        (1, 1),
+        (1, 2),
+    }
+    assert all("0.35" in t.line.color for t in ghosts)  # faint
+    # The ghosts are the previous step's ellipses.
+    first_m = next(i for i, s in enumerate(fitted.history_) if s.phase == "M")
+    prev = fitted.history_[first_m - 1]
+    cov0 = E.covariance_stack(prev)[0]
+    g = next(t for t in ghosts if t.meta == {"role": "ghost", "component": 0, "n_sd": 1})
+    d = np.column_stack([g.x, g.y]) - prev.means[0]
+    np.testing.assert_allclose(np.einsum("ij,jk,ik->i", d, np.linalg.inv(cov0), d), 1.0)
+
+
+def test_em_scatter_short_moves_still_get_a_visible_arrow():
+    means = np.array([[0.0, 0.0], [5.0, 5.0]])
+    prev = means + np.array([[1e-4, 0.0], [-3.0, 0.0]])  # a tiny move and a long one
+    fig = P.em_scatter(
+        np.array([[-10.0, -10.0], [10.0, 10.0]]),
+        None,
+        means=means,
+        covariances=np.stack([np.eye(2)] * 2),
+        prev_means=prev,
+        x_range=(-10, 10),
+        y_range=(-10, 10),
+    )
+    tiny, long = fig.layout.annotations
+    # The tiny move: a pixel-long arrow pointing the way the mean went (left: tail on the right).
+    assert tiny.axref == "pixel" and tiny.ax >= 40 and tiny.ay == 0
+    assert "lengthened" in tiny.hovertext
+    # The long move: to scale, from the old mean; the head stops beside the x marker.
+    assert long.axref == "x" and (long.ax, long.ay) == (2.0, 5.0)
+    assert long.standoff > 0
+
+
+def test_scatter_matrix_has_ellipses_and_means_off_and_densities_on_the_diagonal(fitted):
+    X = np.random.default_rng(1).normal(size=(80, 3))
+    means = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, -1.0]])
+    covs = np.stack([np.diag([1.0, 2.0, 3.0]), np.eye(3)])
+    resp = np.full((80, 2), 0.5)
+    fig = P.scatter_matrix_figure(
+        X, resp, feature_names=["a", "b", "c"], means=means, covariances=covs, weights=[0.3, 0.7]
+    )
+    panels = {(t.meta["row"], t.meta["col"]) for t in _role(fig, "ellipse")}
+    assert panels == {(r, c) for r in range(3) for c in range(3) if r != c}
+    assert len(_role(fig, "mean")) == 2 * 6
+    # Means sit at the components' coordinates of the panel's features (x: column, y: row).
+    m = next(t for t in _role(fig, "mean") if t.meta["row"] == 2 and t.meta["col"] == 0)
+    assert (m.x[0], m.y[0]) == (means[m.meta["component"], 0], means[m.meta["component"], 2])
+    dens = _role(fig, "component_density")
+    assert {(t.meta["feature"], t.meta["component"]) for t in dens} == {
+        (f, j) for f in range(3) for j in range(2)
+    }
+    # The mixture density on a diagonal panel is the sum of the weighted components.
+    mix = next(t for t in _role(fig, "mixture_density") if t.meta["feature"] == 1)
+    parts = [t.y for t in dens if t.meta["feature"] == 1]
+    np.testing.assert_allclose(np.sum(parts, axis=0), mix.y, rtol=1e-12)
+    # Fixed ranges from the data: the same with other parameters.
+    other = P.scatter_matrix_figure(
+        X, resp, feature_names=["a", "b", "c"], means=means + 5, covariances=covs
+    )
+    assert fig.layout.xaxis.range == other.layout.xaxis.range
+
+
+def test_log_likelihood_current_marker_is_drawn_over_the_converged_star(fitted):
+    h = fitted.history_
+    trace, events = E.log_likelihood_trace(h), E.events_table(h)
+    last = int(trace["iteration"].max())
+    fig = P.log_likelihood_figure(trace, current_iteration=last, events=events)
+    roles = [t.meta["role"] for t in fig.data]
+    assert roles.index("current") > roles.index("event")  # later traces draw on top
+    (cur,) = _role(fig, "current")
+    assert cur.marker.symbol == "circle-open" and cur.marker.size > 14  # a ring around the star
+
+
+def test_log_likelihood_hide_future_draws_only_the_past(fitted):
+    h = fitted.history_
+    trace, events = E.log_likelihood_trace(h), E.events_table(h)
+    fig = P.log_likelihood_figure(trace, current_iteration=2, events=events, hide_future=True)
+    (curve,) = _role(fig, "log_likelihood")
+    assert list(curve.x) == [1, 2]
+    assert not _role(fig, "event")  # convergence is in the future
+    assert fig.layout.xaxis.range == (0.5, trace["iteration"].max() + 0.5)  # no rescaling
+    fig0 = P.log_likelihood_figure(trace, current_iteration=None, events=events, hide_future=True)
+    assert len(_role(fig0, "log_likelihood")[0].x) == 0
+
+
+def test_log_likelihood_off_chart_note_sits_inside_the_plot():
+    trace = pd.DataFrame(
+        {
+            "iteration": [1, 2, 3, 4],
+            "log_likelihood": [-1e10, -1200.0, -1150.0, -1140.0],
+            "mean_log_likelihood": [-1e8, -12.0, -11.5, -11.4],
+        }
+    )
+    note = P.log_likelihood_figure(trace).layout.annotations[0]
+    # Tail (the text) up and to the right of the head at the bottom-left corner: off the tick
+    # labels, which are below and left of the plot.
+    assert note.ax > 0 and note.ay < 0 and note.xanchor == "left"
+
+
+def test_restarts_figure_does_not_stretch_a_tiny_spread():
+    fig = P.restarts_figure([-1130.003, -1130.009, -1130.006], best=0, resolution=0.27)
+    lo, hi = fig.layout.yaxis.range
+    assert hi - lo >= 0.5  # the 0.006 spread takes about 1% of the height
+    assert "same optimum" in fig.layout.title.text
+    spread = P.restarts_figure([-1130.0, -1150.0], best=0, resolution=0.27)
+    assert spread.layout.yaxis.range is None  # really different optima: autoscaled
+
+
+@pytest.mark.parametrize(
+    ("x", "text"),
+    [
+        (14450.3, "14450"),
+        (1234.5, "1234"),
+        (0.5, "0.5"),
+        (0.0, "0"),
+        (-2.5e-5, r"-2.500\times 10^{-5}"),
+    ],
+)
+def test_latex_number_never_prints_python_exponents(x, text):
+    assert E.latex_number(x) == text
+    assert "e+" not in E.latex_number(x)
+
+
+def test_step_after_cycle_is_the_m_step_of_iteration_l(fitted):
+    h = fitted.history_
+    i = E.step_after_cycle(h, 2)
+    assert (h[i].phase, h[i].iteration) == ("M", 2)
+    assert E.step_after_cycle(h, 10_000) == len(h) - 1  # past convergence: the final fit
+
+
+def test_bishop_start_gives_the_textbook_sequence(faithful):
+    """PRML fig. 9.8 on standardized Old Faithful: components overlap at L = 1, are apart by
+    L = 5 and at the two clusters by L = 20."""
+    from gmmcore.preprocessing import Standardizer
+    from gmmcore.viz.starts import bishop_fig98_start
+
+    Xs = Standardizer.fit(faithful).transform(faithful)
+    h = GaussianMixture(2, **bishop_fig98_start()).fit(Xs).history_
+    means = {L: h[E.step_after_cycle(h, L)].means for L in (1, 5, 20)}
+    dist = {L: np.linalg.norm(m[0] - m[1]) for L, m in means.items()}
+    assert dist[1] < 1.2 < dist[5] < dist[20]
+    # By L = 20: one component on the short eruptions (lower left), one on the long ones.
+    lower = means[20][np.argmin(means[20][:, 0])]
+    assert lower[0] < -1.0 and lower[1] < -1.0

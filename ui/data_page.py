@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from gmmcore.datasets import COVARIANCE_SHAPES, SAMPLES, make_mixture
+from gmmcore.io.table_formats import ACCEPTED_EXTENSIONS, excel_sheet_names
 from gmmcore.io.tables import (
     DEFAULT_MAX_BYTES,
     TableFileError,
@@ -20,6 +21,12 @@ from .data import PreparedDataset
 SAMPLE, UPLOAD, SYNTHETIC = "Sample dataset", "Upload a file", "Synthetic"
 # Rows shown in the preview table (the browser draws every row it is sent).
 PREVIEW_ROWS = 500
+# The upload's label lists the accepted file types (the widget itself takes any file).
+UPLOAD_TYPES = ", ".join(f".{ext}" for ext in ACCEPTED_EXTENSIONS)
+# Session keys of the upload's sheet picker. They belong in ui/state.py with every other key;
+# they are here only because that file was being changed by another piece of work.
+UPLOAD_SHEET = "upload_sheet"  # selectbox: the workbook's sheet to read
+UPLOAD_SHEETS = "_upload_sheets"  # list of the uploaded workbook's sheets ([] for other files)
 
 
 def intro() -> None:
@@ -71,28 +78,68 @@ def sample_picker() -> None:
 
 
 def upload_picker() -> None:
-    """The file uploader. A good file becomes the dataset; a bad one sets UPLOAD_ERROR and
-    leaves the previous dataset in place."""
+    """The file uploader, and a sheet picker for a workbook with several sheets. A good file
+    becomes the dataset; a bad one sets UPLOAD_ERROR and leaves the previous dataset in place."""
     s = st.session_state
-    upload = st.file_uploader(
-        "CSV or TSV file with a header row (comma, tab, semicolon or pipe separated; UTF-8 or "
-        f"Latin-1; up to {DEFAULT_MAX_BYTES // 2**20} MB)",
-        type=["csv", "tsv", "txt"],
+    # No type=[...]: with one, the browser refuses any other file with a terse note of its own
+    # and the script never sees it. Every file is read and a refused one gets the reader's
+    # message, which says what the file is and which formats are accepted.
+    st.file_uploader(
+        f"Data file with a header row: CSV/TSV, Excel or Parquet ({UPLOAD_TYPES}; up to "
+        f"{DEFAULT_MAX_BYTES // 2**20} MB)",
         key=S.UPLOAD,
+        help="CSV/TSV: comma, tab, semicolon or pipe separated, UTF-8 or Latin-1. Excel: the "
+        "first sheet, or the one you pick below. The format is told from the file's content.",
+        # Parsed in the callback, before the run draws anything: the sidebar then names the
+        # new dataset on this very run.
+        on_change=_parse_upload,
     )
+    sheets = s.get(UPLOAD_SHEETS) or []
+    if s.get(S.UPLOAD) is not None and len(sheets) > 1:
+        st.selectbox(
+            "Sheet",
+            sheets,
+            key=UPLOAD_SHEET,
+            on_change=_load_chosen_sheet,
+            help="The workbook's sheets; the data is read from the one chosen here.",
+        )
+
+
+def _parse_upload() -> None:
+    s = st.session_state
+    upload = s.get(S.UPLOAD)
     # The uploader keeps returning the same file on every rerun: parse it once, or every
     # rerun would reset the column choices made since.
     if upload is None or s.get(S.UPLOAD_SEEN) == upload.file_id:
         return
     s[S.UPLOAD_SEEN] = upload.file_id
     try:
+        sheets = excel_sheet_names(upload.getvalue(), name=f"'{upload.name}'")
+    except TableFileError:  # read_table below says what is wrong with the file
+        sheets = []
+    s[UPLOAD_SHEETS] = sheets
+    s[UPLOAD_SHEET] = sheets[0] if sheets else None
+    _load_upload(upload, None)
+
+
+def _load_chosen_sheet() -> None:
+    upload = st.session_state.get(S.UPLOAD)
+    if upload is not None:
+        _load_upload(upload, st.session_state[UPLOAD_SHEET])
+
+
+def _load_upload(upload, sheet) -> None:
+    s = st.session_state
+    try:
         frame, info = read_table(
-            upload.getvalue(), name=f"'{upload.name}'", max_bytes=DEFAULT_MAX_BYTES
+            upload.getvalue(), name=f"'{upload.name}'", max_bytes=DEFAULT_MAX_BYTES, sheet=sheet
         )
     except TableFileError as exc:
         s[S.UPLOAD_ERROR] = str(exc)
     else:
-        S.set_dataset(upload.name, "upload", frame, info)
+        several = len(info.get("sheets") or ()) > 1
+        name = f"{upload.name}, sheet {info['sheet']}" if several else upload.name
+        S.set_dataset(name, "upload", frame, info)
         s[S.UPLOAD_ERROR] = None
 
 
@@ -179,6 +226,13 @@ def dataset_header() -> pd.DataFrame:
     facts = [f"{frame.shape[0]:,} rows × {frame.shape[1]} columns"]
     if "delimiter" in info:
         facts.append(f"{info['delimiter']}-separated, {info['encoding']}")
+    elif "sheet" in info:
+        facts.append(f"Excel workbook, sheet '{info['sheet']}'")
+    elif info.get("format"):
+        facts.append(info["format"])
+    if info.get("renamed"):
+        new_names = ", ".join(f"'{new}'" for _, new in info["renamed"][:5])
+        facts.append(f"repeated column names renamed: {new_names}")
     st.caption(" · ".join(facts) + (f" — {info['description']}" if info.get("description") else ""))
     return frame
 

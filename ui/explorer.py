@@ -3,18 +3,20 @@ half-step (data, log-likelihood, parameters, formulas, agreement with the labels
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from gmmcore.engine.initialization import INIT_METHODS
 from gmmcore.viz import explain, log_likelihood_figure, restarts_figure, task_weights_heatmap
 from gmmcore.viz.agreement import adjusted_rand_index, confusion_table
+from gmmcore.viz.plots import axis_ranges, em_scatter
 
 from . import state as S
 from .data import PreparedDataset, uses_tasks
 from .formulas import formula_panel
 from .history import StepperRun
-from .scatter import data_panel
-from .widgets import cov_help, cov_label, covariance_choices
+from .scatter import PCA, axis_labels, data_panel, projection
+from .widgets import cov_help, cov_label, covariance_choices, share_panel
 
 # Seconds between two half-steps while playing.
 PLAY_INTERVAL = 0.7
@@ -116,10 +118,14 @@ def fit_form(data: PreparedDataset) -> None:
         )
 
 
-def restarts_panel(model) -> list:
+def restarts_panel(model, data: PreparedDataset | None = None) -> list:
     """With several restarts: their final log-likelihoods and the picker of the one the stepper
     opens. Returns that restart's history (the best restart's by default)."""
     s = st.session_state
+    # EM stops when the total log-likelihood gains less than tol x N: closer final values are
+    # one optimum reached from different sides, not different optima.
+    fit = s[S.FIT_SETTINGS]
+    resolution = max(float(fit["tol"]) * (data.n_samples if data is not None else 1), 1e-9)
     restarts = model.restarts_
     if s.get(S.RESTART) is None or not 0 <= s[S.RESTART] < len(restarts):
         s[S.RESTART] = model.best_restart_
@@ -136,6 +142,7 @@ def restarts_panel(model) -> list:
                     best=model.best_restart_,
                     selected=s[S.RESTART],
                     n_iters=[r.n_iter for r in restarts],
+                    resolution=resolution,
                 ),
                 key=S.RESTARTS_CHART,
             )
@@ -187,6 +194,10 @@ def _stepper_fragment(run: StepperRun) -> None:
     formula_panel(run, step)
     agreement_panel(run, resp)
     S.sync_url()
+    # Here, not in the sidebar: a step button reruns only this fragment, and the link must
+    # follow the step.
+    with st.expander("Link to this view (copy to share)", icon=":material/link:"):
+        share_panel()
 
 
 def _advance_if_playing(last: int) -> None:
@@ -278,16 +289,26 @@ def log_likelihood_panel(history, step: int) -> None:
     s = st.session_state
     snap = history[step]
     events = explain.events_table(history)
+    if s.get(S.HIDE_FUTURE):
+        events = events[events["step"] <= step]
     st.plotly_chart(
         log_likelihood_figure(
             explain.log_likelihood_trace(history),
             current_iteration=snap.iteration if snap.phase != "init" else None,
             events=events,
             per_sample=bool(s.get(S.PER_SAMPLE)),
+            hide_future=bool(s.get(S.HIDE_FUTURE)),
         ),
         key=S.EM_LOG_LIKELIHOOD,
     )
-    st.toggle("Per point (divide by N)", key=S.PER_SAMPLE, persist_state="session")
+    c1, c2 = st.columns(2)
+    c1.toggle("Per point (divide by N)", key=S.PER_SAMPLE, persist_state="session")
+    c2.toggle(
+        "Hide the future",
+        key=S.HIDE_FUTURE,
+        persist_state="session",
+        help="For teaching: draw the curve only up to the current step.",
+    )
     st.caption(
         "The log-likelihood is evaluated by each E step on the parameters it used, so "
         "the E and M half-steps of one iteration share a point. EM never lets it "
@@ -318,14 +339,21 @@ def parameter_panel(snap, data: PreparedDataset) -> None:
 
 
 def agreement_panel(run: StepperRun, resp) -> None:
-    """With a label column: how well the most responsible components match the labels (at the
-    initialization, where no responsibilities exist yet, those of the final step)."""
+    """With a label column: how well the most responsible components match the labels at this
+    step (at the initialization, where no responsibilities exist yet, a note instead)."""
     data = run.data
     if data.labels is None:
         return
-    resp_lab = resp if resp is not None else run.responsibilities(run.last)
-    pred = resp_lab.argmax(axis=1)
     st.subheader("Agreement with the label column")
+    if resp is None:
+        # Nothing to compare yet: showing the final step's table here would contradict
+        # "at this step".
+        st.info(
+            "At the initialization no point has responsibilities yet: step to the first E step "
+            f"to compare the clusters with '{data.label_column}'."
+        )
+        return
+    pred = resp.argmax(axis=1)
     c1, c2 = st.columns([1, 3])
     c1.metric(
         "Adjusted Rand index",
@@ -337,3 +365,146 @@ def agreement_panel(run: StepperRun, resp) -> None:
         f"Clusters = most responsible component at this step; labels = '{data.label_column}'."
     )
     c2.dataframe(confusion_table(data.labels, pred), key=S.EM_CONFUSION)
+
+
+# -- starting where the teacher wants ------------------------------------------------------
+
+
+def _bishop_preset() -> None:
+    # Callback: standardized Old Faithful, K = 2, full, PRML fig. 9.8's start, and the
+    # figure's L = 1, 2, 5, 20 side by side.
+    s = st.session_state
+    if (s.get(S.DATASET) or {}).get("name") != "Old Faithful" or s[S.DATASET]["origin"] != "sample":
+        S.load_sample_dataset("Old Faithful")
+    s[S.FEATURES] = ["eruptions", "waiting"]
+    s[S.STANDARDIZE] = True
+    s[S.K], s[S.COV_TYPE], s[S.N_INIT], s[S.USE_TASKS] = 2, "full", 1, False
+    s[S.START] = "bishop"
+    s[S.COMPARE_ON] = True
+    s[S.COMPARE_STEPS] = [1, 2, 5, 20]
+    s[S.VIEW] = "Two features"
+    _run_em()
+
+
+def _manual_start(means: list) -> None:
+    # Callback: the typed means (K rows) become the start; K follows the table.
+    s = st.session_state
+    s[S.MANUAL_MEANS] = means
+    s[S.K] = len(means)
+    s[S.START] = "manual"
+    _run_em()
+
+
+def _auto_start() -> None:
+    st.session_state[S.START] = "auto"
+    _run_em()
+
+
+def start_panel(data: PreparedDataset, history) -> None:
+    """The preset (Bishop PRML fig. 9.8) and the manual start: typed means and a spread."""
+    s = st.session_state
+    fit = s[S.FIT_SETTINGS]
+    c1, c2 = st.columns([1, 3])
+    c1.button(
+        "Bishop PRML fig. 9.8",
+        key=S.BISHOP_BUTTON,
+        on_click=_bishop_preset,
+        icon=":material/menu_book:",
+        help="Standardized Old Faithful, K = 2, full covariances, started from two small "
+        "circles as in Bishop's Pattern Recognition and Machine Learning, figure 9.8; shows "
+        "L = 1, 2, 5 and 20 side by side.",
+        use_container_width=True,
+    )
+    if "means_init" in fit:
+        what = "Bishop's PRML fig. 9.8" if s.get(S.START) == "bishop" else "your typed means"
+        c2.info(
+            f"Starting from {what}: the Initialization setting is not used.",
+            icon=":material/flag:",
+        )
+    with st.expander("Manual start: type the starting means", icon=":material/edit:"):
+        _manual_editor(data, history)
+
+
+def _manual_editor(data: PreparedDataset, history) -> None:
+    s = st.session_state
+    d = data.n_features
+    means = s.get(S.MANUAL_MEANS)
+    if not means or len(means[0]) != d:
+        means = [[round(float(v), 3) for v in row] for row in history[0].means]
+    table = pd.DataFrame(means, columns=list(data.features))
+    table.index.name = "component"
+    edited = st.data_editor(table, key=S.MANUAL_EDITOR, num_rows="dynamic")
+    c1, c2, c3 = st.columns([1, 1, 1])
+    c1.number_input(
+        "Starting spread (sd)",
+        1e-3,
+        1e3,
+        key=S.MANUAL_SPREAD,
+        persist_state="session",
+        format="%.3g",
+        help="Every component starts round, with this standard deviation in every "
+        "direction" + (" (z-score units)." if data.standardizer is not None else "."),
+    )
+    rows = edited.dropna().to_numpy(dtype=float).tolist()
+    c2.button(
+        "Start EM from these means",
+        key=S.MANUAL_APPLY,
+        on_click=_manual_start,
+        args=(rows,),
+        type="primary",
+        disabled=not rows,
+    )
+    c3.button("Back to the initialization method", key=S.AUTO_START_BUTTON, on_click=_auto_start)
+    st.caption(
+        "One row per component (add or delete rows to change K), in the units of the plot. "
+        "Weights start equal."
+    )
+
+
+# -- compare steps ---------------------------------------------------------------------------
+
+
+def compare_panel(run: StepperRun) -> None:
+    """Chosen EM cycles L side by side (after the M step of iteration L), as in a textbook
+    figure: the same axes in every panel."""
+    s = st.session_state
+    history, data = run.history, run.data
+    if data.n_features < 2:
+        return
+    st.toggle("Compare steps side by side", key=S.COMPARE_ON, persist_state="session")
+    if not s.get(S.COMPARE_ON):
+        return
+    last_iteration = history[-1].iteration
+    options = sorted(set(range(1, last_iteration + 1)) | set(s.get(S.COMPARE_STEPS) or []))
+    chosen = st.multiselect(
+        "EM cycles L to compare",
+        options,
+        key=S.COMPARE_STEPS,
+        persist_state="session",
+        help="L complete E + M cycles; an L past convergence shows the final fit.",
+    )
+    chosen = sorted(chosen)[:6]
+    if not chosen:
+        return
+    view = s.get(S.VIEW) if data.n_features > 2 and s.get(S.VIEW) == PCA else "Two features"
+    proj = projection(data, view, int(s.get(S.AXIS_X, 0)), int(s.get(S.AXIS_Y, 1)))
+    points = proj.transform(data.X)
+    x_range, y_range = axis_ranges(points)
+    cols = st.columns(len(chosen))
+    for col, L in zip(cols, chosen, strict=True):
+        step = explain.step_after_cycle(history, L)
+        snap = history[step]
+        fig = em_scatter(
+            points,
+            run.responsibilities(step),
+            means=proj.project_means(snap.means),
+            covariances=proj.project_covariances(explain.covariance_stack(snap)),
+            axis_labels=axis_labels(proj, data),
+            title=f"L = {L}" + ("" if snap.iteration == L else f" (converged at {snap.iteration})"),
+            x_range=x_range,
+            y_range=y_range,
+            sd_levels=(1,),
+            webgl=data.n_samples > 2000,
+        )
+        fig.update_layout(height=340, showlegend=False, margin=dict(l=50, r=5, t=40, b=45))
+        col.plotly_chart(fig, key=f"{S.EM_COMPARE}_{L}")

@@ -192,6 +192,12 @@ def predictions(fitted, frame: pd.DataFrame) -> None:
         if not options:
             st.error("This is a multi-task model: the CSV needs a task column.")
             st.stop()
+        # Default to the column whose values are the model's tasks (not merely the first
+        # non-feature column, e.g. the penguins' species instead of their island).
+        known = {str(t) for t in fitted.tasks}
+        best = max(options, key=lambda c: float(frame[c].astype(str).isin(known).mean()))
+        if st.session_state.get(S.PREDICT_TASK_COLUMN) not in options:
+            st.session_state[S.PREDICT_TASK_COLUMN] = best
         task_col = st.selectbox("Task column", options, key=S.PREDICT_TASK_COLUMN)
     try:
         out, n_dropped = R.predict_table(fitted, frame, task_col)
@@ -200,7 +206,9 @@ def predictions(fitted, frame: pd.DataFrame) -> None:
         return
     if n_dropped:
         st.warning(f"{n_dropped} row(s) with a missing feature value were left out.")
-    st.dataframe(out.head(PREVIEW_ROWS), hide_index=True, key=S.PREDICTIONS_PREVIEW)
+    # Rounded like the export preview: a responsibility of 8e-22 printed in full was a string
+    # of zeros; the download keeps every digit.
+    st.dataframe(out.head(PREVIEW_ROWS).round(6), hide_index=True, key=S.PREDICTIONS_PREVIEW)
     st.download_button(
         "Download the predictions (CSV)",
         out.to_csv(index=False).encode(),

@@ -126,13 +126,8 @@ def _m_step(run: StepperRun, step: int, j: int) -> None:
 
 
 def _fmt(x: float) -> str:
-    """A number for LaTeX: 4 significant digits, scientific notation outside [1e-3, 1e5)."""
-    if x == 0:
-        return "0"
-    if abs(x) >= 1e-3 and abs(x) < 1e5:
-        return f"{x:.4g}"
-    mant, exp = f"{x:.3e}".split("e")
-    return rf"{mant}\times 10^{{{int(exp)}}}"
+    """A number for LaTeX (``explain.latex_number``)."""
+    return explain.latex_number(x)
 
 
 def _vec(v) -> str:

@@ -7,7 +7,8 @@ import numpy as np
 import streamlit as st
 
 from gmmcore.viz import explain
-from gmmcore.viz.plots import em_scatter, histogram_figure, scatter_matrix_figure, subsample_indices
+from gmmcore.viz.matrix import scatter_matrix_figure
+from gmmcore.viz.plots import axis_ranges, em_scatter, histogram_figure, subsample_indices
 from gmmcore.viz.projection import Projection, axis_projection, pca_projection
 
 from . import state as S
@@ -37,10 +38,7 @@ def data_panel(run: StepperRun, step: int, resp) -> None:
         idx, color_by = task_filter(data, idx)
         resp_sub = None if resp is None else resp[idx]
         if view == SCATTER_MATRIX:
-            st.plotly_chart(
-                scatter_matrix_figure(data.X[idx], resp_sub, feature_names=data.features),
-                key=S.EM_SCATTER_MATRIX,
-            )
+            st.plotly_chart(scatter_matrix(run, step, idx, resp_sub), key=S.EM_SCATTER_MATRIX)
         else:
             scatter(run, step, idx, resp_sub, view, color_by)
     if snap.phase == "M":
@@ -118,12 +116,19 @@ def scatter(run: StepperRun, step: int, idx, resp_sub, view: str, color_by: str)
     s = st.session_state
     proj = projection(data, view, int(s.get(S.AXIS_X, 0)), int(s.get(S.AXIS_Y, 1)))
     prev = run.history[step - 1] if snap.phase == "M" else None
+    # From all rows, not the drawn ones: the same ranges at every step, task filter or not.
+    x_range, y_range = axis_ranges(proj.transform(data.X))
     fig = em_scatter(
         proj.transform(data.X[idx]),
         resp_sub,
         means=proj.project_means(snap.means),
         covariances=proj.project_covariances(explain.covariance_stack(snap)),
         prev_means=None if prev is None else proj.project_means(prev.means),
+        prev_covariances=None
+        if prev is None
+        else proj.project_covariances(explain.covariance_stack(prev)),
+        x_range=x_range,
+        y_range=y_range,
         weights=explain.task_weights(snap, run.row_tasks),
         row_ids=data.row_index[idx],
         axis_labels=axis_labels(proj, data),
@@ -139,6 +144,27 @@ def scatter(run: StepperRun, step: int, idx, resp_sub, view: str, color_by: str)
             "(A Σ Aᵀ), so they hold the same mass as in the full space's "
             "marginal on this plane."
         )
+
+
+# The scatter matrix draws at most this many features (each pair is a panel).
+MATRIX_MAX_FEATURES = 6
+
+
+def scatter_matrix(run: StepperRun, step: int, idx, resp_sub):
+    """Every pair of the first MATRIX_MAX_FEATURES features with this step's components."""
+    data = run.data
+    snap = run.history[step]
+    d = min(data.n_features, MATRIX_MAX_FEATURES)
+    if data.n_features > d:
+        st.caption(f"The scatter matrix shows the first {d} of {data.n_features} features.")
+    return scatter_matrix_figure(
+        data.X[idx][:, :d],
+        resp_sub,
+        feature_names=data.features[:d],
+        means=snap.means[:, :d],
+        covariances=explain.covariance_stack(snap)[:, :d, :d],
+        weights=explain.task_weights(snap, run.row_tasks),
+    )
 
 
 def axis_pickers(features) -> None:

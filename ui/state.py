@@ -83,6 +83,17 @@ EM_LOG_LIKELIHOOD = "em_ll"
 EM_PARAMETERS = "em_params"
 EM_TASK_WEIGHTS = "em_task_weights"
 EM_CONFUSION = "em_confusion"
+START = "start"  # "auto" (the initialization method) | "bishop" (PRML fig. 9.8) | "manual"
+MANUAL_MEANS = "manual_means"  # list of K rows of D starting means (the manual start's table)
+MANUAL_SPREAD = "manual_spread"  # the manual start's standard deviation (spherical)
+MANUAL_EDITOR = "manual_editor"
+MANUAL_APPLY = "manual_apply"
+BISHOP_BUTTON = "bishop_button"
+AUTO_START_BUTTON = "auto_start"
+HIDE_FUTURE = "hide_future"  # teaching: the log-likelihood curve only up to the current step
+COMPARE_ON = "compare_on"  # the "compare steps" view is shown
+COMPARE_STEPS = "compare_steps"  # iterations L shown side by side ("compare steps")
+EM_COMPARE = "em_compare"
 
 # -- model selection -----------------------------------------------------------------------
 GRID_K_RANGE = "grid_k_range"
@@ -162,14 +173,23 @@ DEFAULTS = {
     TASKS_K: 3,
     TASKS_TYPE: "full",
     TASKS_RESULT: None,
+    START: "auto",
+    MANUAL_MEANS: None,  # filled from the data when the manual start is first shown
+    MANUAL_SPREAD: 1.0,
+    HIDE_FUTURE: False,
+    COMPARE_ON: False,
+    COMPARE_STEPS: [1, 2, 5, 20],
 }
 
 NONE = "(none)"  # the "no column" choice of the task/label selectboxes
 
 
 def fit_settings_from_widgets() -> dict:
+    """The fit the explorer's widgets ask for: GaussianMixture's arguments, plus ``use_tasks``;
+    a preset or manual start adds ``weights_init``/``means_init``/``precisions_init`` (as
+    nested tuples, so the settings stay a hashable cache key)."""
     s = st.session_state
-    return {
+    settings = {
         "n_components": int(s[K]),
         "covariance_type": s[COV_TYPE],
         "init_params": s[INIT],
@@ -180,6 +200,33 @@ def fit_settings_from_widgets() -> dict:
         "n_init": int(s[N_INIT]),
         "use_tasks": bool(s[USE_TASKS]),
     }
+    start = start_arrays(settings["n_components"], settings["covariance_type"])
+    if start is not None:
+        settings.update(start)
+    return settings
+
+
+def start_arrays(k: int, covariance_type: str) -> dict | None:
+    """The starting parameters of a preset or manual start (None for the initialization
+    method), from gmmcore.viz.starts; None too when they do not fit K or the data's width."""
+    from gmmcore.viz import starts
+
+    s = st.session_state
+    kind = s.get(START, "auto")
+    n_features = len(s.get(FEATURES) or ())
+    if kind == "bishop":
+        arrays = starts.bishop_fig98_start(covariance_type)
+    elif kind == "manual" and s.get(MANUAL_MEANS):
+        arrays = starts.manual_start(s[MANUAL_MEANS], float(s[MANUAL_SPREAD]), covariance_type)
+    else:
+        return None
+    if arrays["means_init"].shape != (k, n_features):
+        return None
+    return {name: _nested_tuple(a) for name, a in arrays.items()}
+
+
+def _nested_tuple(a):
+    return tuple(_nested_tuple(v) for v in a) if getattr(a, "ndim", 0) else float(a)
 
 
 def apply_fit_settings() -> None:
@@ -201,6 +248,7 @@ def open_in_explorer(widget_values: dict) -> None:
     A callback cannot call ``st.switch_page`` itself, hence the flag.
     """
     s = st.session_state
+    s[START] = "auto"  # the other pages fit with an initialization method, not a typed start
     for key, value in widget_values.items():
         s[key] = value
     apply_fit_settings()
@@ -210,7 +258,8 @@ def open_in_explorer(widget_values: dict) -> None:
 def switch_if_requested() -> None:
     """Switch to the explorer page when an ``open_in_explorer`` callback asked for it."""
     if st.session_state.pop(GOTO_EXPLORER, False):
-        st.switch_page("pages/2_explorer.py")
+        # With the new fit in the link at once: a bare URL would reopen another view.
+        st.switch_page("pages/2_explorer.py", query_params=url_params())
 
 
 def set_dataset(
@@ -237,6 +286,7 @@ def set_dataset(
     s[TASK_COLUMN] = task_column if task_column in frame.columns else NONE
     s[LABEL_COLUMN] = label_column if label_column in frame.columns else NONE
     s[AXIS_X], s[AXIS_Y] = 0, 1
+    s[UPLOAD_ERROR] = None  # a new dataset is loaded: the last failed upload is history
     s.pop(SHOWN_TASKS, None)  # all tasks of the new data
     s[STEP] = 0
     s[RESTART] = None
@@ -272,54 +322,247 @@ def _int_param(params, name, lo, hi):
     return v if lo <= v <= hi else None
 
 
+def _float_param(params, name, lo, hi):
+    try:
+        v = float(params[name])
+    except (KeyError, ValueError, TypeError):
+        return None
+    return v if lo <= v <= hi else None
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
+
+
+# The URL's names for the choices that are one session key each: (param, key, kind, lo, hi).
+# kind "int"/"float" are clamped to [lo, hi]; "flag" is 0/1; "choice" must be in lo (a list).
+_VIEW_CHOICES = ["Two features", "PCA projection", "Scatter matrix"]
+_SIMPLE_PARAMS = (
+    ("view", VIEW, "choice", _VIEW_CHOICES, None),
+    ("color", COLOR_BY, "choice", ["responsibilities", "task"], None),
+    ("pp", PER_SAMPLE, "flag", None, None),
+    ("future", HIDE_FUTURE, "flag", None, None),
+    ("cmp", COMPARE_ON, "flag", None, None),
+    ("fp", FORMULA_POINT, "int", 0, 10**9),
+    ("fc", FORMULA_COMPONENT, "int", 0, 100),
+    ("gn", GRID_N_INIT, "int", 1, 10),
+    ("gi", GRID_INIT, "init", None, None),
+    ("gc", GRID_CRITERION, "choice", ["bic", "aic", "icl"], None),
+    ("tk", TASKS_K, "int", 1, 15),
+    ("tt", TASKS_TYPE, "type", None, None),
+)
+# The applied fit (FIT_SETTINGS), by the URL's names: (param, settings name, widget key).
+_FIT_PARAMS = (
+    ("k", "n_components", K),
+    ("type", "covariance_type", COV_TYPE),
+    ("init", "init_params", INIT),
+    ("seed", "random_state", SEED),
+    ("tol", "tol", TOL),
+    ("reg", "reg_covar", REG_COVAR),
+    ("iter", "max_iter", MAX_ITER),
+    ("n", "n_init", N_INIT),
+    ("shared", "use_tasks", USE_TASKS),
+)
+
+
+def _read_simple(params) -> None:
+    from gmmcore import covariance_types
+    from gmmcore.engine.initialization import INIT_METHODS
+
+    s = st.session_state
+    for name, key, kind, lo, hi in _SIMPLE_PARAMS:
+        if name not in params:
+            continue
+        value = params[name]
+        if kind == "int":
+            value = _int_param(params, name, lo, hi)
+        elif kind == "flag":
+            value = {"1": True, "0": False}.get(value)
+        elif kind == "choice":
+            value = value if value in lo else None
+        elif kind == "init":
+            value = value if value in INIT_METHODS else None
+        elif kind == "type":
+            value = value if value in covariance_types() else None
+        if value is not None:
+            s[key] = value
+
+
+def _read_fit(params) -> None:
+    from gmmcore import covariance_types
+    from gmmcore.engine.initialization import INIT_METHODS
+
+    s = st.session_state
+    readers = {
+        "k": lambda: _int_param(params, "k", 1, 20),
+        "type": lambda: params["type"] if params.get("type") in covariance_types() else None,
+        "init": lambda: params["init"] if params.get("init") in INIT_METHODS else None,
+        "seed": lambda: _int_param(params, "seed", 0, 2**31 - 1),
+        "tol": lambda: _float_param(params, "tol", 0.0, 1.0),
+        "reg": lambda: _float_param(params, "reg", 0.0, 1.0),
+        "iter": lambda: _int_param(params, "iter", 1, 1000),
+        "n": lambda: _int_param(params, "n", 1, 20),
+        "shared": lambda: {"1": True, "0": False}.get(params.get("shared")),
+    }
+    for name, _, key in _FIT_PARAMS:
+        value = readers[name]()
+        if value is not None:
+            s[key] = value
+
+
+def _read_start(params) -> None:
+    # start=bishop | manual (with m=x,y;x,y and sp=spread) | auto
+    s = st.session_state
+    start = params.get("start")
+    if start in ("auto", "bishop"):
+        s[START] = start
+    elif start == "manual":
+        try:
+            rows = [[float(v) for v in row.split(",")] for row in params.get("m", "").split(";")]
+        except ValueError:
+            return
+        if rows and len({len(r) for r in rows}) == 1:
+            s[MANUAL_MEANS] = rows
+            s[START] = "manual"
+        spread = _float_param(params, "sp", 1e-6, 1e6)
+        if spread is not None:
+            s[MANUAL_SPREAD] = spread
+
+
+def _read_data(params) -> None:
+    s = st.session_state
+    sample = params.get("sample")
+    if sample not in SAMPLES:
+        sample = DEFAULT_SAMPLE
+    cols = params.get("cols")
+    load_sample_dataset(sample, features=cols.split(",") if cols else None)
+    frame = s[DATASET]["frame"]
+    columns = {NONE} | {str(c) for c in frame.columns}
+    if params.get("std") in ("0", "1"):
+        s[STANDARDIZE] = params["std"] == "1"
+    for name, key in (("task", TASK_COLUMN), ("label", LABEL_COLUMN)):
+        if params.get(name) in columns:
+            s[key] = params[name]
+
+
+def _read_views(params) -> None:
+    from gmmcore import covariance_types
+
+    s = st.session_state
+    _read_simple(params)
+    axes = params.get("ax", "").split(",")
+    if len(axes) == 2 and all(a.isdigit() for a in axes):
+        n = len(s.get(FEATURES) or ())
+        if int(axes[0]) < n and int(axes[1]) < n:
+            s[AXIS_X], s[AXIS_Y] = int(axes[0]), int(axes[1])
+    if params.get("shown"):
+        s[SHOWN_TASKS] = params["shown"].split(",")
+    gk = params.get("gk", "").split("-")
+    if len(gk) == 2 and all(g.isdigit() for g in gk) and 1 <= int(gk[0]) <= int(gk[1]) <= 15:
+        s[GRID_K_RANGE] = (int(gk[0]), int(gk[1]))
+    if "gt" in params:
+        types = [t for t in params["gt"].split(",") if t in covariance_types()]
+        if types:
+            s[GRID_TYPES] = types
+    if "steps" in params:
+        try:
+            steps = sorted({int(v) for v in params["steps"].split(",") if v})
+        except ValueError:
+            steps = []
+        if steps and all(1 <= v <= 1000 for v in steps):
+            s[COMPARE_STEPS] = steps
+    restart = _int_param(params, "restart", 0, 100)
+    if restart is not None:
+        s[RESTART] = restart
+
+
 def init() -> None:
-    """Set every default once per session, reading the shareable state from the URL first."""
+    """Set every default once per session, reading the shareable state from the URL first
+    (see ``url_params`` for what it holds)."""
     s = st.session_state
     if s.get(INITIALIZED):
         return
     for key, value in DEFAULTS.items():
         if key not in s:
             s[key] = list(value) if isinstance(value, list) else value
-    params = st.query_params
-    sample = params.get("sample")
-    if sample not in SAMPLES:
-        sample = DEFAULT_SAMPLE
-    cols = params.get("cols")
-    load_sample_dataset(sample, features=cols.split(",") if cols else None)
-    from gmmcore import covariance_types
-
-    k = _int_param(params, "k", 1, 20)
-    if k is not None:
-        s[K] = k
-    if params.get("type") in covariance_types():
-        s[COV_TYPE] = params["type"]
-    seed = _int_param(params, "seed", 0, 2**31 - 1)
-    if seed is not None:
-        s[SEED] = seed
+    params = st.query_params.to_dict()
+    _read_data(params)
+    _read_fit(params)
+    _read_start(params)
     s[FIT_SETTINGS] = fit_settings_from_widgets()
-    step = _int_param(params, "step", 0, 10**6)
-    s[URL_STEP] = step  # applied once the fit exists (clamped to its length)
+    _read_views(params)
+    s[URL_STEP] = _int_param(params, "step", 0, 10**6)  # applied once the fit exists
     s[INITIALIZED] = True
 
 
-def sync_url() -> None:
-    """Write the shareable state (sample, columns, K, type, seed, step) into the URL."""
+def _number(x: float) -> str:
+    # repr round-trips a float exactly; shorter when it is a round number (1e-06 -> 1e-06).
+    return repr(float(x))
+
+
+def url_params() -> dict[str, str]:
+    """Everything that decides what is shown, as query parameters: the sample and its columns,
+    the applied fit (with its start), the restart and step, the explorer's view choices and
+    the Model selection and Tasks settings. An uploaded or generated dataset cannot be put in
+    a link: its settings are kept, the data fall back to the default sample."""
     s = st.session_state
     ds = s.get(DATASET) or {}
     fit = s.get(FIT_SETTINGS) or {}
-    want = {}
+    want: dict[str, str] = {}
     if ds.get("origin") == "sample":
         want["sample"] = ds["name"]
         want["cols"] = ",".join(s.get(FEATURES) or [])
-    if fit:
-        want["k"] = str(fit["n_components"])
-        want["type"] = fit["covariance_type"]
-        want["seed"] = str(fit["random_state"])
-    want["step"] = str(s.get(STEP, 0))
-    current = {
-        key: st.query_params.get(key) for key in ("sample", "cols", "k", "type", "seed", "step")
-    }
-    if any(current.get(key) != value for key, value in want.items()) or any(
-        current[key] is not None and key not in want for key in current
-    ):
+        want["std"] = _flag(s.get(STANDARDIZE))
+        want["task"] = str(s.get(TASK_COLUMN, NONE))
+        want["label"] = str(s.get(LABEL_COLUMN, NONE))
+    for name, setting, _ in _FIT_PARAMS:
+        if setting not in fit:
+            continue
+        value = fit[setting]
+        if isinstance(value, bool):
+            want[name] = _flag(value)
+        elif isinstance(value, float):
+            want[name] = _number(value)
+        else:
+            want[name] = str(value)
+    if "means_init" in fit:
+        start = s.get(START, "auto")
+        want["start"] = start
+        if start == "manual":
+            want["m"] = ";".join(",".join(_number(v) for v in row) for row in fit["means_init"])
+            want["sp"] = _number(s.get(MANUAL_SPREAD, 1.0))
+    if s.get(RESTART) is not None:
+        want["restart"] = str(s[RESTART])
+    pending = s.get(URL_STEP)
+    want["step"] = str(pending if pending is not None else s.get(STEP, 0))
+    for name, key, kind, _, _ in _SIMPLE_PARAMS:
+        if key in s and s[key] is not None:
+            want[name] = _flag(s[key]) if kind == "flag" else str(s[key])
+    want["ax"] = f"{int(s.get(AXIS_X, 0))},{int(s.get(AXIS_Y, 1))}"
+    if s.get(SHOWN_TASKS) is not None:
+        want["shown"] = ",".join(map(str, s[SHOWN_TASKS]))
+    k_range = s.get(GRID_K_RANGE) or (1, 6)
+    want["gk"] = f"{int(k_range[0])}-{int(k_range[1])}"
+    want["gt"] = ",".join(s.get(GRID_TYPES) or [])
+    want["steps"] = ",".join(str(int(v)) for v in s.get(COMPARE_STEPS) or [])
+    return want
+
+
+def share_url() -> str:
+    """The link to this view: the page's address in the browser with ``url_params``."""
+    from urllib.parse import urlencode
+
+    base = ""
+    try:
+        base = st.context.url or ""
+    except Exception:  # AppTest and bare script runs have no browser URL
+        base = ""
+    return base + "?" + urlencode(url_params())
+
+
+def sync_url() -> None:
+    """Write ``url_params`` into the browser's URL when it differs (so the address bar is
+    always a link to what is shown)."""
+    want = url_params()
+    if st.query_params.to_dict() != want:
         st.query_params.from_dict(want)

@@ -128,13 +128,32 @@ def shared_weights_panel(data: D.PreparedDataset, request: TasksRequest) -> None
     )
 
 
+def shared_fit_widgets(request: TasksRequest) -> dict:
+    """The explorer's settings that refit exactly this page's shared model (``fit_shared``
+    uses fit_multitask's defaults), so both pages number its components the same way."""
+    from gmmcore.multitask import fit_multitask
+
+    d = fit_multitask.__kwdefaults__
+    return {
+        S.K: request.k,
+        S.COV_TYPE: request.covariance_type,
+        S.USE_TASKS: True,
+        S.INIT: d["init_params"],
+        S.SEED: int(d["random_state"]),
+        S.N_INIT: int(d["n_init"]),
+        S.TOL: float(d["tol"]),
+        S.REG_COVAR: float(d["reg_covar"]),
+        S.MAX_ITER: int(d["max_iter"]),
+    }
+
+
 def open_shared_button(request: TasksRequest) -> None:
     """Open the shared model (same K and type, shared across tasks) in the EM explorer."""
     st.button(
         "Step through the shared model in the EM explorer",
         key=S.TASKS_OPEN_EXPLORER,
         on_click=S.open_in_explorer,
-        args=({S.K: request.k, S.COV_TYPE: request.covariance_type, S.USE_TASKS: True},),
+        args=(shared_fit_widgets(request),),
         icon=":material/replay:",
     )
     S.switch_if_requested()

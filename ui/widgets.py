@@ -30,8 +30,29 @@ def mclust_names() -> str:
     return ", ".join(f"{t} = {get_structure(t).mclust_name}" for t in covariance_types())
 
 
-def dataset_sidebar() -> None:
-    """The active dataset and fit, in the sidebar of every page."""
+def share_panel() -> None:
+    """The link to this view, with a copy button (st.code's), and what a link cannot carry."""
+    s = st.session_state
+    st.markdown("**Link to this view**")
+    st.code(S.share_url(), language=None, wrap_lines=True)
+    origin = (s.get(S.DATASET) or {}).get("origin")
+    if origin in ("upload", "synthetic"):
+        what = "An uploaded file" if origin == "upload" else "Generated data"
+        st.warning(
+            f"{what} cannot travel in a link: the link keeps every setting, but opens on "
+            f"the default sample ({S.DEFAULT_SAMPLE}). Share the file with it.",
+            icon=":material/link_off:",
+        )
+    else:
+        st.caption(
+            "Copy it with the button at the code's top right. It reopens this page with the "
+            "same data, fit, step and view. An uploaded file cannot travel in a link."
+        )
+
+
+def dataset_sidebar(*, share: bool = True) -> None:
+    """The active dataset and fit, in the sidebar of every page, and (with ``share``) the
+    link to this view."""
     s = st.session_state
     ds = s.get(S.DATASET)
     with st.sidebar:
@@ -52,7 +73,10 @@ def dataset_sidebar() -> None:
             st.caption(
                 f"Fit: K={fit['n_components']}, {cov_label(fit['covariance_type'])}, "
                 f"seed {fit['random_state']}, {fit['n_init']} restart(s)"
+                + (", typed start" if "means_init" in fit else "")
             )
+        if share:
+            share_panel()
 
 
 def current_data_or_stop() -> D.PreparedDataset:

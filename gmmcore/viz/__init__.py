@@ -15,13 +15,14 @@ from .charts import (
     task_weights_heatmap,
 )
 from .colors import GREY, PALETTE, blend_colors, component_color, task_color
+from .matrix import scatter_matrix_figure
 from .plots import (
     SD_LEVELS,
+    axis_ranges,
     ellipse_mass,
     ellipse_points,
     em_scatter,
     histogram_figure,
-    scatter_matrix_figure,
     subsample_indices,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "GREY",
     "PALETTE",
     "SD_LEVELS",
+    "axis_ranges",
     "blend_colors",
     "component_color",
     "criteria_figure",

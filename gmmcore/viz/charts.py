@@ -30,13 +30,26 @@ def log_likelihood_figure(
     events: pd.DataFrame | None = None,
     per_sample: bool = False,
     title: str | None = None,
+    hide_future: bool = False,
 ) -> go.Figure:
     """Log-likelihood per EM iteration, the current one marked, engine events marked.
 
     trace : DataFrame with ``iteration`` and ``log_likelihood`` (and ``mean_log_likelihood``)
     events : DataFrame with ``iteration``, ``kind``, ``message``
+    hide_future : draw the curve and events only up to ``current_iteration`` (none before the
+        first E step), for teaching; the x axis keeps the whole run's length, so the chart
+        does not rescale as the curve grows.
+
+    The current-step marker is an open ring drawn over the event markers, so it stays visible
+    on the "converged" star.
     """
     col = "mean_log_likelihood" if per_sample else "log_likelihood"
+    full_iterations = trace["iteration"].to_numpy()
+    if hide_future:
+        reached = -1 if current_iteration is None else current_iteration
+        trace = trace[trace["iteration"] <= reached]
+        if events is not None:
+            events = events[events["iteration"] <= reached]
     ylabel = "log-likelihood per point" if per_sample else "log-likelihood (sum over points)"
     # Plain dicts, validation off (as in em_scatter): this chart is redrawn at every half-step.
     traces, shapes, annotations = [], [], []
@@ -53,32 +66,6 @@ def log_likelihood_figure(
             meta={"role": "log_likelihood"},
         )
     )
-    if current_iteration is not None and (trace["iteration"] == current_iteration).any():
-        y = float(trace.loc[trace["iteration"] == current_iteration, col].iloc[0])
-        traces.append(
-            dict(
-                type="scatter",
-                x=[current_iteration],
-                y=[y],
-                mode="markers",
-                name="current step",
-                marker=dict(size=16, color="rgba(213,94,0,0.9)", symbol="circle"),
-                hovertemplate="current step: iteration %{x}<extra></extra>",
-                meta={"role": "current"},
-            )
-        )
-        shapes.append(
-            dict(
-                type="line",
-                x0=current_iteration,
-                x1=current_iteration,
-                xref="x",
-                y0=0,
-                y1=1,
-                yref="y domain",
-                line=dict(color="rgba(213,94,0,0.5)", dash="dot"),
-            )
-        )
     if events is not None and len(events):
         merged = events.merge(trace[["iteration", col]], on="iteration", how="left")
         symbols = {
@@ -106,6 +93,37 @@ def log_likelihood_figure(
                     meta={"role": "event", "kind": kind},
                 )
             )
+    if current_iteration is not None and (trace["iteration"] == current_iteration).any():
+        y = float(trace.loc[trace["iteration"] == current_iteration, col].iloc[0])
+        traces.append(
+            dict(
+                type="scatter",
+                x=[current_iteration],
+                y=[y],
+                mode="markers",
+                name="current step",
+                marker=dict(
+                    size=22,
+                    color="rgba(213,94,0,0)",
+                    symbol="circle-open",
+                    line=dict(width=3, color="rgb(213,94,0)"),
+                ),
+                hovertemplate="current step: iteration %{x}<extra></extra>",
+                meta={"role": "current"},
+            )
+        )
+        shapes.append(
+            dict(
+                type="line",
+                x0=current_iteration,
+                x1=current_iteration,
+                xref="x",
+                y0=0,
+                y1=1,
+                yref="y domain",
+                line=dict(color="rgba(213,94,0,0.5)", dash="dot"),
+            )
+        )
     y = trace[col].to_numpy(dtype=np.float64)
     if y.size >= 3:
         # A wild first iteration (e.g. a start on single points) would flatten the rest of the
@@ -120,16 +138,24 @@ def log_likelihood_figure(
                     y=rest.min(),
                     xref="x",
                     yref="y",
-                    text=f"iteration 1: {y[0]:.3g} (below the chart)",
+                    text=f"iteration 1: {y[0]:.4g} (below the chart)",
                     showarrow=True,
                     arrowhead=2,
-                    ay=30,
-                    ax=40,
+                    # Text up and to the right of the arrow, inside the plot: below or left of
+                    # it the note ran over the tick labels.
+                    ay=-40,
+                    ax=70,
+                    xanchor="left",
+                    yanchor="bottom",
+                    bgcolor="rgba(255,255,255,0.85)",
                     font=dict(size=11),
                 )
             )
+    xaxis = dict(title=dict(text="EM iteration"))
+    if hide_future and full_iterations.size:
+        xaxis.update(range=[0.5, float(full_iterations.max()) + 0.5], autorange=False)
     layout = dict(
-        xaxis=dict(title=dict(text="EM iteration")),
+        xaxis=xaxis,
         yaxis=yaxis,
         height=320,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
@@ -143,9 +169,21 @@ def log_likelihood_figure(
 
 
 def restarts_figure(
-    final_log_likelihoods, *, best: int, selected: int | None = None, n_iters=None
+    final_log_likelihoods,
+    *,
+    best: int,
+    selected: int | None = None,
+    n_iters=None,
+    resolution: float = 1.0,
 ) -> go.Figure:
-    """Final log-likelihood of every EM restart: different starts, different local optima."""
+    """Final log-likelihood of every EM restart: different starts, different local optima.
+
+    resolution : differences below this are convergence noise, not different optima (e.g.
+        tol x n_samples: EM stops when the total log-likelihood gains less than that). When
+        all restarts lie within it, the y axis spans at least ``resolution`` and the chart
+        says they reached the same optimum, instead of stretching a 0.006 spread over the
+        whole height.
+    """
     ll = np.asarray(final_log_likelihoods, dtype=np.float64)
     idx = np.arange(ll.size)
     colors = ["rgb(0,158,115)" if i == best else "rgb(150,150,150)" for i in idx]
@@ -175,6 +213,19 @@ def restarts_figure(
         xaxis=dict(tickmode="linear", dtick=1),
         margin=dict(l=10, r=10, t=10, b=10),
     )
+    finite = ll[np.isfinite(ll)]
+    spread = float(finite.max() - finite.min()) if finite.size else 0.0
+    if finite.size and spread < resolution:
+        mid = float(finite.max() + finite.min()) / 2
+        fig.update_yaxes(range=[mid - resolution, mid + resolution])
+        fig.update_layout(
+            margin=dict(t=36),
+            title=dict(
+                text=f"All restarts within {spread:.2g} of each other: the same optimum "
+                f"(differences below {resolution:.2g} are convergence noise)",
+                font=dict(size=12),
+            ),
+        )
     return fig
 
 

@@ -19,9 +19,11 @@ __all__ = [
     "display_responsibilities",
     "e_step_detail",
     "events_table",
+    "latex_number",
     "log_likelihood_trace",
     "m_step_detail",
     "parameter_table",
+    "step_after_cycle",
     "step_description",
     "task_weights",
 ]
@@ -202,3 +204,27 @@ def m_step_detail(
         out["engine_mean"] = np.asarray(snapshot_after.means[component])
         out["engine_covariance"] = covariance_stack(snapshot_after)[component]
     return out
+
+
+def step_after_cycle(history: Sequence[Snapshot], cycles: int) -> int:
+    """The index in ``history`` after ``cycles`` complete E + M cycles (Bishop's L): the M
+    snapshot of iteration ``cycles``, or the last snapshot when EM stopped before."""
+    for i, snap in enumerate(history):
+        if snap.phase == "M" and snap.iteration >= cycles:
+            return i
+    return len(history) - 1
+
+
+def latex_number(x: float) -> str:
+    """A number for LaTeX with 4 significant digits: plain between 1e-3 and 1e5 (14450, not
+    Python's 1.445e+04, which LaTeX typesets as "1.445e + 04"), else m x 10^e."""
+    x = float(x)
+    if x == 0:
+        return "0"
+    if not np.isfinite(x):
+        return r"\infty" if x > 0 else (r"-\infty" if x < 0 else r"\mathrm{NaN}")
+    if 1e-3 <= abs(x) < 1e5:
+        rounded = float(f"{x:.4g}")
+        return f"{rounded:.0f}" if abs(rounded) >= 1000 else f"{rounded:.4g}"
+    mant, exp = f"{x:.3e}".split("e")
+    return rf"{mant}\times 10^{{{int(exp)}}}"

@@ -15,16 +15,36 @@ from .colors import GREY, blend_colors, component_color, task_color
 
 __all__ = [
     "SD_LEVELS",
+    "axis_ranges",
     "ellipse_mass",
     "ellipse_points",
     "em_scatter",
     "histogram_figure",
-    "scatter_matrix_figure",
     "subsample_indices",
 ]
 
 SD_LEVELS = (1, 2, 3)
 _DASH = {1: "solid", 2: "dash", 3: "dot"}
+# An M step's arrow shorter than this fraction of the plot's diagonal would hide under the
+# mean's marker: it is drawn this many pixels long instead (and says so in its hover).
+_MIN_ARROW_FRACTION = 0.05
+_MIN_ARROW_PX = 42
+# Pixels between an arrow's head and the new mean, so the head sits beside the x marker.
+_ARROW_STANDOFF = 9
+
+
+def axis_ranges(points, margin: float = 0.08) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Fixed x and y ranges for a whole EM run: the points' extent plus ``margin`` of it on
+    each side (so the axes do not jump as the ellipses move from step to step).
+
+    >>> axis_ranges([[0.0, 0.0], [10.0, 1.0]], margin=0.1)
+    ((-1.0, 11.0), (-0.1, 1.1))
+    """
+    p = np.asarray(points, dtype=np.float64)
+    lo, hi = p.min(axis=0), p.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    lo, hi = lo - margin * span, hi + margin * span
+    return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
 
 
 def ellipse_mass(n_sd: float, dim: int = 2) -> float:
@@ -72,9 +92,12 @@ def em_scatter(
     means,
     covariances,
     prev_means=None,
+    prev_covariances=None,
     weights=None,
     row_ids=None,
     axis_labels: Sequence[str] = ("x", "y"),
+    x_range=None,
+    y_range=None,
     title: str | None = None,
     sd_levels: Sequence[int] = SD_LEVELS,
     webgl: bool | None = None,
@@ -91,7 +114,12 @@ def em_scatter(
     resp : array of shape (n, K) or None (then points are grey: no E-step yet)
     means : array of shape (K, 2)
     covariances : array of shape (K, 2, 2) (projected covariances)
-    prev_means : array of shape (K, 2), optional; an arrow from each to the new mean
+    prev_means : array of shape (K, 2), optional; an arrow from each to the new mean (drawn
+        at least ``_MIN_ARROW_PX`` long, so a short move still shows beside the x marker)
+    prev_covariances : array of shape (K, 2, 2), optional; the ellipses before this M step,
+        drawn as faint ghosts
+    x_range, y_range : (low, high), optional; fixed axis ranges (see ``axis_ranges``), so the
+        view does not rescale from step to step
     weights : array of shape (K,), optional; shown in the legend
     row_ids : array of shape (n,), optional; the original row numbers, for the hover
     webgl : use Scattergl (default: when n > 2000)
@@ -177,6 +205,15 @@ def em_scatter(
                 hoverinfo="skip",
             )
         )
+    if prev_covariances is not None and prev_means is not None:
+        traces.extend(
+            _ghost_traces(
+                np.asarray(prev_means, dtype=np.float64),
+                np.asarray(prev_covariances, dtype=np.float64),
+                sd_levels,
+                ellipse_resolution,
+            )
+        )
     for j in range(k):
         color = component_color(j)
         for s in sd_levels:
@@ -212,27 +249,11 @@ def em_scatter(
         )
     if prev_means is not None:
         prev_means = np.asarray(prev_means, dtype=np.float64)
+        if x_range is None or y_range is None:
+            x_range, y_range = axis_ranges(np.vstack([points, means, prev_means]))
+        spans = np.array([x_range[1] - x_range[0], y_range[1] - y_range[0]])
         for j in range(k):
-            if np.allclose(prev_means[j], means[j]):
-                continue
-            annotations.append(
-                dict(
-                    x=means[j, 0],
-                    y=means[j, 1],
-                    ax=prev_means[j, 0],
-                    ay=prev_means[j, 1],
-                    xref="x",
-                    yref="y",
-                    axref="x",
-                    ayref="y",
-                    showarrow=True,
-                    arrowhead=3,
-                    arrowsize=1.2,
-                    arrowwidth=2,
-                    arrowcolor=component_color(j),
-                    text="",
-                )
-            )
+            annotations.append(_move_arrow(prev_means[j], means[j], spans, j))
             traces.append(
                 dict(
                     type="scatter",
@@ -248,17 +269,92 @@ def em_scatter(
     layout = dict(
         title=dict(text=title) if title else None,
         # Explicit margins for the axis titles: with 10 px margins they were cut off.
-        xaxis=dict(title=dict(text=axis_labels[0]), automargin=True),
-        yaxis=dict(title=dict(text=axis_labels[1]), automargin=True),
+        xaxis=_axis(axis_labels[0], x_range),
+        yaxis=_axis(axis_labels[1], y_range),
         margin=dict(l=70, r=10, t=40 if title else 10, b=60),
         height=520,
         legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02),
-        uirevision="em-scatter",
+        # Keep a user's zoom from step to step, but not onto another view or dataset.
+        uirevision=f"em-scatter {x_range} {y_range}",
         annotations=annotations,
     )
     return go.Figure(
         data=traces, layout={k_: v for k_, v in layout.items() if v is not None}, _validate=False
     )
+
+
+def _axis(label: str, fixed) -> dict:
+    axis = dict(title=dict(text=label), automargin=True)
+    if fixed is not None:
+        axis.update(range=[float(fixed[0]), float(fixed[1])], autorange=False)
+    return axis
+
+
+def _ghost_traces(prev_means, prev_covariances, sd_levels, resolution) -> list[dict]:
+    """The ellipses before an M step, faint and thin, so the step's change is visible."""
+    traces = [
+        dict(
+            type="scatter",
+            x=[None],
+            y=[None],
+            mode="lines",
+            name="before this M step",
+            line=dict(color="rgba(90,90,90,0.35)", width=1.2),
+            legendgroup="sd",
+            hoverinfo="skip",
+        )
+    ]
+    for j in range(prev_means.shape[0]):
+        for s in sd_levels[:2]:  # 1 and 2 sd: the 3-sd ghost adds clutter, not information
+            e = ellipse_points(prev_means[j], prev_covariances[j], s, resolution)
+            traces.append(
+                dict(
+                    type="scatter",
+                    x=e[:, 0],
+                    y=e[:, 1],
+                    mode="lines",
+                    showlegend=False,
+                    line=dict(color=component_color(j, alpha=0.35), width=1.2),
+                    hoverinfo="skip",
+                    meta={"role": "ghost", "component": j, "n_sd": s},
+                )
+            )
+    return traces
+
+
+def _move_arrow(old, new, spans, j: int) -> dict:
+    """The annotation arrow of component ``j``'s mean from ``old`` to ``new``: to scale, or
+    ``_MIN_ARROW_PX`` long in the direction of the move when that would be too short to see."""
+    delta = new - old
+    rel = delta / spans
+    length = float(np.hypot(*rel))
+    arrow = dict(
+        x=float(new[0]),
+        y=float(new[1]),
+        xref="x",
+        yref="y",
+        showarrow=True,
+        arrowhead=3,
+        arrowsize=1.2,
+        arrowwidth=2.5,
+        arrowcolor=component_color(j),
+        standoff=_ARROW_STANDOFF,
+        text="",
+        hovertext=f"component {j}: the mean moved by {float(np.hypot(*delta)):.3g}",
+    )
+    if length >= _MIN_ARROW_FRACTION:
+        arrow.update(ax=float(old[0]), ay=float(old[1]), axref="x", ayref="y")
+    else:
+        # Pixel offsets of the tail from the head (y grows downward on screen).
+        direction = rel / length if length > 0 else np.array([1.0, 0.0])
+        arrow.update(
+            ax=float(-direction[0] * _MIN_ARROW_PX),
+            ay=float(direction[1] * _MIN_ARROW_PX),
+            axref="pixel",
+            ayref="pixel",
+            hovertext=arrow["hovertext"] + " (arrow lengthened to be visible)",
+        )
+    return arrow
 
 
 def _normal_pdf(x, mean, var):
@@ -342,20 +438,4 @@ def histogram_figure(
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         bargap=0.02,
     )
-    return fig
-
-
-def scatter_matrix_figure(X, resp=None, *, feature_names, title: str | None = None) -> go.Figure:
-    """Every pair of features, points coloured by responsibilities (grey without)."""
-    X = np.asarray(X, dtype=np.float64)
-    colors = blend_colors(resp) if resp is not None else "rgb({},{},{})".format(*GREY)
-    fig = go.Figure(
-        go.Splom(
-            dimensions=[dict(label=str(nm), values=X[:, j]) for j, nm in enumerate(feature_names)],
-            marker=dict(color=colors, size=4, opacity=0.8),
-            diagonal_visible=False,
-            showupperhalf=False,
-        )
-    )
-    fig.update_layout(title=title, height=650, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
     return fig
