@@ -578,3 +578,86 @@ def test_python_m_gmmcore_usage_error_is_one_line():
     result = _python_m("select", FAITHFUL, "--components", "x")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+
+
+# -- other table formats and awkward CSVs (one reader: gmmcore.io.tables) ----------------------
+def _faithful_workbook(path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.active.title = "Notes"
+    wb.active.append(["Old Faithful, from sample_data/faithful.csv"])
+    ws = wb.create_sheet("Data")
+    frame = pd.read_csv(FAITHFUL)
+    ws.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        ws.append(list(row))
+    wb.save(path)
+    return path
+
+
+def test_fit_reads_the_sheet_of_a_workbook_chosen_with_sheet(capsys, tmp_path):
+    book = _faithful_workbook(tmp_path / "faithful.xlsx")
+    model = tmp_path / "m.json"
+    code, _, err = run(capsys, "fit", book, "-k", "2", "--sheet", "Data", "-o", model)
+    assert code == 0, err
+    assert list(load_model(model).feature_names) == ["eruptions", "waiting"]
+
+
+def test_fit_on_the_first_sheet_without_data_names_the_other_sheets(capsys, tmp_path):
+    book = _faithful_workbook(tmp_path / "faithful.xlsx")
+    code, _, err = run(capsys, "fit", book, "-k", "2", "-o", tmp_path / "m.json")
+    assert code == 2 and err.count("\n") == 1
+    assert "sheet 'Notes'" in err and "sheets: 'Notes', 'Data'" in err
+
+
+def test_unknown_sheet_is_one_line_listing_the_sheets(capsys, tmp_path):
+    book = _faithful_workbook(tmp_path / "faithful.xlsx")
+    code, _, err = run(capsys, "select", book, "--sheet", "data", "--components", "1-2")
+    assert code == 2 and err.count("\n") == 1
+    assert "no sheet 'data'; its sheets: 'Notes', 'Data'" in err
+
+
+def test_sheet_with_a_csv_is_one_line(capsys, tmp_path):
+    code, _, err = run(capsys, "fit", FAITHFUL, "-k", "2", "--sheet", "x", "-o", tmp_path / "m")
+    assert code == 2 and "it has no sheets" in err and err.count("\n") == 1
+
+
+def test_fit_and_predict_on_parquet_with_nullable_integers(capsys, tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = pd.read_csv(FAITHFUL)
+    frame["waiting"] = frame["waiting"].astype("Int64")
+    frame.loc[3, "waiting"] = pd.NA
+    frame.to_parquet(tmp_path / "f.parquet")
+    model = tmp_path / "m.json"
+    code, _, err = run(capsys, "fit", tmp_path / "f.parquet", "-k", "2", "-o", model)
+    assert code == 0, err
+    assert "skipped 1 of 272 row(s)" in err
+    code, out, err = run(capsys, "predict", model, tmp_path / "f.parquet")
+    assert code == 0, err
+    assert len(pd.read_csv(io.StringIO(out))) == 272
+
+
+def test_repeated_column_names_are_renamed_with_a_note(capsys, tmp_path):
+    data = tmp_path / "dup.csv"
+    data.write_text("x, x,y\n" + "".join(f"{i},{(i * 7) % 5},{i % 3}\n" for i in range(30)))
+    model = tmp_path / "m.json"
+    code, _, err = run(capsys, "fit", data, "-k", "1", "--columns", "x,x.1", "-o", model)
+    assert code == 0, err
+    assert "repeats column names; the repeats are called 'x.1'" in err
+    assert list(load_model(model).feature_names) == ["x", "x.1"]
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"a,b\n1,2\n3,-Infinity\n5,6\n", "infinite values (inf) in column 'b'"),
+        (b"x," * 100_000 + b"\n", "columns, over the limit of"),
+        (b"a" * 2_000_000 + b"\n", "field longer than"),
+        (b"%PDF-1.4\n", "accepted formats"),
+    ],
+)
+def test_awkward_files_are_one_line_not_an_internal_error(capsys, tmp_path, content, fragment):
+    (tmp_path / "f.csv").write_bytes(content)
+    code, _, err = run(capsys, "fit", tmp_path / "f.csv", "-k", "1", "-o", tmp_path / "m.json")
+    assert code == 2 and err.count("\n") == 1, err
+    assert fragment in err and "internal error" not in err

@@ -1,7 +1,8 @@
 """What every command shares: reading the data file, choosing the feature columns, and turning
 any failure into one line on stderr with exit status 2.
 
-Files are read by :mod:`gmmcore.io.tables`, the same reader as the dashboard's upload: ``fit``
+Files (CSV/TSV, Excel .xlsx with ``--sheet``, Parquet) are read by :mod:`gmmcore.io.tables`, the
+same reader as the dashboard's upload: ``fit``
 and ``select`` through :func:`~gmmcore.io.tables.read_table` (at least two data rows and a numeric
 column that varies), ``predict`` through :func:`~gmmcore.io.tables.parse_table` (any number of
 rows). Features default to every numeric column that varies, except the task column. Rows with a
@@ -44,12 +45,14 @@ class CliError(ValueError):
 
 
 # -- reading -------------------------------------------------------------------------------------
-def read_data(path, *, for_fitting: bool = True) -> pd.DataFrame:
-    """Read the CSV/TSV file at ``path`` with :mod:`gmmcore.io.tables`.
+def read_data(path, *, for_fitting: bool = True, sheet: str | None = None) -> pd.DataFrame:
+    """Read the CSV/TSV, Excel (.xlsx) or Parquet file at ``path`` with :mod:`gmmcore.io.tables`.
 
     ``for_fitting`` adds :func:`~gmmcore.io.tables.read_table`'s checks (two data rows, a numeric
-    column that varies); without it any table with a header and a data row will do. There is no
-    size limit: that one is for uploads to the dashboard. Raises CliError.
+    column that varies, no infinite value); without it any table with a header and a data row
+    will do. ``sheet`` picks a workbook's sheet by name (default: the first). There is no size
+    limit: that one is for uploads to the dashboard. Repeated column names are renamed (``x``,
+    ``x.1``) with a note on stderr. Raises CliError.
     """
     name = f"'{path}'"
     try:
@@ -57,18 +60,27 @@ def read_data(path, *, for_fitting: bool = True) -> pd.DataFrame:
     except FileNotFoundError:
         raise CliError(f"data file {name} does not exist; check the path") from None
     except IsADirectoryError:
-        raise CliError(f"{name} is a directory, not a CSV file; give the path of a file") from None
+        raise CliError(f"{name} is a directory, not a data file; give the path of a file") from None
     except OSError as exc:
         raise CliError(
             f"cannot read {name}: {exc.strerror}; check the path and its permissions"
         ) from None
     try:
         if for_fitting:
-            frame, _ = read_table(data, name=name, max_bytes=None)
+            frame, info = read_table(data, name=name, max_bytes=None, sheet=sheet)
         else:
-            frame, _ = parse_table(data, name=name)
+            frame, info = parse_table(data, name=name, sheet=sheet)
     except TableFileError as exc:
         raise CliError(str(exc)) from None
+    renamed = info.get("renamed") or []
+    if renamed:
+        shown = ", ".join(f"'{new}'" for _, new in renamed[:5]) + (
+            ", ..." if len(renamed) > 5 else ""
+        )
+        print(
+            f"note: {name} repeats column names; the repeats are called {shown}",
+            file=sys.stderr,
+        )
     return frame
 
 
@@ -158,7 +170,7 @@ def load_features(args) -> tuple[pd.DataFrame, list[str], np.ndarray | None]:
 
     Returns (complete frame, feature names, tasks as str or None).
     """
-    frame = read_data(args.data)
+    frame = read_data(args.data, sheet=getattr(args, "sheet", None))
     task_column = getattr(args, "task_column", None)
     names = choose_columns(frame, args.columns, task_column, args.data)
     used = names + ([task_column] if task_column else [])

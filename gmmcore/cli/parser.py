@@ -108,9 +108,15 @@ def _covariance_type(text: str) -> str:
 def _add_data_options(p, *, task_help: str | None):
     p.add_argument(
         "data",
-        metavar="DATA.csv",
+        metavar="DATA",
         help="CSV/TSV file with a header row (comma, tab, semicolon or pipe "
-        "separated; decimal commas are read in semicolon, tab and pipe files).",
+        "separated; decimal commas are read in semicolon, tab and pipe files), an Excel "
+        "workbook (.xlsx) or a Parquet file; the format is told from the content.",
+    )
+    p.add_argument(
+        "--sheet",
+        metavar="NAME",
+        help="Excel workbooks: the sheet to read (default: the first sheet).",
     )
     p.add_argument(
         "--columns",

@@ -1,31 +1,56 @@
-"""Reading user tables: CSV/TSV bytes in, a DataFrame out, or a TableFileError (a ValueError)
-that says, on one line, what is wrong with the file and what to do about it.
+"""Reading user tables: file bytes in (CSV/TSV text, an Excel workbook or a Parquet file), a
+DataFrame out, or a TableFileError (a ValueError) that says, on one line, what is wrong with the
+file and what to do about it.
 
 The one table reader of the project: the dashboard's upload widget and the command line
-(``python -m gmmcore``) both read files here, so a file is read the same way everywhere (and it
-works from a notebook too); no streamlit here.
+(``gmmcore`` / ``python -m gmmcore``) both read files here, so a file is read the same way
+everywhere (and it works from a notebook too); no streamlit here.
 
-Reading rules (:func:`parse_table`): UTF-8, with or without BOM, then Latin-1; binary content is
-refused; the delimiter (comma, tab, semicolon or pipe) is detected from the first lines; a
-semicolon-, tab- or pipe-separated file whose numbers use the decimal comma (``3,6``) is read as
-such; ``NA``, ``N/A``, ``NaN``, ``nan``, ``?``, ``null``, ``NULL`` and empty cells are missing
-values; every row must have as many fields as the header; header names are stripped.
+Reading rules (:func:`parse_table`): the format comes from the file's first bytes, not its name
+(:func:`~gmmcore.io.table_formats.detect_format`); Excel workbooks (.xlsx, the first sheet or
+``sheet=``) and Parquet files are read by :mod:`gmmcore.io.table_formats`. Text is UTF-8, with
+or without BOM, then Latin-1; binary content is refused; the delimiter (comma, tab, semicolon
+or pipe) is detected from the first lines; a semicolon-, tab- or pipe-separated file whose
+numbers use the decimal comma (``3,6``) is read as such; ``NA``, ``N/A``, ``NaN``, ``nan``,
+``?``, ``null``, ``NULL`` and empty cells are missing values; every row must have as many fields
+as the header; a field may not be longer than 128 KB. In every format header names are stripped
+and a repeated name gets a suffix (``x, x`` -> ``x, x.1``); at most :data:`MAX_COLUMNS` columns;
+nullable numbers (``Int64``) become float64 with NaN.
 :func:`read_table` adds the checks for data to fit a mixture to: a size limit, at least two data
-rows and a numeric column that varies.
+rows, a numeric column that varies, and no infinite value (``inf``, ``-inf``, ``Infinity``) in a
+numeric column: such a file is refused with the column and the row, since a mixture cannot use
+the value and it is not a missing value either.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .table_formats import (
+    ACCEPTED_FORMATS,
+    FORMAT_NAMES,
+    MAX_COLUMNS,
+    NA_VALUES,
+    TableFileError,
+    _too_wide,
+    column_names,
+    detect_format,
+    numeric_to_float,
+    read_parquet,
+    read_xlsx,
+)
+
 __all__ = [
+    "ACCEPTED_FORMATS",
     "DEFAULT_MAX_BYTES",
+    "MAX_COLUMNS",
     "NA_VALUES",
     "PreparedData",
     "TableFileError",
@@ -40,15 +65,13 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-NA_VALUES = ("NA", "N/A", "nan", "NaN", "", "?", "null", "NULL")
 _DELIMITERS = [",", "\t", ";", "|"]
 _DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 _COMMA_NUMBER = re.compile(r"[-+]?\d+,\d+")
 _DOT_NUMBER = re.compile(r"[-+]?\d*\.\d+(?:[eE][-+]?\d+)?")
-
-
-class TableFileError(ValueError):
-    """A table file cannot be used; the message says why and what to do."""
+# The delimiter is guessed from at most this much text: csv.Sniffer's regular expressions are
+# slow on long lines.
+_SNIFF_CHARS = 64 * 1024
 
 
 def decode_bytes(data: bytes, *, name: str = "the file") -> tuple[str, str]:
@@ -59,8 +82,8 @@ def decode_bytes(data: bytes, *, name: str = "the file") -> tuple[str, str]:
     """
     if b"\x00" in data[:65536]:
         raise TableFileError(
-            f"{name} looks binary (it contains NUL bytes), not a text CSV/TSV file; if it is an "
-            "Excel or Parquet file, export it as CSV first"
+            f"{name} looks binary (it contains NUL bytes), not a text CSV/TSV file, nor an Excel "
+            f"workbook or a Parquet file; save the data as CSV ({ACCEPTED_FORMATS})"
         )
     try:
         text = data.decode("utf-8-sig")
@@ -73,8 +96,8 @@ def decode_bytes(data: bytes, *, name: str = "the file") -> tuple[str, str]:
     controls = sum(1 for ch in head if ord(ch) < 32 and ch not in "\r\n\t")
     if head and controls / len(head) > 0.05:
         raise TableFileError(
-            f"{name} looks binary (many control characters), not a text CSV/TSV file; export "
-            "the data as CSV (comma- or tab-separated) first"
+            f"{name} looks binary (many control characters), not a text CSV/TSV file, nor an "
+            f"Excel workbook or a Parquet file; save the data as CSV ({ACCEPTED_FORMATS})"
         )
     return text, encoding
 
@@ -82,7 +105,7 @@ def decode_bytes(data: bytes, *, name: str = "the file") -> tuple[str, str]:
 def detect_delimiter(text: str) -> str:
     """The delimiter among comma, tab, semicolon and pipe that splits the first lines most
     consistently (csv.Sniffer first, a field-count vote as fallback)."""
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    lines = [ln for ln in text[:_SNIFF_CHARS].splitlines()[:50] if ln.strip()]
     sample = "\n".join(lines)
     try:
         return csv.Sniffer().sniff(sample, delimiters="".join(_DELIMITERS)).delimiter
@@ -90,7 +113,10 @@ def detect_delimiter(text: str) -> str:
         pass
     best, best_score = ",", -1.0
     for d in _DELIMITERS:
-        counts = [len(next(csv.reader([ln], delimiter=d))) for ln in lines]
+        try:
+            counts = [len(next(csv.reader([ln], delimiter=d))) for ln in lines]
+        except csv.Error:  # e.g. a field over the csv module's size limit
+            continue
         if not counts or max(counts) < 2:
             continue
         # Consistent and wide wins.
@@ -121,8 +147,9 @@ def detect_decimal(text: str, delimiter: str) -> str:
     return _decimal_of_rows(csv.reader(io.StringIO(text), delimiter=delimiter), delimiter)
 
 
-def parse_table(data: bytes, *, name: str = "the file") -> tuple[pd.DataFrame, dict]:
-    """Parse CSV/TSV bytes into a DataFrame by the reading rules of this module.
+def parse_table(data: bytes, *, name: str = "the file", sheet=None) -> tuple[pd.DataFrame, dict]:
+    """Parse a CSV/TSV, Excel (.xlsx) or Parquet file into a DataFrame by the reading rules of
+    this module.
 
     No size limit and no check on the number of rows or on numeric columns: use
     :func:`read_table` for data to fit a mixture to, this for data to label with a fitted one.
@@ -132,27 +159,83 @@ def parse_table(data: bytes, *, name: str = "the file") -> tuple[pd.DataFrame, d
     data : bytes
     name : str
         Shown in error messages, e.g. ``"'penguins.csv'"``.
+    sheet : str, int or None
+        Excel workbooks only: the sheet's name or 0-based position (default: the first sheet).
 
     Returns
     -------
-    frame : DataFrame (missing values as NaN)
-    info : dict with ``delimiter`` (its name), ``decimal`` (``"."`` or ``","``), ``encoding``,
-        ``n_rows``, ``n_columns``
+    frame : DataFrame of shape (n_rows, n_columns) (missing values as NaN)
+    info : dict with ``format`` (``"CSV/TSV text"``, ``"Excel workbook"`` or ``"Parquet"``),
+        ``n_rows``, ``n_columns``, ``renamed`` (list of (name, new name) for repeated header
+        names); text adds ``delimiter`` (its name), ``decimal`` (``"."`` or ``","``) and
+        ``encoding``; a workbook adds ``sheet`` (the sheet read) and ``sheets`` (all of them)
 
     Raises
     ------
     TableFileError
-        Empty, binary, ragged (rows with a different number of fields than the header),
-        unparsable, or a header without data rows.
+        Empty, binary, a format that is not accepted, ragged (rows with a different number of
+        fields than the header), unparsable, too wide, a sheet that does not exist, or a header
+        without data rows.
+
+    Examples
+    --------
+    >>> frame, info = parse_table(b"x, x,y\\n1,2,3\\n")
+    >>> list(frame.columns), info["renamed"]
+    (['x', 'x.1', 'y'], [('x', 'x.1')])
     """
     if data is None or len(data) == 0 or not data.strip():
         raise TableFileError(f"{name} is empty; use a CSV/TSV file with a header row and data rows")
+    kind = detect_format(data, name=name)
+    if sheet is not None and kind != "xlsx":
+        raise TableFileError(
+            f"{name} is a {FORMAT_NAMES[kind]} file, not an Excel workbook: it has no sheets; "
+            "leave out the sheet (--sheet)"
+        )
+    if kind == "xlsx":
+        frame, info = read_xlsx(data, name=name, sheet=sheet)
+    elif kind == "parquet":
+        frame, info = read_parquet(data, name=name)
+    else:
+        frame, info = _parse_text(data, name=name)
+    if frame.shape[0] == 0:
+        raise TableFileError(f"{name} has a header but no data rows; add data rows below it")
+    info.update(n_rows=int(frame.shape[0]), n_columns=int(frame.shape[1]))
+    return frame, info
+
+
+def _parse_text(data: bytes, *, name: str) -> tuple[pd.DataFrame, dict]:
+    """CSV/TSV bytes -> (frame, info); parse_table's text branch."""
     text, encoding = decode_bytes(data, name=name)
     delimiter = detect_delimiter(text)
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    rows = [(i + 1, r) for i, r in enumerate(rows) if any(cell.strip() for cell in r)]
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows = []  # (line number where the row ends, fields) of the non-blank rows
+    header_end = 0  # lines up to the end of the header
+    try:
+        for fields in reader:
+            if not any(cell.strip() for cell in fields):
+                continue
+            if not rows:
+                header_end = reader.line_num
+                # Before anything else is parsed: a very wide table is slow in every later step.
+                if len(fields) > MAX_COLUMNS:
+                    raise _too_wide(name, len(fields))
+            rows.append((reader.line_num, fields))
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise TableFileError(
+                f"{name} has a field longer than {csv.field_size_limit():,} characters (line "
+                f'{reader.line_num}); that is usually a quote (") that opens a field and is '
+                "never closed, or a file that is not a table: check the quoting and the "
+                "delimiter"
+            ) from None
+        raise TableFileError(
+            f"{name} is not a readable CSV/TSV table ({' '.join(str(exc).split())}, line "
+            f"{reader.line_num}); check the quoting and save the file again"
+        ) from None
     if not rows:
         raise TableFileError(f"{name} has no rows; use a CSV/TSV file with a header and data rows")
+    if len(rows) == 1:
+        raise TableFileError(f"{name} has a header but no data rows; add data rows below it")
     width = len(rows[0][1])
     ragged = [(line, len(r)) for line, r in rows[1:] if len(r) != width]
     if ragged:
@@ -164,11 +247,18 @@ def parse_table(data: bytes, *, name: str = "the file") -> tuple[pd.DataFrame, d
             "values, or a wrong delimiter, and save the file again"
         )
     decimal = _decimal_of_rows((r for _, r in rows[1:]), delimiter)
+    # Our own unique names, and pandas reads only the rows below the header: its own renaming
+    # of repeated names takes time that grows with the square of the number of columns.
+    names, renamed = column_names(rows[0][1])
+    body = "".join(itertools.islice(io.StringIO(text), header_end, None))
     try:
         frame = pd.read_csv(
-            io.StringIO(text),
+            io.StringIO(body),
             sep=delimiter,
             decimal=decimal,
+            header=None,
+            names=names,
+            index_col=False,
             skip_blank_lines=True,
             na_values=list(NA_VALUES),
         )
@@ -179,26 +269,27 @@ def parse_table(data: bytes, *, name: str = "the file") -> tuple[pd.DataFrame, d
             f"{_DELIMITER_NAMES[delimiter]}); check the quoting, and that every row has as many "
             "fields as the header"
         ) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.shape[0] == 0:
-        raise TableFileError(f"{name} has a header but no data rows; add data rows below it")
     info = {
+        "format": FORMAT_NAMES["text"],
         "delimiter": _DELIMITER_NAMES[delimiter],
         "decimal": decimal,
         "encoding": encoding,
-        "n_rows": int(frame.shape[0]),
-        "n_columns": int(frame.shape[1]),
+        "renamed": renamed,
     }
-    return frame, info
+    return numeric_to_float(frame), info
 
 
 def read_table(
-    data: bytes, *, name: str = "the file", max_bytes: int | None = DEFAULT_MAX_BYTES
+    data: bytes,
+    *,
+    name: str = "the file",
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    sheet=None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Parse CSV/TSV bytes into a DataFrame to fit a mixture to.
+    """Parse a CSV/TSV, Excel (.xlsx) or Parquet file into a DataFrame to fit a mixture to.
 
-    :func:`parse_table`, plus a size limit, at least two data rows and at least one numeric
-    column that is not constant.
+    :func:`parse_table`, plus a size limit, at least two data rows, at least one numeric column
+    that is not constant, and no infinite value in a numeric column.
 
     Parameters
     ----------
@@ -207,18 +298,20 @@ def read_table(
         Shown in error messages.
     max_bytes : int or None
         Files larger than this are refused.
+    sheet : str, int or None
+        Excel workbooks only: the sheet's name or 0-based position (default: the first sheet).
 
     Returns
     -------
-    frame : DataFrame (missing values as NaN)
-    info : dict with ``delimiter`` (its name), ``decimal``, ``encoding``, ``n_rows``,
-        ``n_columns``
+    frame : DataFrame of shape (n_rows, n_columns) (missing values as NaN)
+    info : dict, as :func:`parse_table`'s
 
     Raises
     ------
     TableFileError
-        Empty, too large, binary, ragged (rows with a different number of fields than the
-        header), unparsable, a single data row, or no numeric column.
+        As :func:`parse_table`, and: too large, a single data row, no numeric column, or an
+        infinite value (``inf``, ``-inf``, ``Infinity``) in a numeric column (the message names
+        the column and the first data row).
     """
     if data is None or len(data) == 0 or not data.strip():
         raise TableFileError(f"{name} is empty; use a CSV/TSV file with a header row and data rows")
@@ -227,12 +320,28 @@ def read_table(
             f"{name} is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit; "
             "use a sample of the rows, or keep only the columns you need"
         )
-    frame, info = parse_table(data, name=name)
+    frame, info = parse_table(data, name=name, sheet=sheet)
+    try:
+        _check_fittable(frame, name)
+    except TableFileError as exc:
+        sheets = info.get("sheets") or []
+        if len(sheets) > 1:  # the data may well be on another sheet: say which there are
+            listing = ", ".join(f"'{s}'" for s in sheets)
+            raise TableFileError(
+                f"{exc} (sheet '{info['sheet']}' was read; the workbook's sheets: {listing}: "
+                "choose another one)"
+            ) from None
+        raise
+    return frame, info
+
+
+def _check_fittable(frame: pd.DataFrame, name: str) -> None:
     if frame.shape[0] < 2:
         raise TableFileError(
             f"{name} has {frame.shape[0]} data row(s); a mixture needs at least 2 rows "
             "(and realistically dozens): add more data"
         )
+    _refuse_infinite(frame, name)
     if not numeric_columns(frame):
         listing = f"{', '.join(map(str, frame.columns[:8]))}{'…' if frame.shape[1] > 8 else ''}"
         if any(_is_number_column(frame[c]) for c in frame.columns):
@@ -244,7 +353,25 @@ def read_table(
             f"{name} has no numeric columns (columns: {listing}); the features must be numbers: "
             "check the delimiter and the decimal separator, and that the first row is the header"
         )
-    return frame, info
+
+
+def _refuse_infinite(frame: pd.DataFrame, name: str) -> None:
+    # Refused rather than read as missing: "inf" is a value, and a silently dropped row changes
+    # the fit (scikit-learn and mclust refuse infinite input too).
+    found = []
+    for c in frame.columns:
+        if _is_number_column(frame[c]) and pd.api.types.is_float_dtype(frame[c].dtype):
+            inf = np.isinf(frame[c].to_numpy(dtype=np.float64, na_value=np.nan))
+            if inf.any():
+                found.append((c, int(inf.sum()), int(np.flatnonzero(inf)[0]) + 1))
+    if found:
+        c, n, first = found[0]
+        more = f" (and in {len(found) - 1} other column(s))" if len(found) > 1 else ""
+        raise TableFileError(
+            f"{name} has infinite values (inf) in column '{c}': {n} row(s), first at data row "
+            f"{first}{more}; a mixture needs finite numbers: replace them, or empty those cells "
+            "to mark them missing"
+        )
 
 
 def _is_number_column(series: pd.Series) -> bool:
