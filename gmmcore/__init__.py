@@ -4,6 +4,8 @@ The supported API:
 
 - :class:`GaussianMixture` — scikit-learn's estimator API (plus ``icl``, ``n_parameters``,
   ``history_`` and ``restarts_``).
+- :class:`NotFittedError` and :class:`ConvergenceWarning` — also scikit-learn's classes
+  whenever scikit-learn is loaded (see :mod:`gmmcore.exceptions`); gmmcore never imports it.
 - :class:`FittedModel` — the one task-aware fitted model (single, pooled, shared, separate)
   that predicts on raw data; what :func:`fit_multitask` returns and the model file holds.
 - :func:`iter_em` — EM as a generator of frozen :class:`Snapshot` objects, and
@@ -48,8 +50,9 @@ from .engine.em import (
 )
 from .engine.initialization import INIT_METHODS
 from .engine.weights import UnknownTaskError
+from .exceptions import ConvergenceWarning, NotFittedError
 from .io import ModelFileError, from_json, load_model, save_model, to_json
-from .mixture import GaussianMixture, NotFittedError, RestartResult
+from .mixture import GaussianMixture, RestartResult
 from .model import MODES, FittedModel
 from .multitask import compare_modes, fit_multitask, make_multitask_data, train_test_split_by_task
 from .preprocessing import Standardizer
@@ -61,6 +64,7 @@ __all__ = [
     "INIT_METHODS",
     "MCLUST_NAMES",
     "MODES",
+    "ConvergenceWarning",
     "CovarianceStructure",
     "Event",
     "FittedModel",

@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from .engine.covariance import get_structure
-from .engine.em import Snapshot, iter_em
+from ._sklearn_compat import (
+    VerboseReporter,
+    check_features,
+    check_init_parameters,
+    clone_estimator,
+    feature_names_of,
+    prevalidate_X,
+    sklearn_tags,
+)
+from .engine.covariance import IllConditionedCovarianceError, get_structure
+from .engine.em import Event, Snapshot, iter_em
 from .engine.validation import check_n_components, check_random_state, check_tasks, check_X
+from .exceptions import ConvergenceWarning, NotFittedError
 
-__all__ = ["GaussianMixture", "NotFittedError", "RestartResult"]
+__all__ = ["ConvergenceWarning", "GaussianMixture", "NotFittedError", "RestartResult"]
 
-
-class NotFittedError(ValueError, AttributeError):
-    """The estimator is used before ``fit``."""
+# scikit-learn's wording, kept verbatim: code written for scikit-learn matches on it.
+_NOT_CONVERGED = (
+    "Best performing initialization did not converge. Try different init parameters, or "
+    "increase max_iter, tol, or check for degenerate data."
+)
+_ILL_DEFINED = (
+    "Fitting the mixture model failed because some components have ill-defined empirical "
+    "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
+    "number of components, increase reg_covar, or scale the input data."
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +47,23 @@ class RestartResult:
     n_iter: int
     converged: bool
     history: tuple[Snapshot, ...]
+
+
+def _plain_equal(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # e.g. a list of arrays
+        return False
+
+
+def _mark_converged(snap: Snapshot, change: float, tol: float) -> Snapshot:
+    """``snap`` with a "converged" event in place of a "max_iter" one."""
+    events = tuple(e for e in snap.events if e.kind != "max_iter")
+    message = (
+        f"Converged: the mean log-likelihood changed by {abs(change):.3g} < tol={tol:g} at "
+        f"iteration {snap.iteration} (measured from the warm start's lower bound)."
+    )
+    return dataclasses.replace(snap, events=(*events, Event("converged", None, message)))
 
 
 class GaussianMixture:
@@ -47,8 +83,14 @@ class GaussianMixture:
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
     weights_init, means_init, precisions_init : array-like, optional
     random_state : None, int or RandomState
-    warm_start, verbose, verbose_interval : accepted for scikit-learn compatibility; a warm
-        start reuses the fitted parameters as initialization.
+    warm_start : bool, default=False
+        As scikit-learn: a second ``fit`` of a fitted mixture continues EM from its
+        parameters (one run, ``n_init`` ignored) and measures the first change of the lower
+        bound from the fitted ``lower_bound_``, so repeated ``fit`` calls report convergence.
+    verbose : int, default=0
+        1 prints each run's start, every ``verbose_interval``-th iteration and whether it
+        converged; 2 adds timings and the change of the lower bound (scikit-learn's format).
+    verbose_interval : int, default=10
 
     Attributes
     ----------
@@ -115,14 +157,22 @@ class GaussianMixture:
 
     # -- scikit-learn plumbing ------------------------------------------------------------
     def get_params(self, deep=True):
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
+        """Constructor parameters, ``{name: value}`` (scikit-learn's ``get_params``)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    @classmethod
+    def _get_param_names(cls):
+        return sorted(p for p in inspect.signature(cls.__init__).parameters if p != "self")
 
     def set_params(self, **params):
+        """Set constructor parameters by name; returns self. Unknown names are a ValueError."""
         valid = self.get_params()
         for key, value in params.items():
             if key not in valid:
-                raise ValueError(f"Invalid parameter {key!r}; valid ones are {sorted(valid)}.")
+                raise ValueError(
+                    f"Invalid parameter {key!r} for estimator {type(self).__name__}; valid "
+                    f"ones are {sorted(valid)}."
+                )
             setattr(self, key, value)
         return self
 
@@ -133,26 +183,44 @@ class GaussianMixture:
             if p.name != "self"
         }
         changed = []
-        for k, v in self.get_params().items():
-            default = defaults[k]
-            same = v is default or (not hasattr(v, "shape") and v == default)
+        for k in defaults:
+            v, default = getattr(self, k), defaults[k]
+            same = v is default or (not hasattr(v, "shape") and _plain_equal(v, default))
             if not same:
                 changed.append(f"{k}={v!r}")
-        return f"GaussianMixture({', '.join(changed)})"
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags: a density estimator (only scikit-learn calls this)."""
+        return sklearn_tags(self)
+
+    def __sklearn_clone__(self):
+        """``sklearn.clone``: an unfitted copy with the same (deep-copied) parameters."""
+        return clone_estimator(self)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "means_")
 
     def _check_fitted(self):
         if not hasattr(self, "means_"):
             raise NotFittedError(
-                "This GaussianMixture is not fitted yet; call fit(X) before using it."
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
             )
 
     # -- fitting --------------------------------------------------------------------------
     def fit(self, X, y=None, *, tasks=None):
         """Fit by EM, keeping the best of ``n_init`` runs.
 
+        Warns with :class:`~gmmcore.ConvergenceWarning` when the kept run stopped at
+        ``max_iter`` before converging (not for ``max_iter=0``). With ``warm_start=True`` a
+        fitted mixture continues from its parameters and its ``lower_bound_``, as in
+        scikit-learn.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            A DataFrame whose column names are all strings sets ``feature_names_in_``.
         y : ignored
         tasks : array-like of shape (n_samples,), optional
             Task label per row: fits the shared multi-task mixture (components shared, one
@@ -171,65 +239,107 @@ class GaussianMixture:
 
     def _fit(self, X, tasks):
         k = check_n_components(self.n_components)
-        get_structure(self.covariance_type)
+        structure = get_structure(self.covariance_type)
         n_init = self.n_init
         if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
             raise ValueError(f"n_init must be a whole number >= 1, got {n_init!r}.")
-        Xa = check_X(X, n_components=k)
+        names = feature_names_of(X)
+        prevalidate_X(X, type(self).__name__)
+        Xa = check_X(X)
+        n, d = Xa.shape
+        if n < k:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = {k}, n_samples = "
+                f"{n} (X has {n} row(s), fewer than n_components={k}; use fewer components "
+                "or more data)."
+            )
         rng = check_random_state(self.random_state)
-        init = dict(
-            weights_init=self.weights_init,
-            means_init=self.means_init,
-            precisions_init=self.precisions_init,
-        )
-        if self.warm_start and hasattr(self, "means_"):
+        # As scikit-learn: a warm start continues from the fitted parameters, once, and
+        # measures its first change of the lower bound from the fitted lower_bound_.
+        warm = bool(self.warm_start) and hasattr(self, "converged_")
+        if warm:
             init = dict(
                 weights_init=self.weights_, means_init=self.means_, precisions_init=self.precisions_
             )
-            n_init = 1
+            n_init, start_bound = 1, self.lower_bound_
+        else:
+            init = dict(
+                weights_init=self.weights_init,
+                means_init=self.means_init,
+                precisions_init=self.precisions_init,
+            )
+            check_init_parameters(**init, structure=structure, k=k, d=d)
+            start_bound = -np.inf
+        reporter = VerboseReporter(self.verbose, self.verbose_interval)
         restarts = []
         best = None
         for index in range(n_init):
-            history = tuple(
-                iter_em(
-                    Xa,
-                    k,
-                    covariance_type=self.covariance_type,
-                    tol=self.tol,
-                    reg_covar=self.reg_covar,
-                    max_iter=self.max_iter,
-                    init_params=self.init_params,
-                    random_state=rng,
-                    tasks=tasks,
-                    **init,
-                )
-            )
-            last = history[-1]
-            ll = last.log_likelihood if last.log_likelihood is not None else -np.inf
-            result = RestartResult(
-                index=index,
-                lower_bound=ll / Xa.shape[0],
-                log_likelihood=ll,
-                n_iter=last.iteration,
-                converged=last.converged,
-                history=history,
-            )
+            reporter.start(index)
+            try:
+                result = self._run(Xa, k, rng, tasks, init, start_bound, reporter, index)
+            except IllConditionedCovarianceError as err:
+                err.args = (f"{_ILL_DEFINED} ({err})",)
+                raise
             restarts.append(result)
             # As scikit-learn: strictly better, or the first run.
             if best is None or result.lower_bound > best.lower_bound:
                 best = result
         task_n_samples = None
         if tasks is not None:  # rows per task, in task order: they weight the pooled weights
-            codes, names = check_tasks(tasks, Xa.shape[0])
-            task_n_samples = np.bincount(codes, minlength=len(names)).tolist()
-        cols = getattr(X, "columns", None)
-        self._set_fitted(
-            best,
-            task_n_samples=task_n_samples,
-            feature_names=None if cols is None else [str(c) for c in cols],
-        )
+            codes, task_names = check_tasks(tasks, n)
+            task_n_samples = np.bincount(codes, minlength=len(task_names)).tolist()
+        self._set_fitted(best, task_n_samples=task_n_samples, feature_names=names)
+        if names is None and hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_  # refitted on data without names, as scikit-learn
         self.restarts_ = restarts
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(ConvergenceWarning(_NOT_CONVERGED), stacklevel=3)
         return self
+
+    def _run(self, X, k, rng, tasks, init, start_bound, reporter, index) -> RestartResult:
+        """One EM run: consume :func:`iter_em`'s snapshots, decide convergence from
+        ``start_bound`` on (the engine starts from -inf, a warm start from ``lower_bound_``),
+        report progress, and stop the generator once converged."""
+        snapshots = iter_em(
+            X,
+            k,
+            covariance_type=self.covariance_type,
+            tol=self.tol,
+            reg_covar=self.reg_covar,
+            max_iter=self.max_iter,
+            init_params=self.init_params,
+            random_state=rng,
+            tasks=tasks,
+            **init,
+        )
+        history, previous, change, converged = [], start_bound, np.inf, False
+        try:
+            for snap in snapshots:
+                if snap.phase == "E":
+                    change = snap.mean_log_likelihood - previous
+                    previous = snap.mean_log_likelihood
+                    converged = bool(abs(change) < self.tol)
+                elif snap.phase == "M":
+                    reporter.iteration(snap.iteration, change)
+                    if converged and not snap.converged:  # a warm start's first iteration
+                        snap = _mark_converged(snap, change, self.tol)
+                history.append(snap)
+                if converged and snap.phase == "M":
+                    break
+        finally:
+            snapshots.close()
+        last = history[-1]
+        ll = last.log_likelihood if last.log_likelihood is not None else -np.inf
+        if last.iteration > 0:
+            reporter.end(ll / X.shape[0], converged)
+        return RestartResult(
+            index=index,
+            lower_bound=ll / X.shape[0],
+            log_likelihood=ll,
+            n_iter=last.iteration,
+            converged=converged,
+            history=tuple(history),
+        )
 
     def _set_fitted(self, result: RestartResult, *, task_n_samples=None, feature_names=None):
         """Make ``result`` (one EM run) the fitted state."""
@@ -327,6 +437,13 @@ class GaussianMixture:
         self._check_fitted()
         return FittedModel(self, feature_names, standardizer)
 
+    def _model_for(self, X):
+        """The fitted model, after scikit-learn's checks of X against the fit: feature names
+        (ValueError if they differ, a warning if only one side has them) and count."""
+        self._check_fitted()
+        check_features(self, X)
+        return self.to_model()
+
     def score_samples(self, X, *, tasks=None, unknown_task="error"):
         """Log-likelihood of each row, shape (n_samples,).
 
@@ -334,7 +451,7 @@ class GaussianMixture:
         ``unknown_task="pooled"`` gives rows of a task not seen in fitting the pooled weights
         (see :meth:`gmmcore.FittedModel.log_prob_resp`).
         """
-        return self.to_model().score_samples(X, tasks, unknown_task=unknown_task)
+        return self._model_for(X).score_samples(X, tasks, unknown_task=unknown_task)
 
     def score(self, X, y=None, *, tasks=None, unknown_task="error"):
         """Mean log-likelihood per row."""
@@ -342,11 +459,11 @@ class GaussianMixture:
 
     def predict_proba(self, X, *, tasks=None, unknown_task="error"):
         """Responsibilities, shape (n_samples, K); rows sum to 1."""
-        return self.to_model().predict_proba(X, tasks, unknown_task=unknown_task)
+        return self._model_for(X).predict_proba(X, tasks, unknown_task=unknown_task)
 
     def predict(self, X, *, tasks=None, unknown_task="error"):
         """Most probable component of each row, shape (n_samples,)."""
-        return self.to_model().predict(X, tasks, unknown_task=unknown_task)
+        return self._model_for(X).predict(X, tasks, unknown_task=unknown_task)
 
     def sample(self, n_samples=1, *, task=None):
         """Draw from the fitted mixture: (X of shape (n_samples, D), labels of shape (n_samples,)).
@@ -359,7 +476,10 @@ class GaussianMixture:
             or not isinstance(n_samples, (int, np.integer))
             or n_samples < 1
         ):
-            raise ValueError(f"n_samples must be a whole number >= 1, got {n_samples!r}.")
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples!r}. n_samples must be a whole "
+                "number >= 1 (the sampling requires at least one sample)."
+            )
         weights = np.asarray(self.weights_)
         if self.tasks_ is not None:
             if task not in self.tasks_:
@@ -392,13 +512,13 @@ class GaussianMixture:
 
     def bic(self, X, *, tasks=None):
         """Bayesian information criterion on X (lower is better)."""
-        return self.to_model().bic(X, tasks)
+        return self._model_for(X).bic(X, tasks)
 
     def aic(self, X, *, tasks=None):
         """Akaike information criterion on X (lower is better)."""
-        return self.to_model().aic(X, tasks)
+        return self._model_for(X).aic(X, tasks)
 
     def icl(self, X, *, tasks=None):
         """mclust's ICL on X in BIC's sign (lower is better): BIC plus the classification
         entropy penalty ``-2 sum_i log max_k r_ik``."""
-        return self.to_model().icl(X, tasks)
+        return self._model_for(X).icl(X, tasks)

@@ -184,7 +184,9 @@ def test_repr_shows_changed_parameters_only():
     "method", ["predict", "predict_proba", "score", "score_samples", "bic", "aic", "icl"]
 )
 def test_methods_before_fit_say_to_call_fit(X, method):
-    with pytest.raises(NotFittedError, match=r"not fitted yet; call fit\(X\)"):
+    with pytest.raises(
+        NotFittedError, match=r"not fitted yet\. Call .fit. with appropriate arguments"
+    ):
         getattr(GaussianMixture(K), method)(X)
 
 
