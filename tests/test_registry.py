@@ -32,6 +32,7 @@ from gmmcore.engine.covariance import (
     CovarianceStructure,
     IllConditionedCovarianceError,
 )
+from gmmcore.engine.mclust_models import MCLUST_MODELS
 from gmmcore.io import SCHEMA_PATH, model_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +98,10 @@ def test_the_shipped_schema_file_is_the_one_generated_from_the_registry():
 
 
 def test_built_in_names_come_from_the_registry():
-    assert covariance_types() == COVARIANCE_TYPES == ("full", "tied", "diag", "spherical")
+    assert COVARIANCE_TYPES == ("full", "tied", "diag", "spherical")
+    # Built-ins first, then mclust's other models (gmmcore.engine.mclust_models).
+    assert covariance_types()[:4] == COVARIANCE_TYPES
+    assert covariance_types()[4:] == tuple(s.name for s in MCLUST_MODELS)
     assert MCLUST_NAMES == {t: get_structure(t).mclust_name for t in COVARIANCE_TYPES}
     assert all(get_structure(t).description for t in COVARIANCE_TYPES)
 

@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from gmmcore.datasets import make_mixture
-from gmmcore.engine.covariance import COVARIANCE_TYPES, MCLUST_NAMES
+from gmmcore.engine.covariance import COVARIANCE_TYPES, covariance_types, get_structure
 from gmmcore.mixture import GaussianMixture
 from gmmcore.selection import GRID_COLUMNS, best_cell, model_grid
 
@@ -52,13 +52,16 @@ def test_grid_columns_in_documented_order(grid):
 
 
 def test_one_row_per_cell_k_major(grid):
-    assert len(grid) == 3 * len(COVARIANCE_TYPES)
-    expected = [(k, t) for k in (1, 2, 3) for t in COVARIANCE_TYPES]
+    # The default grid is every registered type (built-ins and mclust's other models).
+    assert len(grid) == 3 * len(covariance_types())
+    expected = [(k, t) for k in (1, 2, 3) for t in covariance_types()]
     assert list(zip(grid["n_components"], grid["covariance_type"], strict=True)) == expected
 
 
 def test_mclust_names_follow_covariance_types(grid):
-    assert list(grid["mclust_name"]) == [MCLUST_NAMES[t] for t in grid["covariance_type"]]
+    assert list(grid["mclust_name"]) == [
+        get_structure(t).mclust_name for t in grid["covariance_type"]
+    ]
 
 
 def test_successful_cells_have_no_error_and_finite_criteria(grid):

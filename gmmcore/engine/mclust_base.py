@@ -1,0 +1,262 @@
+"""Shared pieces of mclust's covariance models: scatter matrices, factorizations, base classes.
+
+mclust (Fraley & Raftery; Scrucca et al. 2016) writes every component covariance as
+``Sigma_k = lambda_k D_k A_k D_k^T``: a volume ``lambda_k`` (``|Sigma_k|**(1/D)``), a shape
+``A_k`` (diagonal, determinant 1) and an orientation ``D_k`` (orthogonal). Each of the three is
+Equal across components, Variable, or (shape and orientation only) the Identity, which names
+the model: ``VEV`` is variable volume, equal shape, variable orientation. The M-steps follow
+Celeux & Govaert (1995), "Gaussian parsimonious clustering models", Pattern Recognition 28;
+the ones mclust >= 5 computes by majorization-minimization (EVE, VVE) follow Browne &
+McNicholas (2014), "Estimating common principal components in high dimensions", ADAC 8.
+
+Everything here works on the *scatter matrices* of the components,
+``W_k = sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T``, which the M-step forms from the statistics
+as ``S2_k - n_k mu_k mu_k^T``. ``reg_covar`` enters as ``n_k * reg_covar`` added to the
+diagonal of each ``W_k`` *before* the constrained M-step: for the models in which adding a
+multiple of the identity keeps a covariance inside the model (EII, VII, EEI, VVI, EEE, VVV)
+this is exactly "reg_covar added to the diagonal of every covariance", as the built-in
+structures do; for the others it keeps the regularized result inside the model (equal volumes
+stay equal, a common orientation stays common), which "add reg_covar afterwards" would not.
+
+The classes here are unchecked kernels in scikit-learn's sense: inputs are validated at the
+public boundary (:mod:`gmmcore.engine.validation`, ``check_precisions``, ``check_covariances``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels
+from .covariance import CovarianceStructure, IllConditionedCovarianceError
+
+__all__ = [
+    "INNER_MAX_ITER",
+    "INNER_RTOL",
+    "DiagonalStructure",
+    "EllipsoidalStructure",
+    "common_orientation",
+    "geometric_mean",
+    "scatter_diagonals",
+    "scatter_matrices",
+]
+
+# Inner iterations of the iterative M-steps stop when the objective (or, for the fixed-point
+# ones, every parameter) changes by less than INNER_RTOL relative: each inner iteration never
+# decreases the expected complete-data log-likelihood, so stopping early only slows EM down,
+# but the reference tests compare with mclust's exact fixed point, hence the tight value.
+# mclust's own default is sqrt(eps) ~ 1.5e-8 (emControl()$tol[2]).
+INNER_RTOL = 1e-14
+# A cap so that one M-step stays bounded on pathological inputs; warm starts from the previous
+# covariances need a handful of iterations once EM settles.
+INNER_MAX_ITER = 1000
+
+
+def _linalg():
+    # Deferred like covariance.py's: scipy.linalg costs ~0.2 s to import.
+    from scipy import linalg
+
+    return linalg
+
+
+def geometric_mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``prod(values) ** (1 / n)`` along ``axis``, computed through logs (no overflow).
+
+    Zero entries give 0 (and a warning-free -inf log); callers check positivity first.
+    """
+    with np.errstate(divide="ignore"):
+        return np.exp(np.log(values).mean(axis=axis))
+
+
+def scatter_matrices(nk, means, S2, reg_covar):
+    """Regularized scatter matrices of the components and their eigendecompositions.
+
+    Parameters
+    ----------
+    nk : ndarray of shape (K,)
+    means : ndarray of shape (K, D)
+    S2 : ndarray of shape (K, D, D)
+        ``sum_i r_ik x_i x_i^T`` (data centered on its mean).
+    reg_covar : float
+
+    Returns
+    -------
+    W : ndarray of shape (K, D, D)
+        ``S2_k - n_k mu_k mu_k^T + n_k reg_covar I``, symmetric positive semi-definite.
+    eigenvalues : ndarray of shape (K, D)
+        Of ``W_k``, in *decreasing* order (mclust's and Celeux & Govaert's convention).
+    eigenvectors : ndarray of shape (K, D, D)
+        Columns matching ``eigenvalues``.
+    """
+    W = S2 - nk[:, None, None] * (means[:, :, None] * means[:, None, :])
+    W = 0.5 * (W + W.transpose(0, 2, 1))
+    with kernels.serial_blas():
+        ev, V = np.linalg.eigh(W)
+    ev, V = ev[:, ::-1], V[:, :, ::-1]
+    if (ev < 0).any():
+        # A scatter matrix is PSD; negative eigenvalues are cancellation in S2 - n mu mu^T.
+        ev = np.maximum(ev, 0.0)
+        W = np.einsum("kij,kj,klj->kil", V, ev, V)
+    d = W.shape[1]
+    shift = nk * reg_covar
+    W[:, np.arange(d), np.arange(d)] += shift[:, None]
+    return W, ev + shift[:, None], V
+
+
+def scatter_diagonals(nk, means, S2, reg_covar) -> np.ndarray:
+    """Diagonals of the regularized scatter matrices, shape (K, D), from ``S2`` of shape
+    (K, D) (``sum_i r_ik x_i**2``); negative rounding residue is clipped to 0."""
+    w = np.maximum(S2 - nk[:, None] * means**2, 0.0)
+    return w + (nk * reg_covar)[:, None]
+
+
+def common_orientation(covariances: np.ndarray) -> np.ndarray:
+    """An orthogonal D (D, D) that diagonalizes every covariance of a model with a common
+    orientation (EVE, VVE), recovered from the stored (K, D, D) covariances.
+
+    A generic positive combination of the covariances has the common eigenvectors and,
+    unless every component ties in the same directions (then any basis of that subspace
+    serves), distinct eigenvalues; the irrational weights avoid accidental ties.
+    """
+    k = covariances.shape[0]
+    weights = np.sqrt(2.0 + np.arange(k)) % 1.0 + 0.5
+    scaled = covariances / np.trace(covariances, axis1=1, axis2=2)[:, None, None]
+    combo = np.tensordot(weights, scaled, axes=1)
+    with kernels.serial_blas():
+        _, vectors = np.linalg.eigh(0.5 * (combo + combo.T))
+    return vectors
+
+
+def _raise_unless_positive(values: np.ndarray, reg_covar: float) -> None:
+    """IllConditionedCovarianceError naming the first component (row) with a value <= 0."""
+    values = np.atleast_2d(values)
+    bad = np.flatnonzero((values <= 0).any(axis=1) | ~np.isfinite(values).all(axis=1))
+    if bad.size:
+        raise IllConditionedCovarianceError(int(bad[0]), reg_covar)
+
+
+class EllipsoidalStructure(CovarianceStructure):
+    """Base of the models stored as full (K, D, D) covariance matrices.
+
+    Subclasses implement ``_covariances(nk, W, ev, V, previous, reg_covar)`` returning the
+    regularized (K, D, D) covariances from the scatter matrices (see
+    :func:`scatter_matrices`).
+    """
+
+    second_moment = "outer"
+
+    def m_step(self, nk, means, S2, reg_covar, previous=None):
+        W, ev, V = scatter_matrices(nk, means, S2, reg_covar)
+        cov = self._covariances(nk, W, ev, V, previous, reg_covar)
+        cov = 0.5 * (cov + cov.transpose(0, 2, 1))
+        with kernels.serial_blas():
+            raw_min = np.linalg.eigvalsh(cov)[:, 0] - reg_covar
+        return cov, raw_min
+
+    def _covariances(self, nk, W, ev, V, previous, reg_covar):  # pragma: no cover
+        raise NotImplementedError
+
+    def precisions_cholesky(self, covariances, reg_covar=0.0):
+        k, d, _ = covariances.shape
+        out = np.empty_like(covariances)
+        eye = np.eye(d)
+        linalg = _linalg()
+        with kernels.serial_blas():
+            for j in range(k):  # K small factorizations; never a loop over samples
+                try:
+                    chol = linalg.cholesky(covariances[j], lower=True, check_finite=False)
+                except np.linalg.LinAlgError:
+                    raise IllConditionedCovarianceError(j, reg_covar) from None
+                out[j] = linalg.solve_triangular(chol, eye, lower=True, check_finite=False).T
+        return out
+
+    def precisions_cholesky_from_precisions(self, precisions):
+        linalg = _linalg()
+        out = []
+        for p in precisions:
+            # Flip trick (as scikit-learn): an upper-triangular U with U U^T = P.
+            flipped = np.flipud(np.fliplr(p))
+            out.append(np.flipud(np.fliplr(linalg.cholesky(flipped, lower=True))))
+        return np.stack(out)
+
+    def covariances_from_precisions_cholesky(self, prec_chol):
+        d = prec_chol.shape[1]
+        linalg = _linalg()
+        out = np.empty_like(prec_chol)
+        for j, u in enumerate(prec_chol):
+            # Sigma = (U U^T)^-1 = U^-T U^-1: symmetric by construction, no explicit inverse.
+            u_inv = linalg.solve_triangular(u, np.eye(d), lower=False, check_finite=False)
+            out[j] = u_inv.T @ u_inv
+        return out
+
+    def log_det_precisions_cholesky(self, prec_chol, n_features):
+        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+
+    def mahalanobis(self, X, means, prec_chol):
+        out = np.empty((X.shape[0], means.shape[0]))
+        for j, (mu, u) in enumerate(zip(means, prec_chol, strict=True)):
+            y = (X - mu) @ u  # the difference first: no cancellation of large quadratic terms
+            np.einsum("ij,ij->i", y, y, out=out[:, j])
+        return out
+
+    def estep_plan(self, means, prec_chol):
+        # The built-in full plan: one GEMM for all components, in the difference form.
+        d = means.shape[1]
+        log_det = self.log_det_precisions_cholesky(prec_chol, d)
+        return kernels.FullPlan(means, prec_chol, log_det)
+
+    def covariance_matrices(self, covariances, n_components, n_features):
+        return np.asarray(covariances)
+
+    def expected_shape(self, n_components, n_features):
+        return (n_components, n_features, n_features)
+
+
+class DiagonalStructure(CovarianceStructure):
+    """Base of the axis-aligned models, stored as variances: (K, D) per component, (D,) for a
+    common diagonal, (K,) for round components. ``precisions_cholesky`` is ``1/sqrt`` of the
+    variances, same shape."""
+
+    second_moment = "square"
+    diagonal = True
+
+    def precisions_cholesky(self, covariances, reg_covar=0.0):
+        cov = np.asarray(covariances)
+        _raise_unless_positive(cov.reshape(-1, 1) if cov.ndim == 1 else cov, reg_covar)
+        return 1.0 / np.sqrt(cov)
+
+    def precisions_cholesky_from_precisions(self, precisions):
+        return np.sqrt(precisions)
+
+    def covariances_from_precisions_cholesky(self, prec_chol):
+        return 1.0 / prec_chol**2
+
+    #: How the variances are stored: "round" (K,), "common" (D,) or "per_component" (K, D).
+    storage = "per_component"
+
+    def _per_component(self, arr, n_components, n_features) -> np.ndarray:
+        """Variances (or precision factors) as a read-only (K, D) view."""
+        arr = np.asarray(arr)
+        if self.storage == "round":
+            arr = arr[:, None]
+        return np.broadcast_to(arr, (n_components, n_features))
+
+    def log_det_precisions_cholesky(self, prec_chol, n_features):
+        prec_chol = np.asarray(prec_chol)
+        if self.storage == "round":
+            return n_features * np.log(prec_chol)
+        return np.log(prec_chol).sum(axis=-1)
+
+    def mahalanobis(self, X, means, prec_chol):
+        k, d = means.shape
+        u = self._per_component(prec_chol, k, d)
+        out = np.empty((X.shape[0], k))
+        for j in range(k):
+            y = (X - means[j]) * u[j]  # the difference first: no cancellation
+            np.einsum("ij,ij->i", y, y, out=out[:, j])
+        return out
+
+    def covariance_matrices(self, covariances, n_components, n_features):
+        var = self._per_component(covariances, n_components, n_features)
+        out = np.zeros((n_components, n_features, n_features))
+        out[:, np.arange(n_features), np.arange(n_features)] = var
+        return out

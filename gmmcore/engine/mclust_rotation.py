@@ -1,0 +1,151 @@
+"""mclust's common-orientation models with their own shapes: EVE and VVE.
+
+``Sigma_k = lambda_k D A_k D^T``: one orientation ``D`` for all components, a shape ``A_k``
+per component, one volume (EVE) or a volume per component (VVE). Stored as full (K, D, D)
+covariance matrices. No closed form for ``D`` exists; mclust >= 5 (``mseve``, ``msvve`` in
+``src/mclust2.f``) finds it by the majorization-minimization (MM) algorithm of Browne &
+McNicholas (2014), alternated with the closed-form shapes and volumes:
+
+minimize ``f(D) = sum_k tr(W_k D M_k D^T)`` over orthogonal ``D`` (``M_k = A_k^-1`` for EVE,
+``(lambda_k A_k)^-1`` for VVE; ``W_k`` the scatter matrices). Both majorizers below are
+tangent to ``f`` at the current ``D`` and lie above it, so the update (an orthogonal
+Procrustes problem, solved by one SVD) never increases ``f``:
+
+1. ``W_k = alpha_k I - (alpha_k I - W_k)`` with ``alpha_k`` the largest eigenvalue of
+   ``W_k``: maximize ``tr(G^T D)``, ``G = sum_k (alpha_k I - W_k) D0 M_k``;
+2. ``M_k = m_k I - (m_k I - M_k)`` with ``m_k = max(M_k)``: ``G = sum_k W_k D0 (m_k I - M_k)``.
+
+Then the shapes (and VVE's volumes) are the exact maximizers given ``D``. Each inner iteration
+is an ascent step of the expected complete-data log-likelihood, starting from the previous
+covariances (or from mclust's start ``D = I``, unit shapes, for the first M-step).
+
+=====  ========================================================  ================================
+name   shapes and volumes given D, ``b_k = diag(D^T W_k D)``       parameters (covariances)
+=====  ========================================================  ================================
+EVE    A_k = b_k / |b_k|^(1/D), lambda = sum_k D |b_k|^(1/D)/(ND)  1 + K (D - 1) + D (D - 1) / 2
+VVE    lambda_k A_k = b_k / n_k                                    K D + D (D - 1) / 2
+=====  ========================================================  ================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels
+from .mclust_base import (
+    INNER_MAX_ITER,
+    INNER_RTOL,
+    EllipsoidalStructure,
+    _raise_unless_positive,
+    common_orientation,
+    geometric_mean,
+)
+
+__all__ = ["EqualVolumeCommonOrientation", "VariableCommonOrientation"]
+
+
+def _procrustes(G: np.ndarray) -> np.ndarray:
+    """The orthogonal D maximizing ``tr(G^T D)``: ``P R^T`` for ``G = P S R^T``."""
+    P, _, Rt = np.linalg.svd(G)
+    return P @ Rt
+
+
+def _mm_orientation(W, alpha, D, M) -> np.ndarray:
+    """Both MM updates of the common orientation (module docstring), from D.
+
+    W : (K, D, D) scatter matrices; alpha : (K,) their largest eigenvalues;
+    D : (D, D) current orientation (columns); M : (K, D) diagonal weights ``M_k``.
+    """
+    WD = np.einsum("kij,jl->kil", W, D)  # W_k D, (K, D, D)
+    G = np.einsum("k,il,kl->il", alpha, D, M) - np.einsum("kil,kl->il", WD, M)
+    D = _procrustes(G)
+    WD = np.einsum("kij,jl->kil", W, D)
+    m = M.max(axis=1)
+    G = np.einsum("kil,kl->il", WD, m[:, None] - M)
+    return _procrustes(G)
+
+
+def _rotated_diagonals(W, D) -> np.ndarray:
+    """``b_k = diag(D^T W_k D)``, shape (K, D)."""
+    return np.einsum("ij,kil,lj->kj", D, W, D)
+
+
+class _CommonOrientation(EllipsoidalStructure):
+    """The shared MM loop; subclasses give the shape/volume update and the objective."""
+
+    def _weights_from_previous(self, M) -> np.ndarray:  # pragma: no cover
+        """``M_k`` from ``1 / diag(D^T Sigma_k D)`` of the previous covariances."""
+        raise NotImplementedError
+
+    def _update(self, nk, b):  # pragma: no cover
+        """(M, objective, diagonal covariances in D's basis) given ``b_k``."""
+        raise NotImplementedError
+
+    def _covariances(self, nk, W, ev, V, previous, reg_covar):
+        k, d, _ = W.shape
+        _raise_unless_positive(ev, reg_covar)
+        if previous is None:
+            D = np.eye(d)  # mclust's start (mseve, msvve): identity orientation, unit shapes
+            M = np.ones((k, d))
+        else:
+            prev = np.asarray(previous)
+            D = common_orientation(prev)
+            M = 1.0 / _rotated_diagonals(prev, D)
+            M = self._weights_from_previous(M)
+        alpha = ev[:, 0]
+        target = np.inf
+        with kernels.serial_blas():
+            for _ in range(INNER_MAX_ITER):
+                D = _mm_orientation(W, alpha, D, M)
+                b = _rotated_diagonals(W, D)
+                _raise_unless_positive(b, reg_covar)
+                M, new, diag = self._update(nk, b)
+                done = abs(new - target) / (1.0 + abs(new)) <= INNER_RTOL
+                target = new
+                if done:
+                    break
+        return np.einsum("ij,kj,lj->kil", D, diag, D)
+
+
+class EqualVolumeCommonOrientation(_CommonOrientation):
+    """EVE: components of one size and orientation, each with its own shape."""
+
+    name = mclust_name = "EVE"
+    description = "components with the same size and orientation, each with its own shape"
+
+    def _weights_from_previous(self, M):
+        # M_k = A_k^-1: the previous shapes (the common volume drops out).
+        return M / geometric_mean(M)[:, None]
+
+    def _update(self, nk, b):
+        g = geometric_mean(b)  # |b_k|^(1/D)
+        shapes = b / g[:, None]
+        d = b.shape[1]
+        # f = sum_k tr(W_k D A_k^-1 D^T) = D sum_k |b_k|^(1/D); lambda = f / (N D).
+        f = d * g.sum()
+        volume = f / (nk.sum() * d)
+        return 1.0 / shapes, f, volume * shapes
+
+    def n_cov_parameters(self, n_components, n_features):
+        d = n_features
+        return 1 + n_components * (d - 1) + d * (d - 1) // 2
+
+
+class VariableCommonOrientation(_CommonOrientation):
+    """VVE: components with one orientation, each with its own size and shape."""
+
+    name = mclust_name = "VVE"
+    description = "components with the same orientation, each with its own size and shape"
+
+    def _weights_from_previous(self, M):
+        return M  # M_k = (lambda_k A_k)^-1 as stored
+
+    def _update(self, nk, b):
+        diag = b / nk[:, None]
+        # -2 Q up to constants: sum_k n_k (sum_j log(b_kj / n_k) + D).
+        f = float((nk * (np.log(diag).sum(axis=1) + b.shape[1])).sum())
+        return 1.0 / diag, f, diag
+
+    def n_cov_parameters(self, n_components, n_features):
+        d = n_features
+        return n_components * d + d * (d - 1) // 2
