@@ -17,6 +17,7 @@ from gmmcore.engine.initialization import INIT_METHODS
 
 __all__ = [
     "DATASET_KINDS",
+    "FAR_KINDS",
     "Dataset",
     "build_dataset",
     "covariance_types",
@@ -31,6 +32,13 @@ DATASET_KINDS = (
     "tiny",  # N equal or close to K
     "outliers",  # a blob plus a few points 1e4 away
     "scales",  # columns on scales from 1e-3 to 1e4
+)
+# Inputs where one-pass statistics and expanded quadratic forms cancel catastrophically
+# (issues "exact scoring at any offset" and "the log-likelihood never decreases").
+FAR_KINDS = (
+    "far_outlier",  # a blob plus one or two rows 1e6 to 1e12 away
+    "offset",  # well-separated clusters shifted by 1e6 to 3e9 (Unix timestamps)
+    "copies",  # 2 to 4 distinct points, each repeated hundreds of times
 )
 
 covariance_types = st.sampled_from(COVARIANCE_TYPES)
@@ -72,6 +80,16 @@ def build_dataset(kind: str, rng: np.random.RandomState, n: int, d: int, k: int)
         return X
     if kind == "scales":
         return rng.normal(size=(n, d)) * np.logspace(-3, 4, d)[rng.permutation(d)]
+    if kind == "far_outlier":
+        X = rng.normal(size=(n, d))
+        m = 1 + rng.randint(2)
+        X[:m] = rng.choice([-1.0, 1.0], size=(m, d)) * 10.0 ** rng.uniform(6, 12)
+        return X
+    if kind == "offset":
+        return build_dataset("blobs", rng, n, d, k) + 10.0 ** rng.uniform(6, 9.5)
+    if kind == "copies":
+        distinct = rng.normal(scale=3.0, size=(2 + rng.randint(3), d))
+        return np.repeat(distinct, max(1, n // distinct.shape[0]) * 10, axis=0)
     raise ValueError(kind)  # pragma: no cover
 
 

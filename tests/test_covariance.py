@@ -272,3 +272,23 @@ def test_non_positive_definite_covariance_raises_helpful_error(covariance_type):
         structure.precisions_cholesky(cov, reg_covar=1e-6)
     assert isinstance(info.value, ValueError)
     assert info.value.component == (None if covariance_type == "tied" else 1)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_log_gaussian_matches_scipy_at_a_timestamp_offset(covariance_type):
+    """Data and means 1.7e9 from the origin (Unix timestamps): ``mahalanobis`` forms x - mu
+    before any product. Before: the expanded ||x||^2 - 2 x.mu + ||mu||^2 of tied, diag and
+    spherical was off by ~1e2. Reference: scipy's logpdf, 1e-9 (rounding of x - mu at 1.7e9
+    is ~1e-7 of the coordinates, exact here because x and mu are within a factor 2)."""
+    rng = np.random.RandomState(0)
+    k, d = 3, 2
+    structure = get_structure(covariance_type)
+    cov = random_covariances(covariance_type, rng, k, d)
+    means = rng.normal(scale=3.0, size=(k, d)) + 1.7e9
+    X = rng.normal(scale=4.0, size=(100, d)) + 1.7e9
+    ours = log_gaussian(X, means, structure.precisions_cholesky(cov), structure)
+    full = dense(covariance_type, cov, k, d)
+    expected = np.column_stack(
+        [stats.multivariate_normal(means[j], full[j]).logpdf(X) for j in range(k)]
+    )
+    assert_allclose(ours, expected, rtol=1e-9, atol=1e-9)

@@ -81,17 +81,33 @@ def test_fewer_rows_than_components_says_use_fewer(X):
         fit(X[:4], n_components=5)
 
 
-def test_constant_column_says_drop_it(X):
+def test_constant_column_is_fitted_as_sklearn_does(X):
+    """scikit-learn fits a constant column (reg_covar keeps the covariance positive definite);
+    the engine does too. (Was: refused with "is constant ... drop that column"; the scikit-learn
+    drop-in issue asks for scikit-learn's behaviour. Readers that want to skip such columns
+    ask check_X for allow_constant=False, below.)"""
+    bad = X.copy()
+    bad[:, 1] = 3.0
+    gm = fit(bad)
+    assert np.isfinite(gm.covariances_).all()
+    assert np.allclose(gm.means_[:, 1], 3.0)
+
+
+def test_constant_column_refused_on_request_says_drop_it(X):
+    from gmmcore.engine.validation import check_X
+
     bad = X.copy()
     bad[:, 1] = 3.0
     with pytest.raises(ValueError, match=r"column 1 is constant.*drop that column"):
-        fit(bad)
+        check_X(bad, allow_constant=False)
 
 
-def test_constant_dataframe_column_is_named(X):
+def test_constant_dataframe_column_refused_on_request_is_named(X):
+    from gmmcore.engine.validation import check_X
+
     df = pd.DataFrame({"a": X[:, 0], "flat": 1.0})
     with pytest.raises(ValueError, match=r"column 1 \('flat'\) is constant"):
-        fit(df)
+        check_X(df, allow_constant=False)
 
 
 def test_wrong_number_of_features_at_predict(X):

@@ -305,6 +305,14 @@ class CovarianceStructure:
         return f"<CovarianceStructure {self.name!r} (mclust {self.mclust_name})>"
 
 
+def _direct(X, means, squared_norm):
+    """(n, K) distances ``squared_norm(X - means[j], j)`` column by column."""
+    out = np.empty((X.shape[0], means.shape[0]))
+    for j, mu in enumerate(means):
+        out[:, j] = squared_norm(X - mu, j)
+    return out
+
+
 class Full(CovarianceStructure):
     name, mclust_name, second_moment = "full", "VVV", "outer"
     description = "each component has its own covariance matrix: any size, shape and orientation"
@@ -339,14 +347,9 @@ class Full(CovarianceStructure):
         return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
 
     def mahalanobis(self, X, means, prec_chol):
-        n, d = X.shape
-        k = means.shape[0]
-        # One GEMM for all components: X @ [U_1 ... U_K] -> (n, K*D).
-        u_cat = prec_chol.transpose(1, 0, 2).reshape(d, k * d)
-        y = X @ u_cat
-        y -= np.einsum("kd,kde->ke", means, prec_chol).reshape(k * d)
-        np.square(y, out=y)
-        return y.reshape(n, k, d).sum(axis=2)
+        # Direct (x - mu) U_k, K GEMMs of (n, D): exact at any offset (the E-step's FullPlan
+        # does all components in one GEMM and centers the data first).
+        return _direct(X, means, lambda diff, j: np.square(diff @ prec_chol[j]).sum(axis=1))
 
     def estep_plan(self, means, prec_chol):
         d = means.shape[1]
@@ -393,11 +396,9 @@ class Tied(CovarianceStructure):
         return np.log(np.diag(prec_chol)).sum()
 
     def mahalanobis(self, X, means, prec_chol):
-        y = X @ prec_chol
-        b = means @ prec_chol
-        # ||y - b||^2 expanded keeps the temporary at (n, K) instead of (n, K, D).
-        out = (y * y).sum(axis=1)[:, None] - 2.0 * (y @ b.T) + (b * b).sum(axis=1)
-        return np.maximum(out, 0.0, out=out)
+        # (x - mu) before the product: the expanded ||y||^2 - 2 y.b + ||b||^2 cancels at any
+        # offset (see kernels, "Cancellation"). A loop over K keeps temporaries at (n, D).
+        return _direct(X, means, lambda diff, j: np.square(diff @ prec_chol).sum(axis=1))
 
     def estep_plan(self, means, prec_chol):
         d = means.shape[1]
@@ -439,9 +440,8 @@ class Diag(CovarianceStructure):
         return np.log(prec_chol).sum(axis=1)
 
     def mahalanobis(self, X, means, prec_chol):
-        prec = prec_chol**2
-        out = (means**2 * prec).sum(axis=1) - 2.0 * (X @ (means * prec).T) + (X * X) @ prec.T
-        return np.maximum(out, 0.0, out=out)
+        prec = prec_chol**2  # direct form, as Tied.mahalanobis
+        return _direct(X, means, lambda diff, j: np.square(diff) @ prec[j])
 
     def estep_plan(self, means, prec_chol):
         # Also serves Spherical: (K,) precisions broadcast over the D features.
@@ -479,13 +479,8 @@ class Spherical(Diag):
         return n_features * np.log(prec_chol)
 
     def mahalanobis(self, X, means, prec_chol):
-        prec = prec_chol**2
-        out = (
-            (means**2).sum(axis=1) * prec
-            - 2.0 * (X @ means.T) * prec
-            + np.outer((X * X).sum(axis=1), prec)
-        )
-        return np.maximum(out, 0.0, out=out)
+        prec = prec_chol**2  # direct form, as Tied.mahalanobis
+        return _direct(X, means, lambda diff, j: np.square(diff).sum(axis=1) * prec[j])
 
     def n_cov_parameters(self, n_components, n_features):
         return n_components

@@ -167,45 +167,60 @@ def _m_step(stats, S2_fixed, structure: CovarianceStructure, reg_covar, previous
     means = stats.S1 / nk[:, None]
     per_task = stats.S0 + NK_EPS
     weights = per_task / per_task.sum(axis=1, keepdims=True)
-    S2 = S2_fixed if structure.second_moment == "global_outer" else stats.S2
+    common = structure.second_moment == "global_outer"
+    S2 = S2_fixed if common else stats.S2
     covariances, raw_min = structure.m_step(nk, means, S2, reg_covar, previous)
-    if exact is not None and structure.second_moment != "global_outer":
-        lost = _precision_lost(nk, S2, raw_min, reg_covar)
+    if exact is not None:
+        lost = _precision_lost(nk, S2, raw_min, reg_covar, common)
         if lost.size:
             covariances, raw_min = exact(lost, nk, means, covariances, raw_min)
     prec_chol = structure.precisions_cholesky(covariances, reg_covar)
     return _Parameters(weights, means, covariances, prec_chol), nk, raw_min
 
 
-# The one-pass covariance S2/nk - mu mu^T loses about eps * |S2/nk| to cancellation. That is
-# harmless unless a component is tiny (held up by reg_covar) and far from the data mean; then
-# the affected components are recomputed with the two-pass formula (as scikit-learn does).
+# The one-pass covariance S2/nk - mu mu^T loses about eps * |S2/nk| to cancellation (for tied,
+# (S2 - sum_k nk mu_k mu_k^T) / n loses eps * |S2| / n). That is harmless unless a component
+# is tiny next to its distance from the data mean (held up by reg_covar, or an outlier's);
+# then the affected covariances are recomputed with the two-pass formula (as scikit-learn
+# always does). The bar, 1e-9 relative, keeps the log-likelihood's jitter between iterations
+# (~ n * d * relative covariance error / 2) below the rounding of its own sum: at 1e-6 the
+# tied covariance of 3 points copied 1e5 times jittered enough to lower the log-likelihood by
+# 1e-3. Ordinary data never reach it (a component would have to sit ~265 standard deviations
+# from the data mean), so their trajectories and speed are unchanged.
 _CANCELLATION_SAFETY = 64 * np.finfo(np.float64).eps
-_ACCEPTABLE_RELATIVE_ERROR = 1e-6
+_ACCEPTABLE_RELATIVE_ERROR = 1e-9
 
 
-def _precision_lost(nk, S2, raw_min, reg_covar) -> np.ndarray:
-    second = np.diagonal(S2, axis1=1, axis2=2) if S2.ndim == 3 else S2
-    magnitude = second.max(axis=1) / nk
+def _precision_lost(nk, S2, raw_min, reg_covar, common=False) -> np.ndarray:
+    """Components (``[0]`` for a common covariance) whose one-pass covariance may be off by
+    more than _ACCEPTABLE_RELATIVE_ERROR, shape (n_lost,)."""
+    if common:
+        magnitude = np.array([np.diagonal(S2).max() / nk.sum()])
+    else:
+        second = np.diagonal(S2, axis1=1, axis2=2) if S2.ndim == 3 else S2
+        magnitude = second.max(axis=1) / nk
     error = _CANCELLATION_SAFETY * magnitude
     scale = np.maximum(raw_min, 0.0) + reg_covar
     return np.flatnonzero(error > _ACCEPTABLE_RELATIVE_ERROR * scale)
 
 
-def _exact_covariances(
-    Xc, task_slices, old: _Parameters, structure: CovarianceStructure, reg_covar
-):
-    """A closure recomputing chosen components' covariances by the two-pass formula
-    sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / nk, with the responsibilities of ``old``."""
+def _exact_covariances(Xc, resp_of, structure: CovarianceStructure, reg_covar):
+    """A closure recomputing chosen components' covariances (or the common one) by the
+    two-pass formula sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / nk, with the responsibilities
+    ``resp_of()`` of shape (n_samples, K), asked for only when needed."""
 
     def exact(components, nk, means, covariances, raw_min):
-        counts = [b - a for a, b in task_slices]
-        lw = np.repeat(safe_log(old.weights), counts, axis=0)
-        _, log_resp = estimate_log_resp(Xc, lw, old.means, old.prec_chol, structure)
+        resp = resp_of()
+        k, d = means.shape
+        if structure.second_moment == "global_outer":
+            S2c = np.zeros((d, d))
+            for j in range(k):
+                diff = Xc - means[j]
+                S2c += (resp[:, j, None] * diff).T @ diff
+            return structure.m_step(nk, np.zeros((k, d)), S2c, reg_covar)
         covariances, raw_min = covariances.copy(), raw_min.copy()
-        d = Xc.shape[1]
         for j in components:
-            r = np.exp(log_resp[:, j])
+            r = resp[:, j]
             diff = Xc - means[j]
             if structure.second_moment == "outer":
                 S2c = ((r[:, None] * diff).T @ diff)[None]
@@ -216,6 +231,18 @@ def _exact_covariances(
         return covariances, raw_min
 
     return exact
+
+
+def _resp_of(Xc, task_slices, old: _Parameters, structure: CovarianceStructure):
+    """The responsibilities of parameters ``old`` as a deferred call (see _exact_covariances)."""
+
+    def resp_of():
+        counts = [b - a for a, b in task_slices]
+        lw = np.repeat(safe_log(old.weights), counts, axis=0)
+        _, log_resp = estimate_log_resp(Xc, lw, old.means, old.prec_chol, structure)
+        return np.exp(log_resp)
+
+    return resp_of
 
 
 def _group_by_task(X, tasks):
@@ -311,9 +338,11 @@ def iter_em(
     weights_init, means_init, prec_chol_init = _check_init_arrays(
         weights_init, means_init, precisions_init, structure, k, d, n_tasks
     )
-    # Work in coordinates centered on the data mean: the second moments are then as well
-    # conditioned as the two-pass formulas, at the cost of a single pass per iteration.
-    shift = X.mean(axis=0)
+    # Work in coordinates centered on the data: the second moments are then as well
+    # conditioned as the two-pass formulas, at the cost of a single pass per iteration. The
+    # median, not the mean: one outlier at 1e12 drags the mean of 200 rows 5e9 away from all
+    # the others, whose means and differences then round at eps * 5e9 ~ 1e-6 of their spread.
+    shift = np.median(X, axis=0)
     Xc = X - shift
     S2_fixed = Xc.T @ Xc if structure.second_moment == "global_outer" else None
     task_tuple = tuple(task_names) if task_names is not None else None
@@ -345,7 +374,10 @@ def iter_em(
     else:
         resp = initial_responsibilities(Xc, k, init_params, rng)
         stats = accumulate(Xc, task_slices, resp, structure)
-        params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar)
+        # The two-pass fallback here too: one-row components of a random_from_data start on
+        # data of scale 1e5 lost their covariance to cancellation (12 of 40 seeds failed).
+        exact = _exact_covariances(Xc, lambda: resp, structure, reg_covar)
+        params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar, exact=exact)
         if weights_init is not None:
             params.weights = weights_init
         if means_init is not None:
@@ -376,7 +408,9 @@ def iter_em(
         )
         yield e_snap
 
-        exact = _exact_covariances(Xc, task_slices, params, structure, reg_covar)
+        exact = _exact_covariances(
+            Xc, _resp_of(Xc, task_slices, params, structure), structure, reg_covar
+        )
         params, nk, raw_min = _m_step(
             stats, S2_fixed, structure, reg_covar, params.covariances, exact
         )

@@ -229,10 +229,16 @@ def estimate_log_resp(
     """Per-row log-likelihood and log-responsibilities, shapes (n,) and (n, K).
 
     ``log_weights_rows`` is (K,) or (n, K) (per-row weights, e.g. by task).
+
+    Each chunk is centered on the mean of the heaviest component before any quadratic form
+    (see :mod:`gmmcore.engine.kernels`, "Cancellation"): the raw coordinates may sit at any
+    offset (Unix timestamps, 1.7e9), and expanding ``(x - mu)^2`` there loses everything.
     """
     n, n_features = X.shape
     k = means.shape[0]
-    plan = structure.estep_plan(means, prec_chol)
+    heaviest = log_weights_rows if log_weights_rows.ndim == 1 else log_weights_rows.max(axis=0)
+    center = means[int(np.argmax(heaviest))].copy()
+    plan = structure.estep_plan(means - center, prec_chol)
     # Only the linear (diag/spherical) plans read the second-moment rows.
     layout = FeatureLayout(n_features, structure.second_moment if plan.needs_q else "none")
     wr = plan.work_rows()
@@ -246,7 +252,7 @@ def estimate_log_resp(
         for lo in range(0, n, rows):
             hi = min(lo + rows, n)
             ws = spaces[hi - lo]
-            FT = layout.fill(ws.FT, X[lo:hi])
+            FT = layout.fill(ws.FT, X[lo:hi], center)
             wT = plan(FT, zeros if per_row else log_weights_rows, ws.wT, ws.work)
             if per_row:
                 wT += log_weights_rows[lo:hi].T

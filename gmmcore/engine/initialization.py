@@ -60,6 +60,11 @@ def initial_responsibilities(
         from scipy.cluster.vq import kmeans2  # deferred: ~0.1 s to import, only k-means needs it
 
         seed = rng.randint(np.iinfo(np.int32).max)
+        if n_components == 1:
+            # One cluster holds every row. (scipy's kmeans2 with k=1 segfaulted on data whose
+            # squared distances overflow; check_X bounds the data now, and skipping the call
+            # also saves its cost. The seed is still drawn so random_state streams match.)
+            return np.ones((n, 1))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "one of the clusters is empty" is fine here
             centers, labels = kmeans2(X, n_components, iter=30, minit="++", rng=seed)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "MAX_ABS_VALUE",
     "check_X",
     "check_n_components",
     "check_positive",
@@ -19,9 +20,43 @@ __all__ = [
 ]
 
 
+# The largest |x| the engine accepts. Its squares (1e200) summed over any number of rows and
+# divided by a variance as small as the default reg_covar (1e-6) stay far inside float64
+# (max ~1.8e308), and so do k-means' squared distances; above ~1.3e154 a single square
+# overflows (measured: 1e300 segfaulted scipy's k-means, 1e153 gave NaN parameters). Values
+# beyond it are refused, not rescaled: the fitted covariances are squares of the data's scale
+# and could not be reported in float64 anyway.
+MAX_ABS_VALUE = 1e100
+
+
 def _column_name(X, j):
     cols = getattr(X, "columns", None)
     return f"column {j} ({cols[j]!r})" if cols is not None else f"column {j}"
+
+
+def _is_complex(X) -> bool:
+    try:
+        return np.iscomplexobj(np.asarray(X))
+    except (TypeError, ValueError):  # ragged or odd input: the float conversion says why
+        return False
+
+
+def _check_range(arr, X, name) -> None:
+    """ValueError for NaN, infinity or a value beyond MAX_ABS_VALUE in ``arr``."""
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad_rows = np.flatnonzero(~finite.all(axis=1))
+        kind = "NaN" if np.isnan(arr).any() else "infinity"
+        raise ValueError(
+            f"{name} contains {kind} in {bad_rows.size} row(s) (first at row {bad_rows[0]}); "
+            "drop or impute missing and infinite values first."
+        )
+    i, j = np.argwhere(np.abs(arr) > MAX_ABS_VALUE)[0]
+    raise ValueError(
+        f"{name} {_column_name(X, j)} has {arr[i, j]:.3g} at row {i}: values up to "
+        f"{MAX_ABS_VALUE:g} in absolute value are supported (their squares must fit in "
+        "float64); rescale your data, e.g. divide the column by a power of 10."
+    )
 
 
 def check_X(
@@ -29,17 +64,27 @@ def check_X(
     *,
     n_components: int | None = None,
     n_features: int | None = None,
-    allow_constant: bool = False,
+    allow_constant: bool = True,
     name: str = "X",
 ) -> np.ndarray:
     """Return X as a C-contiguous float64 array of shape (n_samples, n_features).
 
-    Raises ValueError for non-numeric values, NaN/inf, wrong dimensionality, too few rows for
-    ``n_components``, a feature count other than ``n_features`` and (unless
-    ``allow_constant``) constant columns.
+    Raises ValueError for non-numeric or complex values, NaN/inf, values beyond
+    :data:`MAX_ABS_VALUE` in absolute value, wrong dimensionality, too few rows for
+    ``n_components``, a feature count other than ``n_features`` and, with
+    ``allow_constant=False``, constant columns. Constant columns are accepted by default, as
+    scikit-learn does: ``reg_covar`` keeps every covariance positive definite. (A table
+    reader or a standardizer that cannot use them asks for ``allow_constant=False``.)
     """
     cols = getattr(X, "columns", None)
     if cols is not None:  # pandas DataFrame: name the offending column
+        complex_cols = [c for c in cols if np.iscomplexobj(np.asarray(X[c]))]
+        if complex_cols:
+            raise ValueError(
+                f"{name} column(s) {', '.join(map(repr, complex_cols))} hold complex numbers; "
+                "a Gaussian mixture is fitted to real data: pass the real part (or the real "
+                "and imaginary parts as two columns)."
+            )
         non_numeric = [
             c
             for c in cols
@@ -51,6 +96,12 @@ def check_X(
                 f"{name} has non-numeric column(s) {', '.join(map(repr, non_numeric))}; "
                 "select numeric feature columns only."
             )
+    if cols is None and _is_complex(X):
+        # np.asarray(..., dtype=float64) would drop the imaginary part with only a warning.
+        raise ValueError(
+            f"{name} holds complex numbers; a Gaussian mixture is fitted to real data: pass "
+            "the real part (X.real), or the real and imaginary parts as separate columns."
+        )
     try:
         arr = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError):
@@ -72,14 +123,9 @@ def check_X(
         raise ValueError(
             f"{name} is empty (shape {arr.shape}); it needs at least one row and one feature."
         )
-    finite = np.isfinite(arr)
-    if not finite.all():
-        bad_rows = np.flatnonzero(~finite.all(axis=1))
-        kind = "NaN" if np.isnan(arr).any() else "infinity"
-        raise ValueError(
-            f"{name} contains {kind} in {bad_rows.size} row(s) (first at row {bad_rows[0]}); "
-            "drop or impute missing and infinite values first."
-        )
+    # min and max propagate NaN and need no temporary: the detailed checks run only on failure.
+    if not (-MAX_ABS_VALUE <= arr.min() and arr.max() <= MAX_ABS_VALUE):
+        _check_range(arr, X, name)
     if n_features is not None and d != n_features:
         raise ValueError(
             f"{name} has {d} feature(s) but the model was fitted on {n_features}; "
