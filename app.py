@@ -11,6 +11,7 @@ from ui.widgets import dataset_sidebar
 
 st.set_page_config(page_title="GMM Explorer", page_icon=":material/bubble_chart:", layout="wide")
 
+S.mark_app_run()
 S.init()
 
 

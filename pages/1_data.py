@@ -4,7 +4,8 @@ from ui import data_page as DP
 from ui import state as S
 from ui.widgets import current_data_or_stop
 
-S.init()  # idempotent; covers a first request that bypasses app.py
+S.run_through_app()  # a deep link on a fresh server ran this page without app.py
+S.init()  # idempotent
 
 DP.intro()
 DP.source_panel()

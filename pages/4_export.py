@@ -5,7 +5,8 @@ import streamlit as st
 from ui import export as EXP
 from ui import state as S
 
-S.init()  # idempotent; covers a first request that bypasses app.py
+S.run_through_app()  # a deep link on a fresh server ran this page without app.py
+S.init()  # idempotent
 
 EXP.intro()
 tab_export, tab_import = st.tabs(["Export the current fit", "Import a model and predict"])

@@ -4,7 +4,8 @@ from ui import state as S
 from ui import tasks as T
 from ui.widgets import current_data_or_stop
 
-S.init()  # idempotent; covers a first request that bypasses app.py
+S.run_through_app()  # a deep link on a fresh server ran this page without app.py
+S.init()  # idempotent
 
 T.intro()
 data = current_data_or_stop()

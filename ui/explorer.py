@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from gmmcore.engine.initialization import INIT_METHODS
+from gmmcore.io.limits import check_task_count
 from gmmcore.viz import explain, log_likelihood_figure, restarts_figure, task_weights_heatmap
 from gmmcore.viz.agreement import adjusted_rand_index, confusion_table
 from gmmcore.viz.plots import axis_ranges, em_scatter
@@ -51,8 +52,21 @@ def _run_em() -> None:
     st.session_state[S.PLAYING] = False
 
 
+def require_few_tasks(data: PreparedDataset) -> None:
+    """Stop with an error when the task column has more than MAX_TASKS values: one legend
+    entry, filter option and weight row per task made every rerun take minutes."""
+    try:
+        check_task_count(data.tasks, data.task_column)
+    except ValueError as exc:
+        st.error(
+            f"{str(exc)[0].upper()}{str(exc)[1:]}. Choose another task column (or none) on the Data page."
+        )
+        st.stop()
+
+
 def fit_form(data: PreparedDataset) -> None:
     """The fit settings; they apply (and the stepper rewinds) only when Run EM is pressed."""
+    require_few_tasks(data)
     with st.form(S.FIT_FORM):
         c = st.columns(5)
         c[0].number_input("Components K", 1, 20, key=S.K, persist_state="session")
@@ -218,7 +232,8 @@ def _go(to: int, last: int) -> None:
 def step_controls(step: int, last: int) -> None:
     """First / Prev / Next / Last, Play or Pause, and the half-step slider."""
     s = st.session_state
-    b = st.columns([1, 1, 1, 1, 1.3, 5])
+    # Wide enough for "First"... with their icons at 1280 px (narrower columns cut them to "F..").
+    b = st.columns([1.25, 1.25, 1.25, 1.25, 1.4, 3.2])
     for col, (label, icon, key, to, disabled) in zip(
         b[:4],
         [

@@ -22,6 +22,7 @@ INITIALIZED = "_initialized"  # True once init() has set the defaults for this s
 URL_STEP = "_url_step"  # the step from a shared link, applied once the fit exists
 UPLOAD_SEEN = "_upload_seen"  # file_id of the last upload parsed (parse each file once)
 GOTO_EXPLORER = "_goto_explorer"  # set by an "open in the explorer" callback, popped by the page
+APP_RAN = "_app_ran"  # True once app.py has run in this session (see run_through_app)
 
 # -- data page -------------------------------------------------------------------------------
 DATA_SOURCE = "data_source"  # radio: "Sample dataset" | "Upload a file" | "Synthetic"
@@ -474,6 +475,29 @@ def _read_views(params) -> None:
     restart = _int_param(params, "restart", 0, 100)
     if restart is not None:
         s[RESTART] = restart
+
+
+def run_through_app() -> None:
+    """Hand a page script that Streamlit ran on its own over to app.py.
+
+    With a ``pages/`` directory, a fresh server whose first request is a deep link (a shared
+    ``/explorer?...`` link) runs in Streamlit's old multipage mode: it executes the page script
+    directly, without app.py (no wide layout, no navigation, no sidebar), and stays in that mode
+    until app.py calls ``st.navigation``. Switching the mode off and rerunning runs app.py, which
+    resolves the same page by its URL path. A no-op under app.py's navigation.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # Once app.py has run in a session its navigation is in place (AppTest, too, sets the
+    # flag again on every run, and must not be rerun here).
+    if PagesManager.uses_pages_directory and not st.session_state.get(APP_RAN):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def mark_app_run() -> None:
+    """Called by app.py: this session runs through app.py's navigation."""
+    st.session_state[APP_RAN] = True
 
 
 def init() -> None:

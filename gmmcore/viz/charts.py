@@ -138,13 +138,13 @@ def log_likelihood_figure(
                     y=rest.min(),
                     xref="x",
                     yref="y",
-                    text=f"iteration 1: {y[0]:.4g} (below the chart)",
+                    text=f"iteration 1: {y[0]:.4g}<br>(below the chart)",
                     showarrow=True,
                     arrowhead=2,
                     # Text up and to the right of the arrow, inside the plot: below or left of
                     # it the note ran over the tick labels.
-                    ay=-40,
-                    ax=70,
+                    ay=-36,
+                    ax=24,
                     xanchor="left",
                     yanchor="bottom",
                     bgcolor="rgba(255,255,255,0.85)",

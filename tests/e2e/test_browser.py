@@ -251,3 +251,111 @@ def test_tasks_page_with_penguins(page, server, artifacts_dir):
     _settle(page)
     page.wait_for_selector(".js-plotly-plot .heatmaplayer")
     page.screenshot(path=str(artifacts_dir / "10-tasks-penguins.png"), full_page=True)
+
+
+# -- issue 12: a link is the view, fixed axes, the Bishop preset, projector sizes --------------
+
+
+def _browser_context(p, width=1400, height=2000):
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    context = browser.new_context(viewport={"width": width, "height": height})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    return browser, pg
+
+
+def _step_label(page):
+    return page.get_by_text(re.compile(r"^Step \d+ of \d+")).first.inner_text().split(" — ")[0]
+
+
+def _axes(page, index=0):
+    page.wait_for_selector(".js-plotly-plot .scatterlayer")
+    return page.evaluate(
+        """(i) => { const l = document.querySelectorAll('.js-plotly-plot')[i]._fullLayout;
+        return [l.xaxis.range, l.yaxis.range]; }""",
+        index,
+    )
+
+
+def _view(page):
+    """What a viewer compares: the step label, the parameter numbers, the scatter's ellipses."""
+    page.wait_for_selector(".js-plotly-plot .scatterlayer")
+    _settle(page)
+    params = page.locator('[data-testid="stDataFrame"]').first.inner_text()
+    return _step_label(page), params, _ellipses(_chart_data(page, 0))
+
+
+def test_a_link_reopens_the_same_view_in_a_fresh_browser_and_axes_stay_fixed(server, artifacts_dir):
+    from playwright.sync_api import sync_playwright
+
+    start = (
+        "/explorer?sample=Palmer+penguins&std=0&k=3&type=diag&init=random&seed=7&iter=50"
+        "&step=3&view=PCA+projection"
+    )
+    with sync_playwright() as p:
+        browser, page = _browser_context(p)
+        page.goto(server + start)
+        page.get_by_text("Step 3 of").wait_for()
+        _settle(page)
+        axes = [_axes(page)]
+        for n in (4, 5):
+            page.get_by_role("button", name=re.compile("Next")).click()
+            page.get_by_text(f"Step {n} of").wait_for()
+            _settle(page)
+            axes.append(_axes(page))
+        assert axes[0] == axes[1] == axes[2]  # the M step at 4 moved the ellipses, not the axes
+        page.get_by_text("Link to this view (copy to share)").click()
+        link = page.locator('[data-testid="stCode"]').last.inner_text().strip()
+        assert "step=5" in page.url and "step=5" in link and "view=PCA" in link
+        label, params, ellipses = _view(page)
+        assert label.startswith("Step 5 of ")
+        page.screenshot(path=str(artifacts_dir / "11-link-original.png"), full_page=True)
+        browser.close()
+
+        browser, fresh = _browser_context(p)  # a fresh context: no cookies, no session
+        fresh.goto(link)
+        fresh.get_by_text("Step 5 of").wait_for()
+        assert _view(fresh) == (label, params, ellipses)
+        assert _axes(fresh) == axes[2]
+        fresh.screenshot(path=str(artifacts_dir / "12-link-reopened.png"), full_page=True)
+        browser.close()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (1920, 1080)])
+def test_bishop_preset_and_projector_screenshots(server, artifacts_dir, width, height):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = _browser_context(p, width, height)
+        page.goto(server + "/explorer")
+        page.get_by_text("Step 0 of").wait_for()
+        _settle(page)
+        page.get_by_role("button", name=re.compile("Bishop PRML")).click()
+        page.get_by_text("Starting from Bishop").wait_for()
+        _settle(page)
+        assert "start=bishop" in page.url and "std=1" in page.url
+        page.get_by_role("button", name=re.compile("Next")).click()
+        page.get_by_text("Step 1 of").wait_for()
+        page.get_by_role("button", name=re.compile("Next")).click()
+        page.get_by_text("Step 2 of").wait_for()
+        _settle(page)
+        page.screenshot(path=str(artifacts_dir / f"13-bishop-M-{width}x{height}.png"))
+        # The M step's ghosts and arrows are drawn.
+        traces = _chart_data(page, 0)
+        assert any(t["meta"] and t["meta"].get("role") == "ghost" for t in traces)
+        n_arrows = page.evaluate(
+            "() => document.querySelectorAll('.js-plotly-plot')[0]._fullLayout.annotations.length"
+        )
+        assert n_arrows == 2
+        titles = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.js-plotly-plot .gtitle'))"
+            ".map(e => e.textContent)"
+        )
+        assert [t for t in titles if t.startswith("L = ")][:2] == ["L = 1", "L = 2"]
+        assert any(t.startswith("L = 20") for t in titles)
+        page.get_by_text("L = 1", exact=True).scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts_dir / f"14-bishop-compare-{width}x{height}.png"))
+        page.screenshot(
+            path=str(artifacts_dir / f"15-explorer-full-{width}x{height}.png"), full_page=True
+        )
+        browser.close()
