@@ -940,3 +940,83 @@ def test_repeated_column_names_are_renamed_and_shown():
     assert not _errors(at)
     assert list(at.session_state["dataset"]["frame"].columns) == ["x", "x.1", "y"]
     assert any("renamed: 'x.1'" in c.value for c in at.caption)
+
+
+# -- reliability ------------------------------------------------------------------------------
+
+
+def test_running_the_same_grid_twice_shows_no_traceback():
+    """The cached grid used to replay a progress bar created outside it
+    (CacheReplayClosureError on the second run)."""
+    at = _page(_app(), "pages/3_selection.py")
+    at.slider(key="grid_k_range").set_value((1, 2))
+    at.multiselect(key="grid_types").set_value(["full"])
+    _button(at, "Run the grid").click().run()
+    assert not at.exception and not _errors(at)
+    first = at.session_state["grid_result"]["grid"]
+    _button(at, "Run the grid").click().run()
+    assert not at.exception, at.exception
+    pd.testing.assert_frame_equal(at.session_state["grid_result"]["grid"], first)
+
+
+def test_grid_assembled_from_cached_cells_equals_model_grid():
+    from gmmcore.selection import model_grid
+    from ui.selection import assemble_grid, fit_cell
+
+    X = pd.read_csv(ROOT / "sample_data" / "faithful.csv").to_numpy()
+    params = tuple(sorted({"n_init": 1, "random_state": 0, "tol": 1e-3}.items()))
+    cells = [fit_cell("k", X, None, k, t, params) for k in (1, 2) for t in ("full", "tied")]
+    expected = model_grid(X, [1, 2], ["full", "tied"], n_init=1, random_state=0, tol=1e-3)
+    pd.testing.assert_frame_equal(assemble_grid(cells, params), expected)
+
+
+def test_import_warns_when_the_data_is_on_another_scale():
+    from gmmcore import GaussianMixture
+    from gmmcore.io import to_json
+    from gmmcore.preprocessing import Standardizer
+
+    df = pd.read_csv(ROOT / "sample_data" / "faithful.csv")
+    std = Standardizer.fit(df.to_numpy())
+    m = GaussianMixture(2, random_state=0).fit(std.transform(df.to_numpy()))
+    text = to_json(m, feature_names=list(df.columns), standardizer=std, X=df.to_numpy())
+    scaled = (df - df.mean()) / df.std()
+    at = _page(_app(), "pages/4_export.py")
+    at.file_uploader(key="model_upload").set_value(("m.json", text.encode(), "application/json"))
+    at.file_uploader(key="predict_upload").set_value(
+        ("d.csv", scaled.to_csv(index=False).encode(), "text/csv")
+    ).run()
+    assert not at.exception and not _errors(at)
+    assert any("standard deviations" in w.value for w in at.warning)
+
+
+def test_dashboard_csv_downloads_escape_formula_cells():
+    from gmmcore import GaussianMixture
+    from ui import results as R
+    from ui.export import to_safe_csv
+
+    df = pd.read_csv(ROOT / "sample_data" / "faithful.csv").head(4)
+    df["note"] = ["=1+2", "@cmd", "-1+2", "ok"]
+    model = GaussianMixture(1, random_state=0).fit(df[["eruptions", "waiting"]].to_numpy())
+    from gmmcore.model import FittedModel
+
+    out, _ = R.predict_table(FittedModel(model, ["eruptions", "waiting"]), df)
+    back = pd.read_csv(__import__("io").StringIO(to_safe_csv(out, index=False)))
+    assert list(back["note"]) == ["'=1+2", "'@cmd", "'-1+2", "ok"]
+
+
+def test_tasks_page_refuses_a_task_column_with_too_many_values():
+    from gmmcore.io.limits import MAX_TASKS
+
+    n = MAX_TASKS + 50
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=n), "y": rng.normal(size=n)})
+    frame["id"] = [f"r{i}" for i in range(n)]
+    at = _app()
+    at.radio(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").set_value(
+        ("ids.csv", frame.to_csv(index=False).encode(), "text/csv")
+    ).run()
+    at.selectbox(key="task_column").set_value("id").run()
+    assert not at.exception
+    _page(at, "pages/5_tasks.py")
+    assert any(f"more than the {MAX_TASKS} tasks" in e for e in _errors(at))

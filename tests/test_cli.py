@@ -664,3 +664,79 @@ def test_awkward_files_are_one_line_not_an_internal_error(capsys, tmp_path, cont
     code, _, err = run(capsys, "fit", tmp_path / "f.csv", "-k", "1", "-o", tmp_path / "m.json")
     assert code == 2 and err.count("\n") == 1, err
     assert fragment in err and "internal error" not in err
+
+
+# -- reliability: formula injection, wide models, tasks bound, wrong scale -------------------
+
+_FORMULAS = ["=1+2", "@cmd", "+1", "-1+2", '=HYPERLINK("http://x","y")', "\tx"]
+
+
+def test_predict_with_input_escapes_formula_cells_but_not_numbers(capsys, tmp_path, faithful_model):
+    df = pd.read_csv(FAITHFUL).head(len(_FORMULAS))
+    df["note"] = _FORMULAS
+    df["delta"] = -1.5
+    path = tmp_path / "in.csv"
+    df.to_csv(path, index=False)
+    code, out, _ = run(capsys, "predict", faithful_model, path, "--with-input")
+    assert code == 0
+    back = pd.read_csv(io.StringIO(out), keep_default_na=False)
+    assert list(back["note"]) == ["'" + v for v in _FORMULAS]
+    assert (back["delta"] == -1.5).all()  # a negative number stays a number
+
+
+def test_predict_with_a_wide_model_builds_the_output_in_one_go(capsys, tmp_path):
+    import warnings
+
+    from gmmcore import GaussianMixture
+    from gmmcore.io import save_model
+
+    X = pd.read_csv(FAITHFUL).to_numpy()
+    m = GaussianMixture(120, random_state=0, reg_covar=1e-3, max_iter=2).fit(
+        np.repeat(X, 2, axis=0)
+    )
+    path = tmp_path / "wide.json"
+    save_model(m, path, feature_names=["eruptions", "waiting"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        code, out, _ = run(capsys, "predict", path, FAITHFUL)
+    assert code == 0
+    assert out.splitlines()[0].split(",")[-1] == "p119"
+
+
+def test_select_refuses_more_tasks_than_the_limit(capsys, tmp_path):
+    from gmmcore.io.limits import MAX_TASKS
+
+    df = pd.read_csv(FAITHFUL)
+    df = pd.concat([df] * 2, ignore_index=True)
+    df["id"] = [f"t{i}" for i in range(len(df))]
+    assert df["id"].nunique() > MAX_TASKS
+    path = tmp_path / "ids.csv"
+    df.to_csv(path, index=False)
+    code, _, err = run(capsys, "select", path, "--task-column", "id", "-k", "1-2")
+    assert code == 2
+    assert f"more than the {MAX_TASKS} tasks" in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_warns_on_stderr_when_data_is_on_the_wrong_scale(capsys, tmp_path):
+    path = tmp_path / "std.json"
+    assert main(["fit", FAITHFUL, "-k", "2", "--standardize", "--output", str(path)]) == 0
+    capsys.readouterr()
+    df = pd.read_csv(FAITHFUL)
+    scaled = tmp_path / "scaled.csv"
+    ((df - df.mean()) / df.std()).to_csv(scaled, index=False)
+    code, _, err = run(capsys, "predict", path, scaled)
+    assert code == 0 and "warning" in err and "units" in err
+    code, _, err = run(capsys, "predict", path, FAITHFUL)
+    assert code == 0 and "warning" not in err
+
+
+def test_predict_never_writes_nan_for_rows_far_from_every_component(
+    capsys, tmp_path, faithful_model
+):
+    path = tmp_path / "far.csv"
+    pd.DataFrame({"eruptions": [1e200, 3.0], "waiting": [1e200, 70.0]}).to_csv(path, index=False)
+    code, out, err = run(capsys, "predict", faithful_model, path)
+    if code == 0:
+        assert "nan" not in out.lower()
+    else:
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -585,3 +585,125 @@ def test_missing_file_is_an_os_error(tmp_path):
 
 def test_model_file_error_is_a_value_error():
     assert issubclass(ModelFileError, ValueError)
+
+
+# -- reliability: edge cases of the loader (numbers, keys, sizes) ----------------------------
+
+
+def _faithful_doc(include_history=False):
+    from gmmcore import GaussianMixture
+    from gmmcore.io import to_json
+
+    df = pd.read_csv(Path(__file__).resolve().parent.parent / "sample_data" / "faithful.csv")
+    m = GaussianMixture(2, random_state=0).fit(df.to_numpy())
+    text = to_json(
+        m, feature_names=list(df.columns), X=df.to_numpy(), include_history=include_history
+    )
+    return json.loads(text), df
+
+
+def test_a_5000_digit_integer_is_a_model_file_error_naming_the_field():
+    from gmmcore.io import ModelFileError, from_json
+
+    doc, _ = _faithful_doc()
+    text = json.dumps(doc).replace('"n_samples": 272', '"n_samples": ' + "9" * 5000)
+    with pytest.raises(ModelFileError, match=r"fit\.n_samples.*5000 digits"):
+        from_json(text)
+
+
+@pytest.mark.parametrize("value", [1e308, -1e308, 5e-324])
+@pytest.mark.parametrize("field", ["means", "covariances"])
+def test_numerically_unusable_values_are_refused_naming_the_field(field, value):
+    from gmmcore.io import ModelFileError, from_json
+
+    doc, df = _faithful_doc()
+    doc[field][0][0] = value if field == "means" else [[value, 0.0], [0.0, value]][0]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            model = from_json(json.dumps(doc))
+        except ModelFileError as exc:
+            assert field in str(exc)
+        else:  # a value the model can live with must still give finite probabilities
+            assert np.isfinite(model.predict_proba(df)).all()
+
+
+def test_a_tiny_variance_is_refused_not_turned_into_nan_probabilities():
+    from gmmcore.io import ModelFileError, from_json
+
+    doc, _ = _faithful_doc()
+    doc["covariances"][0] = [[5e-324, 0.0], [0.0, 5e-324]]
+    with pytest.raises(ModelFileError, match="covariances"):
+        from_json(json.dumps(doc))
+
+
+def test_duplicate_keys_are_refused_naming_the_key():
+    from gmmcore.io import ModelFileError, from_json
+
+    doc, _ = _faithful_doc()
+    text = json.dumps(doc)
+    text = text.replace('"mode": "single"', '"mode": "single", "mode": "shared"')
+    with pytest.raises(ModelFileError, match='\'?"mode"\'? twice|"mode" twice'):
+        from_json(text)
+
+
+def test_a_model_file_over_the_size_limit_is_refused_at_once(tmp_path):
+    from gmmcore.io import ModelFileError, load_model
+    from gmmcore.io.limits import MAX_MODEL_BYTES
+
+    path = tmp_path / "big.json"
+    with open(path, "wb") as f:
+        f.truncate(MAX_MODEL_BYTES + 1)
+    with pytest.raises(ModelFileError, match="MiB"):
+        load_model(path)
+
+
+def test_a_history_longer_than_the_limit_is_refused():
+    from gmmcore.io import ModelFileError, from_json
+    from gmmcore.io.limits import MAX_HISTORY_SNAPSHOTS
+
+    doc, _ = _faithful_doc(include_history=True)
+    doc["history"] = [doc["history"][-1]] * (MAX_HISTORY_SNAPSHOTS + 1)
+    with pytest.raises(ModelFileError, match="snapshots"):
+        from_json(json.dumps(doc))
+
+
+def test_a_long_history_loads_fast_and_a_bad_snapshot_is_named_by_index():
+    import time
+
+    from gmmcore.io import ModelFileError, from_json
+
+    doc, _ = _faithful_doc(include_history=True)
+    doc["history"] = [copy.deepcopy(doc["history"][i % len(doc["history"])]) for i in range(5000)]
+    start = time.perf_counter()
+    model = from_json(json.dumps(doc))
+    assert len(model.history) == 5000
+    assert time.perf_counter() - start < 20  # was ~25 s per 5,000 snapshots before stacking
+    doc["history"][3210]["covariances"][1] = [[1.0, 2.0], [2.0, 1.0]]
+    with pytest.raises(ModelFileError, match=r"history\[3210\]\.covariances\[1\]"):
+        from_json(json.dumps(doc))
+    doc["history"][3210]["covariances"][1] = [[1.0, 0.0], [0.0, 1.0]]
+    doc["history"][4321]["iteration"] = -1
+    with pytest.raises(ModelFileError, match=r"history\[4321\]\.iteration"):
+        from_json(json.dumps(doc))
+
+
+def test_data_on_the_wrong_scale_warns_with_our_category():
+    from gmmcore import GaussianMixture
+    from gmmcore.io import from_json, to_json
+    from gmmcore.io.data_range import OutOfRangeWarning, warn_if_out_of_range
+    from gmmcore.preprocessing import Standardizer
+
+    _, df = _faithful_doc()
+    std = Standardizer.fit(df.to_numpy())
+    m = GaussianMixture(2, random_state=0).fit(std.transform(df.to_numpy()))
+    model = from_json(to_json(m, feature_names=list(df.columns), standardizer=std, X=df.to_numpy()))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert warn_if_out_of_range(model, df) is None  # raw data: the right scale
+    with pytest.warns(OutOfRangeWarning, match="standard deviations"):
+        warn_if_out_of_range(model, pd.DataFrame(std.transform(df.to_numpy()), columns=df.columns))

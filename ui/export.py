@@ -3,15 +3,20 @@ loaded model file's predictions on a new table."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
 from gmmcore import ModelFileError, from_json, to_json
+from gmmcore.io.csv_safe import to_safe_csv
+from gmmcore.io.data_range import out_of_range_message
+from gmmcore.io.limits import MAX_MODEL_BYTES, model_size_message
 from gmmcore.io.tables import DEFAULT_MAX_BYTES, TableFileError, read_table
 
 from . import results as R
 from . import state as S
-from .data import PreparedDataset, uses_tasks
+from .data import PreparedDataset, content_hash, uses_tasks
 from .widgets import cov_label, current_data_or_stop, current_fit_or_stop
 
 # Rows shown in the previews (the downloads hold every row).
@@ -101,7 +106,7 @@ def downloads(text: str, table: pd.DataFrame) -> None:
     )
     c2.download_button(
         "Download labels + responsibilities (CSV)",
-        table.to_csv(index=False).encode("utf-8"),
+        to_safe_csv(table, index=False).encode("utf-8"),
         file_name="gmm_labels.csv",
         mime="text/csv",
         key=S.DOWNLOAD_LABELS,
@@ -146,7 +151,7 @@ def import_panel() -> None:
     fitted = loaded_model(model_file)
     frame = loaded_table(csv_file)
     if fitted is not None and frame is not None:
-        predictions(fitted, frame)
+        predictions(fitted, frame, hashlib.sha1(model_file.getvalue()).hexdigest())
     elif fitted is None and frame is None:
         st.info("Waiting for a model file and a data file.")
 
@@ -157,7 +162,7 @@ def loaded_model(model_file):
     if model_file is None:
         return None
     try:
-        fitted = from_json(model_file.getvalue())
+        fitted = parsed_model(model_file.getvalue())
     except (ModelFileError, ValueError) as exc:
         st.error(f"This model file cannot be loaded: {exc}")
         return None
@@ -167,6 +172,33 @@ def loaded_model(model_file):
         + (f", tasks {', '.join(map(str, fitted.tasks))}" if fitted.tasks else "")
     )
     return fitted
+
+
+# Parsing and checking a large model file takes seconds; Streamlit reruns the page on every
+# interaction, so the parsed model is kept per file content (sha1) instead of parsed again.
+# cache_resource, not cache_data: a FittedModel is read-only once loaded and copying (pickling)
+# a 45 MB model on every read would cost what parsing does. Bounds: 4 models of at most
+# MAX_MODEL_BYTES each (their arrays take about the file's size), freed after 30 minutes.
+@st.cache_resource(max_entries=4, ttl=1800, show_spinner="Loading the model file…")
+def _parse_model(digest: str, _data: bytes):
+    return from_json(_data)
+
+
+def parsed_model(data: bytes):
+    """The model in ``data`` (a model file's bytes), parsed once per content."""
+    if len(data) > MAX_MODEL_BYTES:
+        raise ModelFileError(model_size_message(len(data)))
+    return _parse_model(hashlib.sha1(data).hexdigest(), data)
+
+
+# The predictions of a model on a table, per (model, table, task column): a rerun of the page
+# (any click) redrew them by predicting again, minutes for K = 10,000. Bounds: 4 entries, 30
+# minutes; each is the table plus K columns.
+@st.cache_data(max_entries=4, ttl=1800, show_spinner="Predicting…")
+def _predict(model_digest: str, table_digest: str, task_col, _fitted, _frame):
+    out, n_dropped = R.predict_table(_fitted, _frame, task_col)
+    used = out[list(_fitted.feature_names)]
+    return out, n_dropped, out_of_range_message(_fitted, used) if len(used) else None
 
 
 def loaded_table(csv_file) -> pd.DataFrame | None:
@@ -183,7 +215,7 @@ def loaded_table(csv_file) -> pd.DataFrame | None:
     return frame
 
 
-def predictions(fitted, frame: pd.DataFrame) -> None:
+def predictions(fitted, frame: pd.DataFrame, model_digest: str) -> None:
     """The loaded model's predictions on ``frame`` (asking for the task column of a multi-task
     model), previewed and offered as CSV."""
     task_col = None
@@ -200,10 +232,12 @@ def predictions(fitted, frame: pd.DataFrame) -> None:
             st.session_state[S.PREDICT_TASK_COLUMN] = best
         task_col = st.selectbox("Task column", options, key=S.PREDICT_TASK_COLUMN)
     try:
-        out, n_dropped = R.predict_table(fitted, frame, task_col)
+        out, n_dropped, far = _predict(model_digest, content_hash(frame), task_col, fitted, frame)
     except ValueError as exc:
         st.error(f"Cannot predict on this file: {exc}")
         return
+    if far:
+        st.warning(far[0].upper() + far[1:] + ".")
     if n_dropped:
         st.warning(f"{n_dropped} row(s) with a missing feature value were left out.")
     # Rounded like the export preview: a responsibility of 8e-22 printed in full was a string
@@ -211,7 +245,7 @@ def predictions(fitted, frame: pd.DataFrame) -> None:
     st.dataframe(out.head(PREVIEW_ROWS).round(6), hide_index=True, key=S.PREDICTIONS_PREVIEW)
     st.download_button(
         "Download the predictions (CSV)",
-        out.to_csv(index=False).encode(),
+        to_safe_csv(out, index=False).encode(),
         file_name="gmm_predictions.csv",
         mime="text/csv",
         key=S.DOWNLOAD_PREDICTIONS,

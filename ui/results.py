@@ -8,11 +8,13 @@ from .data import PreparedDataset
 
 
 def _with_resp(base: pd.DataFrame, resp) -> pd.DataFrame:
-    out = base.reset_index(drop=True).copy()
-    out["component"] = resp.argmax(axis=1)
-    for j in range(resp.shape[1]):
-        out[f"responsibility_{j}"] = resp[:, j]
-    return out
+    # One frame for the K responsibility columns, joined once: inserting them one by one
+    # fragments the frame (a PerformanceWarning per column past 100, minutes at K = 10,000).
+    base = base.reset_index(drop=True)
+    added = pd.DataFrame(resp, columns=[f"responsibility_{j}" for j in range(resp.shape[1])])
+    added.insert(0, "component", resp.argmax(axis=1))
+    keep = [c for c in base.columns if c not in added.columns]
+    return pd.concat([base[keep], added], axis=1)
 
 
 def row_results(model, data: PreparedDataset, use_tasks: bool) -> pd.DataFrame:

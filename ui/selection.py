@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from gmmcore.engine.initialization import INIT_METHODS
-from gmmcore.selection import best_cell
+from gmmcore.io.csv_safe import to_safe_csv
+from gmmcore.selection import best_cell, model_grid
 from gmmcore.viz import criteria_figure
 
 from . import data as D
@@ -84,6 +85,33 @@ def grid_request(data: D.PreparedDataset, fit: dict, use_tasks: bool) -> GridReq
     )
 
 
+# One grid cell's fit is cached, not the whole grid: the cached function has no UI side effects
+# (Streamlit replays elements a cached function drew, and replaying a progress bar created
+# outside it raised CacheReplayClosureError on the second run), and the progress bar is driven
+# here, cell by cell. Bounds: a grid is at most 15 K x the registered types (60 cells with the
+# built-in four); 512 one-row entries hold a handful of full grids across sessions, and the ttl
+# frees the cells of sessions that closed an hour ago (each entry is one small row, so the
+# bound is on the count, not the bytes).
+CELL_CACHE_ENTRIES = 512
+CELL_CACHE_TTL_S = 3600
+
+
+@st.cache_data(max_entries=CELL_CACHE_ENTRIES, ttl=CELL_CACHE_TTL_S, show_spinner=False)
+def fit_cell(data_key: str, _X, _tasks, k: int, covariance_type: str, fit_params: tuple):
+    """One row of ``model_grid`` (K = ``k``, ``covariance_type``) on the data whose content hash
+    is ``data_key``; every cell uses the same ``fit_params``, so a grid assembled from cells is
+    the grid ``model_grid`` fits in one call."""
+    return model_grid(_X, [k], [covariance_type], tasks=_tasks, **dict(fit_params))
+
+
+def assemble_grid(rows: list[pd.DataFrame], fit_params: tuple) -> pd.DataFrame:
+    """The cells' one-row frames as one grid, as ``model_grid`` returns it."""
+    grid = pd.concat(rows, ignore_index=True)
+    grid["error"] = grid["error"].astype(object).where(grid["error"].notna(), None)
+    grid.attrs["fit_params"] = dict(fit_params)
+    return grid
+
+
 def run_grid(data: D.PreparedDataset, request: GridRequest) -> None:
     """Fit the grid with a progress bar; the result goes to GRID_RESULT, a failure to st.error
     (the previous result stays)."""
@@ -91,29 +119,23 @@ def run_grid(data: D.PreparedDataset, request: GridRequest) -> None:
     if not request.types:
         st.error("Choose at least one covariance type.")
         return
+    cells = [
+        (k, t) for k in range(request.k_range[0], request.k_range[1] + 1) for t in request.types
+    ]
+    tasks = data.tasks if request.use_tasks else None
     bar = st.progress(0.0, text="Fitting the grid…")
-
-    def _progress(done, total, row):
-        bar.progress(
-            done / total,
-            text=f"Fitted {done} of {total} cells (last: K="
-            f"{row['n_components']}, {row['covariance_type']})",
-        )
-
+    rows = []
     try:
-        grid = D.run_grid(
-            data.key,
-            data.X,
-            data.tasks if request.use_tasks else None,
-            request.k_range,
-            request.types,
-            request.fit_params,
-            _progress=_progress,
-        )
+        for done, (k, cov_type) in enumerate(cells, start=1):
+            rows.append(fit_cell(data.key, data.X, tasks, k, cov_type, request.fit_params))
+            bar.progress(
+                done / len(cells),
+                text=f"Fitted {done} of {len(cells)} cells (last: K={k}, {cov_type})",
+            )
     except ValueError as exc:
         st.error(f"The grid could not run: {exc}")
     else:
-        s[S.GRID_RESULT] = {"request": request, "grid": grid}
+        s[S.GRID_RESULT] = {"request": request, "grid": assemble_grid(rows, request.fit_params)}
         s[S.GRID_CELL] = None
     bar.empty()
 
@@ -219,7 +241,7 @@ def grid_table(grid: pd.DataFrame) -> None:
     )
     st.download_button(
         "Download the table (CSV)",
-        grid.to_csv(index=False).encode(),
+        to_safe_csv(grid, index=False).encode(),
         file_name="model_grid.csv",
         mime="text/csv",
         key=S.GRID_DOWNLOAD,

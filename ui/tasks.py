@@ -8,6 +8,7 @@ from typing import NamedTuple
 import pandas as pd
 import streamlit as st
 
+from gmmcore.io.limits import check_task_count
 from gmmcore.viz import mode_comparison_figure, task_weights_heatmap
 
 from . import data as D
@@ -37,6 +38,13 @@ def intro() -> None:
 def require_task_column(data: D.PreparedDataset) -> None:
     """Without a task column: say where to choose one, and stop."""
     if data.tasks is not None:
+        try:
+            check_task_count(data.tasks, data.task_column)
+        except ValueError as exc:
+            st.error(
+                f"{str(exc)[0].upper()}{str(exc)[1:]}. Choose another task column (or none) on the Data page."
+            )
+            st.stop()
         return
     st.info(
         "Choose a task column on the Data page first (the Palmer penguins and GvHD samples "

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pandas as pd
 
+from ..io.csv_safe import to_safe_csv
+from ..io.limits import check_task_count
 from ..multitask import compare_modes
 from ..preprocessing import Standardizer
 from ..selection import best_cell, model_grid
@@ -40,6 +42,10 @@ def cmd_select_tasks(args) -> int:
     """select --task-column: pooled vs separate vs shared for each K and covariance type."""
     frame, names, tasks = load_features(args)
     n = frame.shape[0]
+    try:
+        check_task_count(tasks, args.task_column)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     task_names = sorted(set(tasks.tolist()))
     if len(task_names) < 2:
         raise CliError(
@@ -80,7 +86,7 @@ def cmd_select_tasks(args) -> int:
     best = grid.loc[best_index]
     grid["best"] = grid.index == best_index
     if args.csv:
-        grid.to_csv(sys.stdout, index=False, lineterminator="\n")
+        to_safe_csv(grid, sys.stdout, index=False, lineterminator="\n")
         return 0
     std = ", standardized" if args.standardize else ""
     counts = ", ".join(f"{t} ({int((tasks == t).sum())})" for t in task_names)
@@ -132,7 +138,7 @@ def cmd_select(args) -> int:
     _raise_if_all_failed(grid, grid["error"].isna())
     best = best_cell(grid, "bic")
     if args.csv:
-        grid.to_csv(sys.stdout, index=False, lineterminator="\n")
+        to_safe_csv(grid, sys.stdout, index=False, lineterminator="\n")
         return 0
     std = ", standardized" if args.standardize else ""
     print(

@@ -22,6 +22,13 @@ from ..engine.weights import pooled_weights
 from ..mixture import GaussianMixture
 from ..model import FittedModel
 from ..preprocessing import Standardizer
+from .limits import (
+    MAX_ABS_PARAMETER,
+    MAX_HISTORY_SNAPSHOTS,
+    MAX_MODEL_BYTES,
+    MAX_PRECISION,
+    model_size_message,
+)
 from .schema import (
     FIX,
     ModelFileError,
@@ -29,6 +36,7 @@ from .schema import (
     check_mode_fields,
     find_nonfinite,
     first_schema_error,
+    nonfinite_message,
     parse_json,
     schema_message,
 )
@@ -78,13 +86,34 @@ def _check_weights(w, path, tasks=None) -> None:
             )
 
 
+def _check_magnitude(arr, path, low=None) -> None:
+    """Refuse values whose squares overflow in the E-step (every probability would be NaN)."""
+    big = np.abs(arr) > MAX_ABS_PARAMETER
+    small = np.zeros_like(big) if low is None else np.abs(arr) < low
+    if big.any() or small.any():
+        j = np.unravel_index(int(np.flatnonzero(big | small)[0]), arr.shape)
+        where = path + "".join(f"[{int(i)}]" for i in j)
+        bound = f"beyond +/-{MAX_ABS_PARAMETER:g}" if big[j] else f"below {low:g} in magnitude"
+        raise ModelFileError(
+            f"{where} is {float(arr[j])!r}, {bound}: with such a value the model cannot compute "
+            f"probabilities (its distances overflow); {FIX}"
+        )
+
+
 def _check_covariances(cov, structure, path, k, d) -> np.ndarray:
     """Shape, symmetry and positive definiteness (the structure's own checks); returns the
     precision Cholesky factor."""
+    _check_magnitude(cov, path)
     try:
-        return structure.check_covariances(cov, k, d, field=path)
+        prec_chol = structure.check_covariances(cov, k, d, field=path)
     except ValueError as exc:
         raise ModelFileError(f"{exc}; {FIX}") from None
+    if (np.abs(prec_chol) > MAX_PRECISION).any():
+        raise ModelFileError(
+            f"{path} has a variance too close to 0 (its precision exceeds {MAX_PRECISION:g}): "
+            f"the model cannot compute probabilities with it; {FIX}"
+        )
+    return prec_chol
 
 
 def _build(doc: dict) -> FittedModel:
@@ -102,12 +131,14 @@ def _build(doc: dict) -> FittedModel:
         scale = _array(std_doc, "scale", "preprocessing.standardization.scale")
         for arr, key in ((mean, "mean"), (scale, "scale")):
             _check_shape(arr, (d,), f"preprocessing.standardization.{key}", f"n_features={d}")
+        _check_magnitude(mean, "preprocessing.standardization.mean")
         if (scale <= 0).any():
             j = int(np.flatnonzero(scale <= 0)[0])
             raise ModelFileError(
                 f"preprocessing.standardization.scale[{j}] is {float(scale[j])!r}; scales must be > 0 "
                 f"(a constant feature cannot be standardized): {FIX}"
             )
+        _check_magnitude(scale, "preprocessing.standardization.scale", 1 / MAX_PRECISION)
         standardizer = Standardizer(mean, scale)
 
     structure = get_structure(doc["covariance_type"])
@@ -209,6 +240,7 @@ def _build_mixture(
     _check_weights(weights, f"{prefix}weights", task_tuple)
     means = _array(part, "means", f"{prefix}means")
     _check_shape(means, (k, d), f"{prefix}means", f"n_components={k} and n_features={d}")
+    _check_magnitude(means, f"{prefix}means")
     covariances = _array(part, "covariances", f"{prefix}covariances")
     prec_chol = _check_covariances(covariances, structure, f"{prefix}covariances", k, d)
     if part.get("precisions_cholesky") is not None:
@@ -225,10 +257,7 @@ def _build_mixture(
         prec_chol = stored
     history = ()
     if part.get("history"):
-        history = tuple(
-            _history_snapshot(i, s, structure, k, d, task_tuple, fit["n_samples"], prefix)
-            for i, s in enumerate(part["history"])
-        )
+        history = _history(part["history"], structure, k, d, task_tuple, fit["n_samples"], prefix)
     events = ()
     if fit["converged"]:
         events = (Event("converged", None, "Converged (as recorded in the model file)."),)
@@ -262,20 +291,62 @@ def _build_mixture(
     )
 
 
-def _history_snapshot(i, s, structure, k, d, tasks, n_samples, prefix="") -> Snapshot:
-    path = f"{prefix}history[{i}]"
-    w = _array(s, "weights", f"{path}.weights")
-    _check_shape(
-        w,
-        (k,) if tasks is None else (len(tasks), k),
-        f"{path}.weights",
-        "it must match the final weights",
+def _history(snaps, structure, k, d, tasks, n_samples, prefix) -> tuple:
+    """Every history snapshot, checked as a stack: one array per field and one covariance
+    check for all snapshots (a per-snapshot loop spent minutes on a long history). A stack
+    that fails any check is checked again snapshot by snapshot, for the message naming the
+    first bad one."""
+    if len(snaps) > MAX_HISTORY_SNAPSHOTS:
+        raise ModelFileError(
+            f"{prefix}history has {len(snaps):,} snapshots, more than the "
+            f"{MAX_HISTORY_SNAPSHOTS:,} gmmcore loads (max_iter = 10,000); export the model "
+            "again without the history, or with a smaller max_iter"
+        )
+    stacked = _stacked_history(snaps, structure, k, d, tasks)
+    if stacked is None:
+        return tuple(
+            _history_snapshot(i, snap, structure, k, d, tasks, n_samples, prefix)
+            for i, snap in enumerate(snaps)
+        )
+    w, means, cov, prec_chol = stacked
+    return tuple(
+        _snapshot(snap, w[i], means[i], cov[i], prec_chol[i], structure, n_samples, tasks)
+        for i, snap in enumerate(snaps)
     )
-    _check_weights(w, f"{path}.weights")
-    means = _array(s, "means", f"{path}.means")
-    _check_shape(means, (k, d), f"{path}.means", f"n_components={k} and n_features={d}")
-    cov = _array(s, "covariances", f"{path}.covariances")
-    prec_chol = _check_covariances(cov, structure, f"{path}.covariances", k, d)
+
+
+def _stacked_history(snaps, structure, k, d, tasks):
+    """(weights, means, covariances, precisions Cholesky) stacked over snapshots, or None when
+    a snapshot is malformed or the structure's covariances do not stack by component."""
+    n = len(snaps)
+    w_shape = (k,) if tasks is None else (len(tasks), k)
+    cov_shape = structure.expected_shape(k, d)
+    if structure.expected_shape(n * k, d) != (n * k, *cov_shape[1:]):
+        return None  # e.g. tied: one matrix per snapshot, not one per component
+    try:
+        w = np.array([snap["weights"] for snap in snaps], dtype=np.float64)
+        means = np.array([snap["means"] for snap in snaps], dtype=np.float64)
+        cov = np.array([snap["covariances"] for snap in snaps], dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+    if w.shape != (n, *w_shape) or means.shape != (n, k, d) or cov.shape != (n, *cov_shape):
+        return None
+    if (w < 0).any() or (np.abs(w.sum(axis=-1) - 1.0) > WEIGHT_SUM_TOL / 2).any():
+        return None
+    if max(np.abs(means).max(), np.abs(cov).max()) > MAX_ABS_PARAMETER:
+        return None
+    try:
+        prec_chol = structure.check_covariances(
+            cov.reshape(n * k, *cov_shape[1:]), n * k, d, field="history"
+        )
+    except ValueError:
+        return None
+    if np.abs(prec_chol).max() > MAX_PRECISION:
+        return None
+    return w, means, cov, prec_chol.reshape(n, k, *prec_chol.shape[1:])
+
+
+def _snapshot(s, w, means, cov, prec_chol, structure, n_samples, tasks) -> Snapshot:
     events = tuple(Event(e["kind"], e["component"], e["message"]) for e in s.get("events", []))
     return Snapshot(
         iteration=s["iteration"],
@@ -292,6 +363,24 @@ def _history_snapshot(i, s, structure, k, d, tasks, n_samples, prefix="") -> Sna
     )
 
 
+def _history_snapshot(i, s, structure, k, d, tasks, n_samples, prefix="") -> Snapshot:
+    path = f"{prefix}history[{i}]"
+    w = _array(s, "weights", f"{path}.weights")
+    _check_shape(
+        w,
+        (k,) if tasks is None else (len(tasks), k),
+        f"{path}.weights",
+        "it must match the final weights",
+    )
+    _check_weights(w, f"{path}.weights")
+    means = _array(s, "means", f"{path}.means")
+    _check_shape(means, (k, d), f"{path}.means", f"n_components={k} and n_features={d}")
+    _check_magnitude(means, f"{path}.means")
+    cov = _array(s, "covariances", f"{path}.covariances")
+    prec_chol = _check_covariances(cov, structure, f"{path}.covariances", k, d)
+    return _snapshot(s, w, means, cov, prec_chol, structure, n_samples, tasks)
+
+
 def from_json(text: str | bytes) -> FittedModel:
     """Load a model from the text of a model file.
 
@@ -301,6 +390,8 @@ def from_json(text: str | bytes) -> FittedModel:
         Anything malformed, with a message naming the field, the problem and what to do.
     """
     if isinstance(text, (bytes, bytearray)):
+        if len(text) > MAX_MODEL_BYTES:
+            raise ModelFileError(model_size_message(len(text)))
         try:
             text = bytes(text).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -312,6 +403,8 @@ def from_json(text: str | bytes) -> FittedModel:
         raise ModelFileError(
             f"from_json needs the file's text (str or bytes), got {type(text).__name__}"
         )
+    if len(text) > MAX_MODEL_BYTES:
+        raise ModelFileError(model_size_message(len(text)))
     if not text.strip():
         raise ModelFileError(
             "the model file is empty; pass the JSON file written by gmmcore.save_model"
@@ -327,11 +420,7 @@ def from_json(text: str | bytes) -> FittedModel:
         raise ModelFileError("the model file is nested too deeply to be a model file") from None
     found = find_nonfinite(doc)
     if found:
-        path, raw = found
-        raise ModelFileError(
-            f"field '{path}' is {raw}, but a model file holds finite numbers only (no NaN or "
-            f"infinity); {FIX}"
-        )
+        raise ModelFileError(nonfinite_message(*found))
     check_header(doc)
     check_mode_fields(doc)
     error = first_schema_error(doc)
@@ -350,7 +439,11 @@ def load_model(path) -> FittedModel:
     ModelFileError
         The file is not a valid model file; the message names the field and the problem.
     """
-    data = Path(path).read_bytes()
+    path = Path(path)
+    if path.is_file() and path.stat().st_size > MAX_MODEL_BYTES:
+        # Refused before reading: a 200 MB file would take minutes to parse and check.
+        raise ModelFileError(f"{path}: {model_size_message(path.stat().st_size)}")
+    data = path.read_bytes()
     try:
         return from_json(data)
     except ModelFileError as exc:

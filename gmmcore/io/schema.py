@@ -27,6 +27,7 @@ __all__ = [
     "find_nonfinite",
     "first_schema_error",
     "model_schema",
+    "nonfinite_message",
     "parse_json",
     "schema_message",
 ]
@@ -95,10 +96,23 @@ def _validator():
     return _VALIDATORS[key]
 
 
+# Integers longer than this are refused by field (Python's int-string limit would otherwise
+# raise a bare ValueError at 4,300 digits, and an int past 1.8e308 cannot become a float).
+MAX_INT_DIGITS = 18
+
+
 def parse_json(text: str):
-    """``json.loads`` that keeps non-finite numbers (NaN, Infinity, 1e999) as markers for
-    :func:`find_nonfinite` to report by field."""
-    return json.loads(text, parse_float=_parse_float, parse_constant=lambda name: _NonFinite(name))
+    """``json.loads`` that keeps non-finite numbers (NaN, Infinity, 1e999) and integers of more
+    than :data:`MAX_INT_DIGITS` digits as markers for :func:`find_nonfinite` to report by
+    field, and refuses an object with a duplicate key (JSON parsers disagree on which copy
+    wins, so a file with two ``"weights"`` means different models to different readers)."""
+    return json.loads(
+        text,
+        parse_float=_parse_float,
+        parse_int=_parse_int,
+        parse_constant=lambda name: _NonFinite(name),
+        object_pairs_hook=_unique_keys,
+    )
 
 
 class _NonFinite:
@@ -106,24 +120,67 @@ class _NonFinite:
         self.text = text
 
 
+class _HugeInt(_NonFinite):
+    """An integer too long to be a model file's number (kept as text, reported by field)."""
+
+
 def _parse_float(text):
     value = float(text)
     return value if math.isfinite(value) else _NonFinite(text)
 
 
+def _parse_int(text):
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        return _HugeInt(text)
+    return int(text)
+
+
+def _unique_keys(pairs):
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ModelFileError(
+                    f"the model file has the key {_short(key)} twice in one object; JSON "
+                    "readers disagree on which copy wins, so give each key once "
+                    f"({FIX})"
+                )
+            seen.add(key)
+    return out
+
+
+def nonfinite_message(path: str, marker) -> str:
+    """The loader's message for a marker :func:`find_nonfinite` found at ``path``."""
+    if isinstance(marker, _HugeInt):
+        digits = len(marker.text.lstrip("-"))
+        return (
+            f"field '{path}' is an integer with {digits} digits; a model file's numbers are "
+            f"below 10**{MAX_INT_DIGITS} in magnitude ({FIX})"
+        )
+    return (
+        f"field '{path}' is {marker.text}, but a model file holds finite numbers only (no NaN "
+        f"or infinity); {FIX}"
+    )
+
+
 def find_nonfinite(obj, path=""):
+    """The first (path, marker) of a non-finite number or an over-long integer, or None."""
     if isinstance(obj, _NonFinite):
-        return path, obj.text
+        return path, obj
     if isinstance(obj, dict):
-        items = ((f"{path}.{k}" if path else str(k), v) for k, v in obj.items())
+        for k, v in obj.items():
+            if isinstance(v, (dict, list, _NonFinite)):
+                found = find_nonfinite(v, f"{path}.{k}" if path else str(k))
+                if found:
+                    return found
     elif isinstance(obj, list):
-        items = ((f"{path}[{i}]", v) for i, v in enumerate(obj))
-    else:
-        return None
-    for p, v in items:
-        found = find_nonfinite(v, p)
-        if found:
-            return found
+        # Paths are built only for containers and markers: a plain number costs one check.
+        for i, v in enumerate(obj):
+            if isinstance(v, (dict, list, _NonFinite)):
+                found = find_nonfinite(v, f"{path}[{i}]")
+                if found:
+                    return found
     return None
 
 
@@ -170,9 +227,10 @@ def schema_message(error) -> str:
     # Descend into oneOf/anyOf to the most specific failure.
     import jsonschema.exceptions as jse
 
+    index_maps = getattr(error, "gmm_index_maps", {})
     while error.context:
         error = jse.best_match(error.context)
-    path = _path(error.absolute_path)
+    path = _path(_real_path(error.absolute_path, index_maps))
     v, val, inst = error.validator, error.validator_value, error.instance
     if v == "required":
         missing = [k for k in val if k not in inst]
@@ -268,10 +326,98 @@ def check_mode_fields(doc) -> None:
         )
 
 
+# -- schema validation at the cost of the file's structure, not its numbers ------------------
+#
+# jsonschema spends ~30 us per array item: 13 s for a K = 10,000 model and many minutes for a
+# long history. What the schema says about a numeric array is only its nesting depth, that its
+# items are numbers and that it is not empty, so each array of numbers (uniform depth) is
+# validated as its first item per level; shapes and values are checked by the loader with numpy.
+# History snapshots then differ only in their scalars, so one representative per distinct
+# skeleton is validated (with its own values, and its real index in the error's path).
+
+
+def _numeric_depth(x) -> int | None:
+    """Depth of ``x`` if it is a non-empty array of numbers nested uniformly, else None."""
+    if not isinstance(x, list) or not x:
+        return None
+    if all(type(v) is float or type(v) is int for v in x):
+        return 1
+    depths = {_numeric_depth(v) for v in x} if all(type(v) is list for v in x) else {None}
+    depth = depths.pop() if len(depths) == 1 else None
+    return None if depth is None else depth + 1
+
+
+def _skeleton(x):
+    """``x`` with each uniformly nested numeric array cut to its first item per level."""
+    if isinstance(x, dict):
+        return {k: _skeleton(v) for k, v in x.items()}
+    if isinstance(x, list):
+        depth = _numeric_depth(x)
+        if depth is not None:
+            out = x
+            for _ in range(depth):
+                out = out[0]
+            for _ in range(depth):
+                out = [out]
+            return out
+        return [_skeleton(v) for v in x]
+    return x
+
+
+def _shape_key(x):
+    """What the schema can tell apart in a snapshot skeleton: types, signs, integer-ness and
+    the short strings (phase, event kinds); not the values of numbers or long messages."""
+    if isinstance(x, dict):
+        return tuple((k, _shape_key(v)) for k, v in x.items())
+    if isinstance(x, list):
+        return tuple(_shape_key(v) for v in x)
+    if isinstance(x, bool) or x is None:
+        return x
+    if isinstance(x, (int, float)):
+        return (type(x).__name__, x < 0, float(x).is_integer())
+    if isinstance(x, str):
+        return x if len(x) <= 16 else "<text>"
+    return type(x).__name__
+
+
+def _dedupe_history(part: dict, where: tuple, index_maps: dict) -> None:
+    history = part.get("history")
+    if not isinstance(history, list) or len(history) < 2:
+        return
+    reps: dict = {}
+    for i, snap in enumerate(history):
+        reps.setdefault(_shape_key(snap), i)
+    kept = sorted(reps.values())
+    part["history"] = [history[i] for i in kept]
+    index_maps[where] = kept
+
+
 def first_schema_error(doc):
+    """The most relevant schema error of ``doc`` (its path as in ``doc``), or None."""
     import jsonschema.exceptions as jse
 
-    errors = list(_validator().iter_errors(doc))
+    skeleton = _skeleton(doc)
+    index_maps: dict = {}
+    if isinstance(skeleton, dict):
+        _dedupe_history(skeleton, ("history",), index_maps)
+        subs = skeleton.get("submodels")
+        if isinstance(subs, dict):
+            for name, sub in subs.items():
+                if isinstance(sub, dict):
+                    _dedupe_history(sub, ("submodels", name, "history"), index_maps)
+    errors = list(_validator().iter_errors(skeleton))
     if not errors:
         return None
-    return jse.best_match(errors)
+    error = jse.best_match(errors)
+    error.gmm_index_maps = index_maps  # read by schema_message to report real indices
+    return error
+
+
+def _real_path(parts, index_maps: dict) -> list:
+    """``parts`` with a deduplicated history's index replaced by the snapshot's real index."""
+    parts = list(parts)
+    for prefix, kept in index_maps.items():
+        n = len(prefix)
+        if tuple(parts[:n]) == prefix and len(parts) > n and isinstance(parts[n], int):
+            parts[n] = kept[parts[n]]
+    return parts
