@@ -84,8 +84,11 @@ SAMPLES: dict[str, SampleInfo] = {
 
 
 def sample_data_dir() -> Path:
-    """The repository's ``sample_data/`` folder."""
-    return Path(__file__).resolve().parent.parent / "sample_data"
+    """The folder of the shipped datasets: ``gmmcore/sample_data`` in an installed wheel,
+    the repository's ``sample_data/`` in a checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / "sample_data"
+    return installed if installed.is_dir() else here.parent / "sample_data"
 
 
 def list_samples() -> list[str]:

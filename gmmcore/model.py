@@ -377,12 +377,30 @@ class FittedModel:
     def predict_proba(self, X, tasks=None, *, unknown_task="error") -> np.ndarray:
         """Responsibilities of raw rows, shape (n_samples, K); rows sum to 1. In separate
         mode column ``j`` is the row's task's own component ``j``. See
-        :meth:`log_prob_resp` for ``tasks`` and ``unknown_task``."""
+        :meth:`log_prob_resp` for ``tasks`` and ``unknown_task``.
+
+        A model that predicts on raw data (it has feature names or a standardizer, as a
+        loaded model file does) issues a :class:`gmmcore.data_range.OutOfRangeWarning` when
+        most rows are far from every component (data in other units, or standardized twice):
+        every row would still get a confident label.
+        """
+        self._warn_if_out_of_range(X)
         return np.exp(self.log_prob_resp(X, tasks, unknown_task=unknown_task)[1])
 
     def predict(self, X, tasks=None, *, unknown_task="error") -> np.ndarray:
-        """Most probable component of each raw row, shape (n_samples,)."""
+        """Most probable component of each raw row, shape (n_samples,); warns as
+        :meth:`predict_proba` does."""
+        self._warn_if_out_of_range(X)
         return self.log_prob_resp(X, tasks, unknown_task=unknown_task)[1].argmax(axis=1)
+
+    def _warn_if_out_of_range(self, X) -> None:
+        # Only for models that take raw rows: the estimator's own model (no names, no
+        # standardizer) behaves like scikit-learn's, which does not check the data's range.
+        if self.feature_names is None and self.standardizer is None:
+            return
+        from .data_range import warn_if_out_of_range  # scipy.stats: deferred (start-up time)
+
+        warn_if_out_of_range(self, X, stacklevel=3)
 
     def log_likelihood(self, X, tasks=None) -> float:
         """Total log-likelihood ``sum_i log p(x_i | task_i)`` over the rows of X."""

@@ -36,7 +36,7 @@ class Standardizer:
     def fit(cls, X) -> Standardizer:
         """Learn mean and scale from X of shape (n_samples, n_features); constant columns are
         rejected (they cannot be standardized)."""
-        X = check_X(X)
+        X = check_X(X, allow_constant=False)
         return cls(X.mean(axis=0), X.std(axis=0))
 
     def transform(self, X) -> np.ndarray:

@@ -740,3 +740,28 @@ def test_predict_never_writes_nan_for_rows_far_from_every_component(
         assert "nan" not in out.lower()
     else:
         assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_predict_reads_the_sheet_named_with_sheet(capsys, faithful_model, tmp_path):
+    """predict takes --sheet like fit and select, so a workbook is read the same way."""
+    book = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(book) as xl:
+        pd.DataFrame({"note": ["first sheet has no model columns"]}).to_excel(
+            xl, sheet_name="Notes"
+        )
+        pd.read_csv(FAITHFUL).to_excel(xl, sheet_name="Data", index=False)
+    code, out, _ = run(capsys, "predict", faithful_model, book, "--sheet", "Data")
+    assert code == 0 and len(pd.read_csv(io.StringIO(out))) == 272
+
+
+def test_fit_refuses_more_tasks_than_the_limit(capsys, tmp_path):
+    from gmmcore.io.limits import MAX_TASKS
+
+    data = tmp_path / "ids.csv"
+    frame = pd.read_csv(FAITHFUL)
+    frame["id"] = [f"row {i % (MAX_TASKS + 1)}" for i in range(len(frame))]
+    frame.to_csv(data, index=False)
+    code, _, err = run(
+        capsys, "fit", data, "-k", "2", "--task-column", "id", "-o", tmp_path / "m.json"
+    )
+    assert code == 2 and "distinct values" in err.splitlines()[-1]

@@ -692,8 +692,8 @@ def test_a_long_history_loads_fast_and_a_bad_snapshot_is_named_by_index():
 
 def test_data_on_the_wrong_scale_warns_with_our_category():
     from gmmcore import GaussianMixture
+    from gmmcore.data_range import OutOfRangeWarning, warn_if_out_of_range
     from gmmcore.io import from_json, to_json
-    from gmmcore.io.data_range import OutOfRangeWarning, warn_if_out_of_range
     from gmmcore.preprocessing import Standardizer
 
     _, df = _faithful_doc()
@@ -707,3 +707,26 @@ def test_data_on_the_wrong_scale_warns_with_our_category():
         assert warn_if_out_of_range(model, df) is None  # raw data: the right scale
     with pytest.warns(OutOfRangeWarning, match="standard deviations"):
         warn_if_out_of_range(model, pd.DataFrame(std.transform(df.to_numpy()), columns=df.columns))
+
+
+def test_a_loaded_model_warns_when_predicting_on_data_of_the_wrong_scale():
+    """The API itself warns (not only the CLI and the dashboard): a standardized model given
+    standardized data would label every row with p = 1.0 and say nothing."""
+    import warnings
+
+    from gmmcore import GaussianMixture
+    from gmmcore.data_range import OutOfRangeWarning
+    from gmmcore.io import from_json, to_json
+    from gmmcore.preprocessing import Standardizer
+
+    _, df = _faithful_doc()
+    std = Standardizer.fit(df.to_numpy())
+    Z = std.transform(df.to_numpy())
+    gm = GaussianMixture(2, random_state=0).fit(Z)
+    model = from_json(to_json(gm, feature_names=list(df.columns), standardizer=std, X=df))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.predict(df)  # the right scale: no warning
+        gm.predict(Z)  # the estimator behaves like scikit-learn's: never checks the range
+    with pytest.warns(OutOfRangeWarning, match="give it raw, unscaled columns"):
+        model.predict_proba(pd.DataFrame(Z, columns=df.columns))

@@ -87,7 +87,8 @@ def test_installed_wheel_fits_and_predicts_through_the_console_script(wheel, tmp
     )
     where = _run(
         [python, "-c", "import gmmcore, sys; from gmmcore.io import SCHEMA_PATH; "
-         "import gmmcore.cli; print(gmmcore.__file__); print(SCHEMA_PATH.is_file()); "
+         "import gmmcore.cli; print(gmmcore.__file__); print(SCHEMA_PATH.is_file() and "
+         "len(gmmcore.load_sample('Old Faithful')) == 272); "
          "print(gmmcore.__version__); print('streamlit' in sys.modules, 'plotly' in sys.modules)"],
         cwd=tmp_path,
         env=env,
@@ -107,3 +108,6 @@ def test_installed_wheel_fits_and_predicts_through_the_console_script(wheel, tmp
     assert lines[0].startswith("label") and len(lines) == 273
     usage = subprocess.run([script, "fit"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert usage.returncode == 2 and usage.stderr.startswith("error: ")
+    # The installed command names itself as the user typed it in help and examples.
+    helped = _run([script, "--help"], cwd=tmp_path, env=env).stdout
+    assert helped.startswith("usage: gmmcore ") and "python -m gmmcore" not in helped

@@ -17,7 +17,6 @@ import streamlit as st
 from gmmcore.io.tables import prepare_features
 from gmmcore.mixture import GaussianMixture
 from gmmcore.preprocessing import Standardizer
-from gmmcore.selection import model_grid
 
 from . import state as S
 
@@ -107,7 +106,8 @@ class PreparedDataset:
         return self.X.shape[1]
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+# Bounded by entries and by age (ttl), so results of closed sessions do not stay in memory.
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
 def _prepare(
     token: str, _frame: pd.DataFrame, features: tuple, task_column, label_column, standardize: bool
 ) -> dict:
@@ -158,7 +158,7 @@ def uses_tasks(data: PreparedDataset, settings: dict) -> bool:
     return bool(settings.get("use_tasks")) and data.tasks is not None
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
 def fit_model(data_key: str, _X, _tasks, settings: tuple) -> GaussianMixture:
     """GaussianMixture fitted with ``settings`` (a sorted tuple of items); every restart's
     history is in ``restarts_``."""
@@ -175,30 +175,14 @@ def fit_current(data: PreparedDataset, settings: dict) -> GaussianMixture:
     return fit_model(data.key, data.X, data.tasks, items)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def run_grid(
-    data_key: str, _X, _tasks, k_range: tuple, types: tuple, fit_params: tuple, _progress=None
-) -> pd.DataFrame:
-    """model_grid over K in k_range (inclusive) x types; ``fit_params`` are the sorted items of
-    n_init, tol, reg_covar, max_iter, init_params, random_state."""
-    return model_grid(
-        _X,
-        range(k_range[0], k_range[1] + 1),
-        types,
-        tasks=_tasks,
-        progress=_progress,
-        **dict(fit_params),
-    )
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
 def compare_modes(data_key: str, _X, _tasks, k: int, covariance_type: str):
     from gmmcore.multitask import compare_modes as _compare
 
     return _compare(_X, _tasks, k, covariance_type=covariance_type, random_state=0)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
 def fit_shared(data_key: str, _X, _tasks, k: int, covariance_type: str):
     """The shared-components model on all rows, with compare_modes' settings (seed 0)."""
     from gmmcore.multitask import fit_multitask

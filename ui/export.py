@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from gmmcore import ModelFileError, from_json, to_json
+from gmmcore.data_range import out_of_range_message
 from gmmcore.io.csv_safe import to_safe_csv
-from gmmcore.io.data_range import out_of_range_message
 from gmmcore.io.limits import MAX_MODEL_BYTES, model_size_message
 from gmmcore.io.tables import DEFAULT_MAX_BYTES, TableFileError, read_table
 

@@ -200,7 +200,7 @@ def histogram(snap, data: PreparedDataset, resp):
     )
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
 def _pca(data_key: str, _X, features: tuple) -> Projection:
     # Keyed by the data's content hash: the PCA is the same at every step.
     return pca_projection(_X, 2, features)

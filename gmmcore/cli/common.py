@@ -37,7 +37,15 @@ __all__ = [
     "run_command",
 ]
 
-CLI_PROG = "python -m gmmcore"
+
+def _program_name() -> str:
+    # The installed console script is called `gmmcore`; from a checkout it is run as a module.
+    return (
+        "gmmcore" if Path(sys.argv[0]).name in ("gmmcore", "gmmcore.exe") else ("python -m gmmcore")
+    )
+
+
+CLI_PROG = _program_name()
 
 
 class CliError(ValueError):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import load_model, save_model
+from ..io.limits import check_task_count
 from ..mixture import GaussianMixture
 from ..multitask import fit_multitask
 from ..preprocessing import Standardizer
@@ -34,6 +35,8 @@ def cmd_fit(args) -> int:
         )
     mode = "single" if args.task_column is None else (args.mode or next(iter(MODE_HELP)))
     frame, names, tasks = load_features(args)
+    if tasks is not None:
+        check_task_count(tasks, args.task_column)
     n, k = frame.shape[0], args.components
     if n < k:
         raise CliError(

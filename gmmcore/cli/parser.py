@@ -347,7 +347,14 @@ def _add_predict_command(sub) -> None:
     )
     pred.add_argument("model", metavar="MODEL.json", help="A model file written by 'fit'.")
     pred.add_argument(
-        "data", metavar="DATA.csv", help="CSV/TSV file with the model's columns (read as for fit)."
+        "data",
+        metavar="DATA",
+        help="CSV/TSV, Excel (.xlsx) or Parquet file with the model's columns (read as for fit).",
+    )
+    pred.add_argument(
+        "--sheet",
+        metavar="NAME",
+        help="Excel workbooks: the sheet to read (default: the first sheet).",
     )
     pred.add_argument(
         "--task-column",

@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pandas as pd
 
+from ..data_range import out_of_range_message
 from ..engine.weights import UnknownTaskError
 from ..io import ModelFileError, load_model
 from ..io.csv_safe import escape_frame
-from ..io.data_range import out_of_range_message
 from .common import CLI_PROG, CliError, check_finite, is_numeric, missing_mask, read_data
 
 __all__ = ["cmd_predict"]
@@ -82,7 +82,7 @@ def _unknown_task_message(exc: UnknownTaskError) -> str:
 def cmd_predict(args) -> int:
     """Write labels and probabilities for every row of ``args.data``; returns the exit status."""
     model = _load(args.model)
-    frame = read_data(args.data, for_fitting=False)
+    frame = read_data(args.data, for_fitting=False, sheet=args.sheet)
     available = list(frame.columns)
     missing = [f for f in model.feature_names if f not in available]
     if missing:

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 from scipy.stats import chi2
 
-from ..engine.covariance import get_structure
+from .engine.covariance import get_structure
 
 __all__ = [
     "FAR_SHARE",
