@@ -23,10 +23,6 @@ SAMPLE, UPLOAD, SYNTHETIC = "Sample dataset", "Upload a file", "Synthetic"
 PREVIEW_ROWS = 500
 # The upload's label lists the accepted file types (the widget itself takes any file).
 UPLOAD_TYPES = ", ".join(f".{ext}" for ext in ACCEPTED_EXTENSIONS)
-# Session keys of the upload's sheet picker. They belong in ui/state.py with every other key;
-# they are here only because that file was being changed by another piece of work.
-UPLOAD_SHEET = "upload_sheet"  # selectbox: the workbook's sheet to read
-UPLOAD_SHEETS = "_upload_sheets"  # list of the uploaded workbook's sheets ([] for other files)
 
 
 def intro() -> None:
@@ -94,12 +90,12 @@ def upload_picker() -> None:
         # new dataset on this very run.
         on_change=_parse_upload,
     )
-    sheets = s.get(UPLOAD_SHEETS) or []
+    sheets = s.get(S.UPLOAD_SHEETS) or []
     if s.get(S.UPLOAD) is not None and len(sheets) > 1:
         st.selectbox(
             "Sheet",
             sheets,
-            key=UPLOAD_SHEET,
+            key=S.UPLOAD_SHEET,
             on_change=_load_chosen_sheet,
             help="The workbook's sheets; the data is read from the one chosen here.",
         )
@@ -117,15 +113,15 @@ def _parse_upload() -> None:
         sheets = excel_sheet_names(upload.getvalue(), name=f"'{upload.name}'")
     except TableFileError:  # read_table below says what is wrong with the file
         sheets = []
-    s[UPLOAD_SHEETS] = sheets
-    s[UPLOAD_SHEET] = sheets[0] if sheets else None
+    s[S.UPLOAD_SHEETS] = sheets
+    s[S.UPLOAD_SHEET] = sheets[0] if sheets else None
     _load_upload(upload, None)
 
 
 def _load_chosen_sheet() -> None:
     upload = st.session_state.get(S.UPLOAD)
     if upload is not None:
-        _load_upload(upload, st.session_state[UPLOAD_SHEET])
+        _load_upload(upload, st.session_state[S.UPLOAD_SHEET])
 
 
 def _load_upload(upload, sheet) -> None:

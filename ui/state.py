@@ -33,6 +33,8 @@ LABEL_COLUMN = "label_column"
 STANDARDIZE = "standardize"
 UPLOAD = "upload"
 UPLOAD_ERROR = "upload_error"  # str or None: the last upload's problem
+UPLOAD_SHEET = "upload_sheet"  # selectbox: the workbook's sheet to read
+UPLOAD_SHEETS = "_upload_sheets"  # list of the uploaded workbook's sheets ([] for other files)
 SYN_N, SYN_D, SYN_K, SYN_SEP, SYN_SHAPE, SYN_SEED, SYN_TASKS = (
     "syn_n",
     "syn_d",
