@@ -847,6 +847,50 @@ def test_import_preview_rounds_and_defaults_to_the_task_column():
     np.testing.assert_array_equal(resp, np.round(resp, 6))
 
 
+def _import_penguins(mode, fitted_islands=("Biscoe", "Dream")):
+    """The Export & import page with a penguins model fitted on ``fitted_islands`` only and a
+    data file holding every island."""
+    from gmmcore.datasets import load_sample
+    from gmmcore.io import to_json
+    from gmmcore.multitask import fit_multitask
+
+    frame = load_sample("Palmer penguins").dropna()
+    features = ["bill_length_mm", "flipper_length_mm"]
+    train = frame[frame["island"].isin(fitted_islands)]
+    X, tasks = train[features].to_numpy(), train["island"].to_numpy()
+    model = fit_multitask(X, tasks, 2, mode=mode)
+    text = to_json(model, feature_names=features, X=X, tasks=tasks)
+    at = _page(_app(), "pages/4_export.py")
+    at.file_uploader(key="model_upload").set_value(("m.json", text.encode(), "application/json"))
+    at.file_uploader(key="predict_upload").set_value(
+        ("d.csv", frame.to_csv(index=False).encode(), "text/csv")
+    ).run()
+    assert not at.exception, at.exception
+    return at, frame
+
+
+def test_import_unseen_task_error_speaks_ui_and_the_pooled_checkbox_predicts():
+    """A shared model meets a task it was not fitted on: the error names the task and the
+    checkbox (not a Python argument), and ticking it predicts every row."""
+    at, frame = _import_penguins("shared")
+    errors = _errors(at)
+    assert len(errors) == 1
+    assert "'Torgersen'" in errors[0] and "Use the pooled weights for unseen tasks" in errors[0]
+    assert "unknown_task" not in errors[0] and "=" not in errors[0]
+    at.checkbox(key="predict_pool_unseen").check().run()
+    assert not at.exception and not _errors(at)
+    out = at.dataframe[-1].value
+    assert len(out) == len(frame) and "Torgersen" in set(out["island"])
+
+
+def test_import_unseen_task_in_a_separate_model_offers_no_checkbox():
+    at, _ = _import_penguins("separate")
+    errors = _errors(at)
+    assert len(errors) == 1 and "'Torgersen'" in errors[0]
+    assert "separate mixture per task" in errors[0] and "unknown_task" not in errors[0]
+    assert not [c for c in at.checkbox if c.key == "predict_pool_unseen"]
+
+
 # -- uploads: Excel, Parquet, refused formats, awkward CSVs ------------------------------------
 
 

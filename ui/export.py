@@ -8,7 +8,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from gmmcore import ModelFileError, from_json, to_json
+from gmmcore import ModelFileError, UnknownTaskError, from_json, to_json
 from gmmcore.data_range import out_of_range_message
 from gmmcore.io.csv_safe import to_safe_csv
 from gmmcore.io.limits import MAX_MODEL_BYTES, model_size_message
@@ -195,8 +195,8 @@ def parsed_model(data: bytes):
 # (any click) redrew them by predicting again, minutes for K = 10,000. Bounds: 4 entries, 30
 # minutes; each is the table plus K columns.
 @st.cache_data(max_entries=4, ttl=1800, show_spinner="Predicting…")
-def _predict(model_digest: str, table_digest: str, task_col, _fitted, _frame):
-    out, n_dropped = R.predict_table(_fitted, _frame, task_col)
+def _predict(model_digest: str, table_digest: str, task_col, pool_unseen: bool, _fitted, _frame):
+    out, n_dropped = R.predict_table(_fitted, _frame, task_col, pool_unseen=pool_unseen)
     used = out[list(_fitted.feature_names)]
     return out, n_dropped, out_of_range_message(_fitted, used) if len(used) else None
 
@@ -215,6 +215,30 @@ def loaded_table(csv_file) -> pd.DataFrame | None:
     return frame
 
 
+def unknown_task_message(exc: UnknownTaskError, task_col) -> str:
+    """gmmcore's UnknownTaskError in the page's own terms (its message names a Python
+    argument, ``unknown_task='pooled'``, that nobody can pass here)."""
+    unseen = ", ".join(f"'{t}'" for t in exc.unseen[:10]) + (
+        f" and {len(exc.unseen) - 10} more" if len(exc.unseen) > 10 else ""
+    )
+    known = ", ".join(f"'{t}'" for t in exc.known)
+    head = (
+        f"Column '{task_col}' has rows of task(s) {unseen} that the model was not fitted on "
+        f"(it knows {known})."
+    )
+    if exc.can_pool:
+        return (
+            f"{head} Tick **Use the pooled weights for unseen tasks** above to predict them "
+            "with the shared components' overall weights, or choose the task column whose "
+            "values are the model's tasks."
+        )
+    return (
+        f"{head} This model fits a separate mixture per task, so there is nothing to predict "
+        "an unseen task with: choose the task column whose values are the model's tasks, "
+        "remove those rows from the file, or fit a shared model (Tasks page) instead."
+    )
+
+
 def predictions(fitted, frame: pd.DataFrame, model_digest: str) -> None:
     """The loaded model's predictions on ``frame`` (asking for the task column of a multi-task
     model), previewed and offered as CSV."""
@@ -231,8 +255,23 @@ def predictions(fitted, frame: pd.DataFrame, model_digest: str) -> None:
         if st.session_state.get(S.PREDICT_TASK_COLUMN) not in options:
             st.session_state[S.PREDICT_TASK_COLUMN] = best
         task_col = st.selectbox("Task column", options, key=S.PREDICT_TASK_COLUMN)
+    pool = False
+    if fitted.tasks and fitted.mode == "shared":
+        pool = st.checkbox(
+            "Use the pooled weights for unseen tasks",
+            key=S.PREDICT_POOL_UNSEEN,
+            persist_state="session",
+            help="Rows whose task the model was not fitted on are predicted with the "
+            "components' weights over all fitted tasks (the model's components are shared, "
+            "only the weights are per task).",
+        )
     try:
-        out, n_dropped, far = _predict(model_digest, content_hash(frame), task_col, fitted, frame)
+        out, n_dropped, far = _predict(
+            model_digest, content_hash(frame), task_col, bool(pool), fitted, frame
+        )
+    except UnknownTaskError as exc:
+        st.error(unknown_task_message(exc, task_col))
+        return
     except ValueError as exc:
         st.error(f"Cannot predict on this file: {exc}")
         return

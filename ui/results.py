@@ -25,10 +25,15 @@ def row_results(model, data: PreparedDataset, use_tasks: bool) -> pd.DataFrame:
     return _with_resp(base, resp)
 
 
-def predict_table(fitted, frame: pd.DataFrame, task_column=None) -> tuple[pd.DataFrame, int]:
+def predict_table(
+    fitted, frame: pd.DataFrame, task_column=None, *, pool_unseen: bool = False
+) -> tuple[pd.DataFrame, int]:
     """Predictions of a loaded model on a raw frame; rows missing a feature are left out.
+    With ``pool_unseen``, rows of tasks a shared model was not fitted on get its pooled
+    weights.
 
-    Returns (table, number of rows left out). Raises ValueError when columns are missing.
+    Returns (table, number of rows left out). Raises ValueError when columns are missing, and
+    gmmcore's UnknownTaskError for rows of unseen tasks without ``pool_unseen``.
     """
     missing = [f for f in fitted.feature_names if f not in frame.columns]
     if missing:
@@ -40,5 +45,7 @@ def predict_table(fitted, frame: pd.DataFrame, task_column=None) -> tuple[pd.Dat
     complete = frame[used].notna().all(axis=1)
     kept = frame[complete]
     tasks = kept[task_column].astype(str).to_numpy() if task_column else None
-    resp = fitted.predict_proba(kept[fitted.feature_names], tasks)
+    resp = fitted.predict_proba(
+        kept[fitted.feature_names], tasks, unknown_task="pooled" if pool_unseen else "error"
+    )
     return _with_resp(kept, resp), int((~complete).sum())

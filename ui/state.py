@@ -117,6 +117,7 @@ INCLUDE_HISTORY = "include_history"
 MODEL_UPLOAD = "model_upload"
 PREDICT_UPLOAD = "predict_upload"
 PREDICT_TASK_COLUMN = "predict_task_column"
+PREDICT_POOL_UNSEEN = "predict_pool_unseen"  # checkbox: unseen tasks get the pooled weights
 DOWNLOAD_MODEL = "download_model"
 DOWNLOAD_LABELS = "download_labels"
 LABELS_PREVIEW = "labels_preview"
@@ -173,6 +174,7 @@ DEFAULTS = {
     GRID_RESULT: None,
     GRID_CELL: None,
     INCLUDE_HISTORY: False,
+    PREDICT_POOL_UNSEEN: False,
     TASKS_K: 3,
     TASKS_TYPE: "full",
     TASKS_RESULT: None,
