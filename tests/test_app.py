@@ -1064,3 +1064,63 @@ def test_tasks_page_refuses_a_task_column_with_too_many_values():
     assert not at.exception
     _page(at, "pages/5_tasks.py")
     assert any(f"more than the {MAX_TASKS} tasks" in e for e in _errors(at))
+
+
+# -- issue 12: stable component identity --------------------------------------------------------
+
+
+def _mean_colours(at):
+    """{colour: (x, y)} of the components' means on the explorer's scatter."""
+    fig = _chart(at, "em_scatter")
+    return {
+        t["marker"]["color"]: (float(_arr(t["x"])[0]), float(_arr(t["y"])[0]))
+        for t in fig["data"]
+        if (t.get("meta") or {}).get("role") == "mean"
+    }
+
+
+def _close(a, b, tol):
+    return abs(a[0] - b[0]) < tol[0] and abs(a[1] - b[1]) < tol[1]
+
+
+def test_restarts_colour_the_same_cluster_the_same():
+    """Every restart's final components take the colour of the best restart's component they
+    match, whatever order EM numbered them in."""
+    at = _page(_app(), "pages/2_explorer.py")
+    at.selectbox(key="init").set_value("random")
+    at.number_input(key="n_init").set_value(4)
+    _button(at, "Run EM").click().run()
+    at.button(key="step_last").click().run()
+    best = _mean_colours(at)
+    for r in range(4):
+        at.selectbox(key="restart").set_value(r).run()
+        if not at.button(key="step_last").disabled:
+            at.button(key="step_last").click().run()
+        shown = _mean_colours(at)
+        assert set(shown) == set(best)
+        for colour, xy in shown.items():
+            assert _close(xy, best[colour], (0.3, 3.0)), (r, colour, xy, best[colour])
+    assert not at.exception
+
+
+def test_changing_k_keeps_the_colours_of_the_clusters_that_stay_and_the_link_keeps_them():
+    at = _page(_app(), "pages/2_explorer.py")
+    _button(at, "Run EM").click().run()
+    at.button(key="step_last").click().run()
+    two = _mean_colours(at)
+    at.number_input(key="k").set_value(3)
+    _button(at, "Run EM").click().run()
+    at.button(key="step_last").click().run()
+    three = _mean_colours(at)
+    kept = 0
+    for colour, xy in two.items():
+        nearest = min(
+            three.items(), key=lambda kv: (kv[1][0] - xy[0]) ** 2 + ((kv[1][1] - xy[1]) / 10) ** 2
+        )
+        kept += nearest[0] == colour
+    assert kept == 2, (two, three)
+    # The link carries the matched colours (cs) when they are not 0, 1, 2: a fresh session
+    # opened on it draws the same colours at the same places.
+    link = {k: at.query_params[k] for k in at.query_params}
+    fresh = _from_link(link)
+    assert _mean_colours(fresh) == three

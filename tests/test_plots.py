@@ -376,3 +376,57 @@ def test_bishop_start_gives_the_textbook_sequence(faithful):
     # By L = 20: one component on the short eruptions (lower left), one on the long ones.
     lower = means[20][np.argmin(means[20][:, 0])]
     assert lower[0] < -1.0 and lower[1] < -1.0
+
+
+# -- stable component identity (issue 12) -----------------------------------------------------
+
+
+def test_match_components_undoes_a_permutation():
+    from gmmcore.viz.identity import match_components
+
+    ref = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+    perm = [2, 0, 1]
+    slots = match_components(ref, ref[perm] + 0.1)
+    assert slots.tolist() == perm  # component j sits where reference component perm[j] was
+
+
+def test_match_components_keeps_the_reference_slots_across_k():
+    from gmmcore.viz.identity import match_components
+
+    ref, ref_slots = np.array([[0.0, 0.0], [5.0, 5.0]]), [3, 1]
+    more = match_components(ref, [[9.0, 9.0], [5.2, 5.0], [0.1, 0.0]], ref_slots)
+    assert more.tolist() == [0, 1, 3]  # the new component takes the lowest free slot
+    fewer = match_components(ref, [[4.9, 5.1]], ref_slots)
+    assert fewer.tolist() == [1]
+
+
+def test_match_components_uses_the_scale_and_survives_nan():
+    from gmmcore.viz.identity import match_components
+
+    ref = np.array([[0.0, 0.0], [1.0, 1000.0]])
+    # Unscaled, the second feature decides; per unit of spread, the first one does.
+    new = np.array([[1.0, 0.0], [0.0, 1000.0]])
+    assert match_components(ref, new).tolist() == [0, 1]
+    assert match_components(ref, new, scale=[0.1, 10000.0]).tolist() == [1, 0]
+    slots = match_components(ref, [[np.nan, np.nan], [1.0, 1000.0]])
+    assert sorted(slots.tolist()) == [0, 1] and slots[1] == 1
+
+
+def test_valid_slots():
+    from gmmcore.viz.identity import valid_slots
+
+    assert valid_slots([2, 0, 1], 3)
+    assert not valid_slots([0, 0, 1], 3) and not valid_slots([0, 1], 3)
+    assert not valid_slots([0, -1], 2) and not valid_slots(["a", "b"], 2)
+
+
+def test_slots_colour_the_components_and_the_points():
+    means = np.array([[0.0, 0.0], [3.0, 3.0]])
+    covs = np.stack([np.eye(2)] * 2)
+    resp = np.array([[1.0, 0.0], [0.0, 1.0]])
+    fig = P.em_scatter(np.zeros((2, 2)), resp, means=means, covariances=covs, slots=[4, 2])
+    colors = {t.meta["component"]: t.marker.color for t in _role(fig, "mean")}
+    assert colors == {0: P.component_color(4), 1: P.component_color(2)}
+    assert list(fig.data[0].marker.color) == [P.component_color(4), P.component_color(2)]
+    heat = P.task_weights_heatmap(np.array([[0.5, 0.5]]), ["a"], slots=[4, 2])
+    assert P.component_color(4) in heat.layout.xaxis.ticktext[0]

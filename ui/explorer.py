@@ -15,7 +15,7 @@ from gmmcore.viz.plots import axis_ranges, em_scatter
 from . import state as S
 from .data import PreparedDataset, uses_tasks
 from .formulas import formula_panel
-from .history import StepperRun
+from .history import StepperRun, component_slots
 from .scatter import PCA, axis_labels, data_panel, projection
 from .widgets import cov_help, cov_label, covariance_choices, share_panel
 
@@ -173,10 +173,13 @@ def restarts_panel(model, data: PreparedDataset | None = None) -> list:
     return restarts[s[S.RESTART]].history
 
 
-def stepper_run(data: PreparedDataset, history) -> StepperRun:
-    """What the stepper shows: ``history`` on ``data``, with the tasks the applied fit used."""
-    shared = uses_tasks(data, st.session_state[S.FIT_SETTINGS])
-    return StepperRun(data, history, data.tasks if shared else None)
+def stepper_run(data: PreparedDataset, history, model=None) -> StepperRun:
+    """What the stepper shows: ``history`` on ``data``, with the tasks the applied fit used
+    and (given the ``model``) its components' colour slots, matched to the fit shown before."""
+    s = st.session_state
+    shared = uses_tasks(data, s[S.FIT_SETTINGS])
+    slots = None if model is None else component_slots(model, s[S.RESTART], data)
+    return StepperRun(data, history, data.tasks if shared else None, slots)
 
 
 def stepper(run: StepperRun) -> None:
@@ -204,7 +207,7 @@ def _stepper_fragment(run: StepperRun) -> None:
         data_panel(run, step, resp)
     with right:
         log_likelihood_panel(run.history, step)
-        parameter_panel(snap, run.data)
+        parameter_panel(snap, run.data, run.slots)
     formula_panel(run, step)
     agreement_panel(run, resp)
     S.sync_url()
@@ -333,7 +336,7 @@ def log_likelihood_panel(history, step: int) -> None:
         st.info(line)
 
 
-def parameter_panel(snap, data: PreparedDataset) -> None:
+def parameter_panel(snap, data: PreparedDataset, slots=None) -> None:
     """Weights, means and standard deviations at this step; per-task weights when the fit
     shares its components across tasks."""
     st.markdown("**Parameters at this step**")
@@ -348,7 +351,9 @@ def parameter_panel(snap, data: PreparedDataset) -> None:
             f"vector per value of '{data.task_column}')"
         )
         st.plotly_chart(
-            task_weights_heatmap(snap.weights, snap.tasks, task_title=str(data.task_column)),
+            task_weights_heatmap(
+                snap.weights, snap.tasks, task_title=str(data.task_column), slots=slots
+            ),
             key=S.EM_TASK_WEIGHTS,
         )
 
@@ -520,6 +525,7 @@ def compare_panel(run: StepperRun) -> None:
             y_range=y_range,
             sd_levels=(1,),
             webgl=data.n_samples > 2000,
+            slots=run.slots,
         )
         fig.update_layout(height=340, showlegend=False, margin=dict(l=50, r=5, t=40, b=45))
         col.plotly_chart(fig, key=f"{S.EM_COMPARE}_{L}")

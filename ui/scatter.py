@@ -31,7 +31,7 @@ def data_panel(run: StepperRun, step: int, resp) -> None:
     data = run.data
     snap = run.history[step]
     if data.n_features == 1:
-        st.plotly_chart(histogram(snap, data, resp), key=S.EM_HISTOGRAM)
+        st.plotly_chart(histogram(snap, data, resp, run.slots), key=S.EM_HISTOGRAM)
     else:
         view = view_picker(data.n_features)
         idx = sampled_rows(data.n_samples)
@@ -136,6 +136,7 @@ def scatter(run: StepperRun, step: int, idx, resp_sub, view: str, color_by: str)
         groups=data.tasks[idx] if color_by == COLOR_BY_TASK else None,
         group_title=str(data.task_column),
         group_names=task_names(data.tasks) if data.tasks is not None else None,
+        slots=run.slots,
     )
     st.plotly_chart(fig, key=S.EM_SCATTER)
     if view == PCA:
@@ -164,6 +165,7 @@ def scatter_matrix(run: StepperRun, step: int, idx, resp_sub):
         means=snap.means[:, :d],
         covariances=explain.covariance_stack(snap)[:, :d, :d],
         weights=explain.task_weights(snap, run.row_tasks),
+        slots=run.slots,
     )
 
 
@@ -186,7 +188,7 @@ def axis_pickers(features) -> None:
     )
 
 
-def histogram(snap, data: PreparedDataset, resp):
+def histogram(snap, data: PreparedDataset, resp, slots=None):
     """One feature: the histogram of the points with each weighted component density."""
     X = data.X
     cov = explain.covariance_stack(snap)
@@ -197,6 +199,7 @@ def histogram(snap, data: PreparedDataset, resp):
         variances=cov[:, 0, 0],
         resp=None if resp is None or X.shape[0] > _HISTOGRAM_MAX_SPLIT else resp,
         axis_label=data.features[0],
+        slots=slots,
     )
 
 

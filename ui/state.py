@@ -23,6 +23,8 @@ URL_STEP = "_url_step"  # the step from a shared link, applied once the fit exis
 UPLOAD_SEEN = "_upload_seen"  # file_id of the last upload parsed (parse each file once)
 GOTO_EXPLORER = "_goto_explorer"  # set by an "open in the explorer" callback, popped by the page
 APP_RAN = "_app_ran"  # True once app.py has run in this session (see run_through_app)
+COLOR_ANCHOR = "_color_anchor"  # dict: the last fit's best means and colour slots (ui.history)
+URL_SLOTS = "_url_slots"  # the colour slots from a shared link, applied once the fit exists
 
 # -- data page -------------------------------------------------------------------------------
 DATA_SOURCE = "data_source"  # radio: "Sample dataset" | "Upload a file" | "Synthetic"
@@ -520,6 +522,8 @@ def init() -> None:
     s[FIT_SETTINGS] = fit_settings_from_widgets()
     _read_views(params)
     s[URL_STEP] = _int_param(params, "step", 0, 10**6)  # applied once the fit exists
+    slots = params.get("cs", "").split(",")
+    s[URL_SLOTS] = [int(v) for v in slots] if all(v.isdigit() for v in slots) else None
     s[INITIALIZED] = True
 
 
@@ -561,6 +565,9 @@ def url_params() -> dict[str, str]:
             want["sp"] = _number(s.get(MANUAL_SPREAD, 1.0))
     if s.get(RESTART) is not None:
         want["restart"] = str(s[RESTART])
+    slots = colour_slots_param()
+    if slots:
+        want["cs"] = slots
     pending = s.get(URL_STEP)
     want["step"] = str(pending if pending is not None else s.get(STEP, 0))
     for name, key, kind, _, _ in _SIMPLE_PARAMS:
@@ -574,6 +581,34 @@ def url_params() -> dict[str, str]:
     want["gt"] = ",".join(s.get(GRID_TYPES) or [])
     want["steps"] = ",".join(str(int(v)) for v in s.get(COMPARE_STEPS) or [])
     return want
+
+
+def colour_view() -> tuple:
+    """What a colour anchor belongs to besides the fit: the dataset, its columns and scaling."""
+    s = st.session_state
+    return (
+        (s.get(DATASET) or {}).get("name"),
+        tuple(s.get(FEATURES) or ()),
+        bool(s.get(STANDARDIZE)),
+    )
+
+
+def colour_slots_param() -> str | None:
+    """The link's ``cs``: the colour slots of the applied fit's components when they are not
+    0, 1, ... (matched to an earlier fit, see ui.history.component_slots), else None."""
+    s = st.session_state
+    if s.get(URL_SLOTS) is not None:  # a link's slots, not applied yet: pass them on
+        slots = list(s[URL_SLOTS])
+    else:
+        anchor = s.get(COLOR_ANCHOR)
+        if (
+            not anchor
+            or anchor["settings"] != s.get(FIT_SETTINGS)
+            or anchor["view"] != colour_view()
+        ):
+            return None
+        slots = [int(v) for v in anchor["slots"]]
+    return None if slots == list(range(len(slots))) else ",".join(map(str, slots))
 
 
 def share_url() -> str:

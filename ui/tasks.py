@@ -13,6 +13,7 @@ from gmmcore.viz import mode_comparison_figure, task_weights_heatmap
 
 from . import data as D
 from . import state as S
+from .history import slots_for_means
 from .widgets import cov_label, covariance_choices
 
 
@@ -125,7 +126,11 @@ def shared_weights_panel(data: D.PreparedDataset, request: TasksRequest) -> None
     weights = shared.task_weights()
     st.plotly_chart(
         task_weights_heatmap(
-            weights.to_numpy(), list(weights.index), task_title=str(data.task_column)
+            weights.to_numpy(),
+            list(weights.index),
+            task_title=str(data.task_column),
+            # The explorer's colours when it shows this same fit (its link opens it there).
+            slots=slots_for_means(shared.mixture.means_),
         ),
         key=S.TASKS_HEATMAP,
     )

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .colors import MODE_COLORS, component_color
+from .colors import MODE_COLORS, component_color, slot_list
 
 __all__ = [
     "criteria_figure",
@@ -371,12 +371,18 @@ def mode_comparison_figure(table: pd.DataFrame, *, title: str | None = None) -> 
 
 
 def task_weights_heatmap(
-    weights, tasks: Sequence[str], *, title: str | None = None, task_title: str = "task"
+    weights,
+    tasks: Sequence[str],
+    *,
+    title: str | None = None,
+    task_title: str = "task",
+    slots=None,
 ) -> go.Figure:
     """Task x component mixing weights as a heatmap, each cell labelled with its weight.
 
     weights : array of shape (n_tasks, K), rows summing to 1
     tasks : the n_tasks task names, in the row order of ``weights``
+    slots : (K,), optional; each component's colour slot (see :mod:`gmmcore.viz.identity`)
     """
     w = np.asarray(weights, dtype=np.float64)
     k = w.shape[1]
@@ -401,8 +407,8 @@ def task_weights_heatmap(
         tickvals=cols,
         side="top",
         ticktext=[
-            f"<span style='color:{component_color(j)}'><b>component {j}</b></span>"
-            for j in range(k)
+            f"<span style='color:{component_color(s)}'><b>component {j}</b></span>"
+            for j, s in enumerate(slot_list(slots, k))
         ],
     )
     fig.update_yaxes(title_text=task_title, autorange="reversed")

@@ -1,5 +1,7 @@
-"""Colours of the figures: component k always gets ``PALETTE[k]``, task t ``TASK_PALETTE[t]``,
-and a point is the blend of its components' colours by its responsibilities."""
+"""Colours of the figures: a component in colour slot s gets ``PALETTE[s]`` (component k is in
+slot k unless :mod:`gmmcore.viz.identity` matched it to another fit's cluster), task t
+``TASK_PALETTE[t]``, and a point is the blend of its components' colours by its
+responsibilities."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ __all__ = [
     "PALETTE",
     "TASK_PALETTE",
     "blend_colors",
+    "blend_rgb",
     "component_color",
+    "slot_list",
     "task_color",
 ]
 
@@ -65,15 +69,27 @@ def task_color(t: int) -> str:
     return f"rgb({r},{g},{b})"
 
 
-def _palette(k: int) -> np.ndarray:
-    return np.array([PALETTE[j % len(PALETTE)] for j in range(k)], dtype=np.float64)
+def slot_list(slots, k: int) -> list[int]:
+    """The colour slot of each of ``k`` components: ``slots`` (see
+    :mod:`gmmcore.viz.identity`), or component j in slot j."""
+    return list(range(k)) if slots is None else [int(s) for s in slots]
 
 
-def blend_colors(resp) -> list[str]:
+def _palette(k: int, slots=None) -> np.ndarray:
+    return np.array([PALETTE[s % len(PALETTE)] for s in slot_list(slots, k)], dtype=np.float64)
+
+
+def blend_rgb(resp, slots=None) -> np.ndarray:
+    """One RGB triple (0-255 integers) per point: the responsibility-weighted mix of the
+    component colours, shape (n_samples, 3)."""
+    resp = np.asarray(resp, dtype=np.float64)
+    return np.clip(np.rint(resp @ _palette(resp.shape[1], slots)), 0, 255).astype(np.uint8)
+
+
+def blend_colors(resp, slots=None) -> list[str]:
     """One colour per point: the responsibility-weighted mix of the component colours.
 
     resp : array of shape (n_samples, K), rows summing to 1
+    slots : colour slot of each component (default: component j in slot j)
     """
-    resp = np.asarray(resp, dtype=np.float64)
-    rgb = np.clip(np.rint(resp @ _palette(resp.shape[1])), 0, 255).astype(int)
-    return [f"rgb({r},{g},{b})" for r, g, b in rgb]
+    return [f"rgb({r},{g},{b})" for r, g, b in blend_rgb(resp, slots).tolist()]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .colors import GREY, blend_colors, component_color
+from .colors import GREY, blend_colors, component_color, slot_list
 from .plots import _DASH, _normal_pdf, axis_ranges, ellipse_points
 
 __all__ = ["scatter_matrix_figure"]
@@ -34,6 +34,7 @@ def scatter_matrix_figure(
     sd_levels: Sequence[int] = (1, 2),
     webgl: bool = True,
     margin: float = 0.08,
+    slots=None,
 ) -> go.Figure:
     """Every pair of features with the mixture drawn in it.
 
@@ -45,6 +46,7 @@ def scatter_matrix_figure(
 
     X : array of shape (n, D); resp : (n, K) or None
     means : (K, D); covariances : (K, D, D) full matrices; weights : (K,)
+    slots : (K,), optional; each component's colour slot (see :mod:`gmmcore.viz.identity`)
     """
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
@@ -55,7 +57,8 @@ def scatter_matrix_figure(
         covariances = np.asarray(covariances, dtype=np.float64)
         k = means.shape[0]
         weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, np.float64)
-    colors = blend_colors(resp) if resp is not None else "rgb({},{},{})".format(*GREY)
+    slots = slot_list(slots, means.shape[0] if has_mix else (0 if resp is None else resp.shape[1]))
+    colors = blend_colors(resp, slots) if resp is not None else "rgb({},{},{})".format(*GREY)
     ranges = [axis_ranges(X[:, [j, j]], margin)[0] for j in range(d)]
     dom = _panel_domains(d)
     traces, layout, annotations = [], {}, []
@@ -80,7 +83,9 @@ def scatter_matrix_figure(
                     yaxis["title"] = dict(text=names[r])
             layout["yaxis" if i == 1 else f"yaxis{i}"] = yaxis
             if r == c:
-                traces.extend(_diagonal_traces(X[:, r], xa, ya, means, covariances, weights, r))
+                traces.extend(
+                    _diagonal_traces(X[:, r], xa, ya, means, covariances, weights, r, slots)
+                )
                 annotations.append(
                     dict(
                         text=f"<b>{names[r]}</b>",
@@ -110,7 +115,7 @@ def scatter_matrix_figure(
             )
             if has_mix:
                 traces.extend(
-                    _panel_components(means, covariances, r, c, xa, ya, sd_levels, i == 2)
+                    _panel_components(means, covariances, r, c, xa, ya, sd_levels, i == 2, slots)
                 )
     layout.update(
         title=dict(text=title) if title else None,
@@ -126,11 +131,11 @@ def scatter_matrix_figure(
     )
 
 
-def _panel_components(means, covariances, r, c, xa, ya, sd_levels, legend) -> list[dict]:
+def _panel_components(means, covariances, r, c, xa, ya, sd_levels, legend, slots) -> list[dict]:
     """Each component's ellipses and mean on features (c, r) of one panel."""
     out = []
     for j in range(means.shape[0]):
-        color = component_color(j)
+        color = component_color(slots[j])
         mean = means[j, [c, r]]
         cov = covariances[j][np.ix_([c, r], [c, r])]
         for s in sd_levels:
@@ -168,7 +173,7 @@ def _panel_components(means, covariances, r, c, xa, ya, sd_levels, legend) -> li
     return out
 
 
-def _diagonal_traces(x, xa, ya, means, covariances, weights, r) -> list[dict]:
+def _diagonal_traces(x, xa, ya, means, covariances, weights, r, slots) -> list[dict]:
     """Feature ``r``'s histogram with each component's weighted marginal density."""
     out = [
         dict(
@@ -201,7 +206,7 @@ def _diagonal_traces(x, xa, ya, means, covariances, weights, r) -> list[dict]:
                 xaxis=xa,
                 yaxis=ya,
                 mode="lines",
-                line=dict(color=component_color(j), width=2),
+                line=dict(color=component_color(slots[j]), width=2),
                 hoverinfo="skip",
                 showlegend=False,
                 meta={"role": "component_density", "component": j, "feature": r},

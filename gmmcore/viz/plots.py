@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .colors import GREY, blend_colors, component_color, task_color
+from .colors import GREY, blend_colors, component_color, slot_list, task_color
 
 __all__ = [
     "SD_LEVELS",
@@ -105,6 +105,7 @@ def em_scatter(
     groups=None,
     group_title: str = "task",
     group_names: Sequence[str] | None = None,
+    slots=None,
 ) -> go.Figure:
     """The EM scatter: points coloured by responsibilities, component ellipses, means.
 
@@ -127,12 +128,15 @@ def em_scatter(
         task, one legend entry per group) instead of by responsibilities
     group_names : every group name in a fixed order, optional; fixes each group's colour so
         it does not change when some groups are filtered out
+    slots : array of shape (K,), optional; each component's colour slot (see
+        :mod:`gmmcore.viz.identity`), default component j in slot j
     """
     points = np.asarray(points, dtype=np.float64)
     means = np.asarray(means, dtype=np.float64)
     covariances = np.asarray(covariances, dtype=np.float64)
     k = means.shape[0]
     n = points.shape[0]
+    slots = slot_list(slots, k)
     if webgl is None:
         webgl = n > 2000
     # Every trace is a plain dict built from known-good values, and the figure is assembled once
@@ -148,7 +152,7 @@ def em_scatter(
         ) + "x=%{x:.4g}, y=%{y:.4g}<br>no responsibilities yet<extra></extra>"
     else:
         resp = np.asarray(resp, dtype=np.float64)
-        colors = blend_colors(resp)
+        colors = blend_colors(resp, slots)
         # float32 halves what goes to the browser; the hover shows 3 decimals anyway.
         custom = (resp if row_ids is None else np.column_stack([np.asarray(row_ids), resp])).astype(
             np.float32
@@ -212,10 +216,11 @@ def em_scatter(
                 np.asarray(prev_covariances, dtype=np.float64),
                 sd_levels,
                 ellipse_resolution,
+                slots,
             )
         )
     for j in range(k):
-        color = component_color(j)
+        color = component_color(slots[j])
         for s in sd_levels:
             e = ellipse_points(means[j], covariances[j], s, ellipse_resolution)
             traces.append(
@@ -253,7 +258,7 @@ def em_scatter(
             x_range, y_range = axis_ranges(np.vstack([points, means, prev_means]))
         spans = np.array([x_range[1] - x_range[0], y_range[1] - y_range[0]])
         for j in range(k):
-            annotations.append(_move_arrow(prev_means[j], means[j], spans, j))
+            annotations.append(_move_arrow(prev_means[j], means[j], spans, j, slots[j]))
             traces.append(
                 dict(
                     type="scatter",
@@ -261,7 +266,7 @@ def em_scatter(
                     y=[prev_means[j, 1]],
                     mode="markers",
                     showlegend=False,
-                    marker=dict(symbol="circle-open", size=9, color=component_color(j)),
+                    marker=dict(symbol="circle-open", size=9, color=component_color(slots[j])),
                     hovertemplate=f"previous mean of component {j}<extra></extra>",
                     meta={"role": "previous_mean", "component": j},
                 )
@@ -290,7 +295,7 @@ def _axis(label: str, fixed) -> dict:
     return axis
 
 
-def _ghost_traces(prev_means, prev_covariances, sd_levels, resolution) -> list[dict]:
+def _ghost_traces(prev_means, prev_covariances, sd_levels, resolution, slots) -> list[dict]:
     """The ellipses before an M step, faint and thin, so the step's change is visible."""
     traces = [
         dict(
@@ -314,7 +319,7 @@ def _ghost_traces(prev_means, prev_covariances, sd_levels, resolution) -> list[d
                     y=e[:, 1],
                     mode="lines",
                     showlegend=False,
-                    line=dict(color=component_color(j, alpha=0.35), width=1.2),
+                    line=dict(color=component_color(slots[j], alpha=0.35), width=1.2),
                     hoverinfo="skip",
                     meta={"role": "ghost", "component": j, "n_sd": s},
                 )
@@ -322,7 +327,7 @@ def _ghost_traces(prev_means, prev_covariances, sd_levels, resolution) -> list[d
     return traces
 
 
-def _move_arrow(old, new, spans, j: int) -> dict:
+def _move_arrow(old, new, spans, j: int, slot: int) -> dict:
     """The annotation arrow of component ``j``'s mean from ``old`` to ``new``: to scale, or
     ``_MIN_ARROW_PX`` long in the direction of the move when that would be too short to see."""
     delta = new - old
@@ -337,7 +342,7 @@ def _move_arrow(old, new, spans, j: int) -> dict:
         arrowhead=3,
         arrowsize=1.2,
         arrowwidth=2.5,
-        arrowcolor=component_color(j),
+        arrowcolor=component_color(slot),
         standoff=_ARROW_STANDOFF,
         text="",
         hovertext=f"component {j}: the mean moved by {float(np.hypot(*delta)):.3g}",
@@ -371,11 +376,13 @@ def histogram_figure(
     axis_label: str = "x",
     title: str | None = None,
     n_bins: int | None = None,
+    slots=None,
 ) -> go.Figure:
     """One feature: density histogram, each component's weighted density and the mixture.
 
     weights, means, variances : arrays of shape (K,)
     resp : (n, K), optional; adds a rug of points coloured by responsibility
+    slots : (K,), optional; each component's colour slot (see :mod:`gmmcore.viz.identity`)
     """
     x = np.asarray(x, dtype=np.float64).ravel()
     weights = np.asarray(weights, dtype=np.float64)
@@ -384,6 +391,7 @@ def histogram_figure(
     lo, hi = x.min(), x.max()
     pad = 0.1 * (hi - lo if hi > lo else 1.0)
     grid = np.linspace(lo - pad, hi + pad, 400)
+    slots = slot_list(slots, weights.size)
     fig = go.Figure()
     fig.add_trace(
         go.Histogram(
@@ -403,7 +411,7 @@ def histogram_figure(
                 x=grid,
                 y=dens,
                 mode="lines",
-                line=dict(color=component_color(j)),
+                line=dict(color=component_color(slots[j])),
                 name=f"component {j} × weight {weights[j]:.2f}",
                 meta={"role": "component_density", "component": j},
             )
@@ -425,7 +433,7 @@ def histogram_figure(
                 y=np.zeros_like(x),
                 mode="markers",
                 name="points",
-                marker=dict(symbol="line-ns-open", size=12, color=blend_colors(resp)),
+                marker=dict(symbol="line-ns-open", size=12, color=blend_colors(resp, slots)),
                 hoverinfo="x",
                 showlegend=False,
             )
