@@ -183,7 +183,9 @@ def check_init_parameters(weights_init, means_init, precisions_init, structure, 
     ValueError
     """
     if weights_init is not None:
-        _check_weights(np.asarray(weights_init, dtype=np.float64), k)
+        # As scikit-learn: float32 weights need only sum to 1 within float32's precision.
+        atol = 1e-6 if np.asarray(weights_init).dtype == np.float32 else 1e-8
+        _check_weights(np.asarray(weights_init, dtype=np.float64), k, atol)
     if means_init is not None:
         m = np.asarray(means_init, dtype=np.float64)
         if m.shape != (k, d):
@@ -208,7 +210,7 @@ def check_init_parameters(weights_init, means_init, precisions_init, structure, 
             raise ValueError(f"The parameter {label} should be {need} ({err})") from None
 
 
-def _check_weights(w: np.ndarray, k: int) -> None:
+def _check_weights(w: np.ndarray, k: int, atol: float = 1e-8) -> None:
     if w.ndim not in (1, 2) or w.shape[-1] != k:
         raise ValueError(
             f"The parameter 'weights' should have the shape of ({k},), but got {w.shape} "
@@ -227,7 +229,7 @@ def _check_weights(w: np.ndarray, k: int) -> None:
             f"{w.min():.5f}, min value {w.max():.5f} (weights_init must be finite and "
             "non-negative, and sum to 1)."
         )
-    if not np.allclose(w.sum(axis=-1), 1.0, rtol=0, atol=1e-8):
+    if not np.allclose(w.sum(axis=-1), 1.0, rtol=0, atol=atol):
         raise ValueError(
             f"The parameter 'weights' should be normalized, but got sum(weights) = "
             f"{w.sum():.5f} (weights_init must sum to 1 (per task); normalize it first)."

@@ -245,7 +245,7 @@ class GaussianMixture:
             raise ValueError(f"n_init must be a whole number >= 1, got {n_init!r}.")
         names = feature_names_of(X)
         prevalidate_X(X, type(self).__name__)
-        Xa = check_X(X)
+        Xa = check_X(X, keep_float32=True)  # float32 data give a float32 model
         n, d = Xa.shape
         if n < k:
             raise ValueError(

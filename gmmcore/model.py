@@ -300,7 +300,7 @@ class FittedModel:
             X = X[[columns[available.index(f)] for f in self.feature_names]]
         if self.standardizer is not None:
             return self.standardizer.transform(X)
-        return check_X(X, n_features=self.n_features, allow_constant=True)
+        return check_X(X, n_features=self.n_features, allow_constant=True, keep_float32=True)
 
     def log_prob_resp(self, X, tasks=None, *, unknown_task="error"):
         """Per-row log-likelihood ``log p(x_i | task_i)`` and log-responsibilities.

@@ -67,8 +67,6 @@ XFAIL = {
         "same iterations, as the test wants)"
     ),
 }
-# The float32 case of every test taking global_dtype, until the engine keeps float32.
-FLOAT32 = "engine: float32 kept end to end (in progress)"
 
 
 class _SklearnMixtureWithOurs(types.ModuleType):
@@ -153,9 +151,6 @@ def global_random_seed(request):
     return request.param
 
 
-@pytest.fixture(
-    params=[np.float64, pytest.param(np.float32, marks=pytest.mark.xfail(reason=FLOAT32))],
-    ids=["float64", "float32"],
-)
+@pytest.fixture(params=[np.float64, np.float32], ids=["float64", "float32"])
 def global_dtype(request):
     return request.param

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .covariance import NK_EPS, CovarianceStructure, get_structure
-from .estep import accumulate, e_step, estimate_log_resp
+from .estep import accumulate, e_step, estimate_log_resp, gram
 from .initialization import INIT_METHODS, initial_responsibilities
 from .validation import (
     check_n_components,
@@ -59,9 +59,12 @@ class Event:
     message: str
 
 
-def frozen_array(a) -> np.ndarray:
-    """A read-only float64 copy of ``a``: what a Snapshot holds."""
-    a = np.array(a, dtype=np.float64, copy=True)
+def frozen_array(a, dtype=None) -> np.ndarray:
+    """A read-only copy of ``a`` in ``dtype``: what a Snapshot holds. By default float32
+    arrays stay float32 (a fit on float32 data) and anything else becomes float64."""
+    if dtype is None:
+        dtype = np.float32 if getattr(a, "dtype", None) == np.float32 else np.float64
+    a = np.array(a, dtype=dtype, copy=True)
     a.setflags(write=False)
     return a
 
@@ -80,6 +83,7 @@ class Snapshot:
         ``log_likelihood`` is still that of the E-step before it (the new parameters' own
         log-likelihood is computed by the next E-step).
     weights : ndarray of shape (K,), or (n_tasks, K) for a multi-task (shared) mixture
+        Every parameter array is float32 for a fit on float32 data, else float64.
     means : ndarray of shape (K, D)
     covariances : ndarray, shape depends on ``covariance_type``
     precisions_cholesky : ndarray, same shape as ``covariances``
@@ -127,13 +131,15 @@ class Snapshot:
 
 def _check_init_arrays(weights_init, means_init, precisions_init, structure, k, d, n_tasks):
     if weights_init is not None:
+        # float32 weights sum to 1 within float32's precision (scikit-learn's 1e-6).
+        atol = 1e-6 if np.asarray(weights_init).dtype == np.float32 else 1e-8
         w = np.asarray(weights_init, dtype=np.float64)
         expected = (k,) if n_tasks == 1 and w.ndim == 1 else (n_tasks, k)
         if w.shape != expected:
             raise ValueError(f"weights_init must have shape {expected}, got {w.shape}.")
         if not np.isfinite(w).all() or (w < 0).any():
             raise ValueError("weights_init must be finite and non-negative.")
-        if not np.allclose(w.sum(axis=-1), 1.0, rtol=0, atol=1e-8):
+        if not np.allclose(w.sum(axis=-1), 1.0, rtol=0, atol=atol):
             raise ValueError("weights_init must sum to 1 (per task); normalize it first.")
         weights_init = w.reshape(n_tasks, k)
     if means_init is not None:
@@ -176,6 +182,22 @@ def _m_step(stats, S2_fixed, structure: CovarianceStructure, reg_covar, previous
             covariances, raw_min = exact(lost, nk, means, covariances, raw_min)
     prec_chol = structure.precisions_cholesky(covariances, reg_covar)
     return _Parameters(weights, means, covariances, prec_chol), nk, raw_min
+
+
+def _rounded(p: _Parameters, shift, dtype) -> _Parameters:
+    """For a float32 fit, the parameters rounded to float32 (means in data coordinates, i.e.
+    ``shift`` added), held in float64: the snapshots hold exactly the parameters that the
+    next E-step uses, and a model read back from the file predicts as the fitted one. The
+    M-step itself runs in float64 (K x D x D numbers: no cost). float64 fits: ``p``."""
+    if dtype != np.float32:
+        return p
+
+    def f32(a):
+        return np.asarray(a, dtype=np.float32).astype(np.float64)
+
+    # f32(x) - shift is exact in float64: two float32 values of nearby magnitude.
+    means = f32(p.means + shift) - shift
+    return _Parameters(f32(p.weights), means, f32(p.covariances), f32(p.prec_chol))
 
 
 # The one-pass covariance S2/nk - mu mu^T loses about eps * |S2/nk| to cancellation (for tied,
@@ -329,7 +351,10 @@ def iter_em(
     """
     k = check_n_components(n_components)
     structure = get_structure(covariance_type)
-    X = check_X(X, n_components=k)
+    # float32 data stay float32 (scikit-learn >= 1.7): the E-step computes in float32, the
+    # statistics and the M-step in float64, and the parameters are float32 (see _rounded).
+    X = check_X(X, n_components=k, keep_float32=True)
+    dtype = X.dtype
     check_em_settings(tol, reg_covar, max_iter, init_params)
     rng = check_random_state(random_state)
     n, d = X.shape
@@ -344,7 +369,7 @@ def iter_em(
     # the others, whose means and differences then round at eps * 5e9 ~ 1e-6 of their spread.
     shift = np.median(X, axis=0)
     Xc = X - shift
-    S2_fixed = Xc.T @ Xc if structure.second_moment == "global_outer" else None
+    S2_fixed = gram(Xc) if structure.second_moment == "global_outer" else None
     task_tuple = tuple(task_names) if task_names is not None else None
 
     def snapshot(iteration, phase, p: _Parameters, ll, events=()):
@@ -352,10 +377,10 @@ def iter_em(
         return Snapshot(
             iteration=iteration,
             phase=phase,
-            weights=frozen_array(w),
-            means=frozen_array(p.means + shift),
-            covariances=frozen_array(p.covariances),
-            precisions_cholesky=frozen_array(p.prec_chol),
+            weights=frozen_array(w, dtype),
+            means=frozen_array(p.means + shift, dtype),
+            covariances=frozen_array(p.covariances, dtype),
+            precisions_cholesky=frozen_array(p.prec_chol, dtype),
             covariance_type=structure.name,
             log_likelihood=None if ll is None else float(ll),
             n_samples=n,
@@ -385,6 +410,7 @@ def iter_em(
         if prec_chol_init is not None:
             params.prec_chol = prec_chol_init
             params.covariances = structure.covariances_from_precisions_cholesky(prec_chol_init)
+    params = _rounded(params, shift, dtype)
     current = snapshot(0, "init", params, None)
     yield current
 
@@ -414,6 +440,7 @@ def iter_em(
         params, nk, raw_min = _m_step(
             stats, S2_fixed, structure, reg_covar, params.covariances, exact
         )
+        params = _rounded(params, shift, dtype)
         events = []
         now_empty = {int(j) for j in np.flatnonzero(nk < EMPTY_COMPONENT_MASS)}
         for j in sorted(now_empty - empty):
@@ -499,8 +526,9 @@ def log_prob_resp(snapshot: Snapshot, X, tasks=None, *, unknown_weights=None):
     -------
     log_likelihood : ndarray of shape (n_samples,)
     log_resp : ndarray of shape (n_samples, K)
+        float32 when X and the snapshot are float32, else float64 (scikit-learn's promotion).
     """
-    X = check_X(X, n_features=snapshot.means.shape[1], allow_constant=True)
+    X = check_X(X, n_features=snapshot.means.shape[1], allow_constant=True, keep_float32=True)
     lw = row_log_weights(
         snapshot.weights, snapshot.tasks, tasks, X.shape[0], unknown_weights=unknown_weights
     )
@@ -521,4 +549,4 @@ def responsibilities(snapshot: Snapshot, X, tasks=None) -> np.ndarray:
 def snapshot_log_likelihood(snapshot: Snapshot, X, tasks=None) -> float:
     """Total log-likelihood of X under the snapshot's parameters."""
     log_norm, _ = log_prob_resp(snapshot, X, tasks)
-    return float(log_norm.sum())
+    return float(log_norm.sum(dtype=np.float64))

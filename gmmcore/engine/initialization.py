@@ -31,8 +31,8 @@ def kmeans_plusplus(X: np.ndarray, n_components: int, rng: np.random.RandomState
     return indices
 
 
-def _one_hot(labels: np.ndarray, n_components: int) -> np.ndarray:
-    resp = np.zeros((labels.shape[0], n_components))
+def _one_hot(labels: np.ndarray, n_components: int, dtype=np.float64) -> np.ndarray:
+    resp = np.zeros((labels.shape[0], n_components), dtype)
     resp[np.arange(labels.shape[0]), labels] = 1.0
     return resp
 
@@ -45,7 +45,8 @@ def _nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
 def initial_responsibilities(
     X: np.ndarray, n_components: int, method: str, rng: np.random.RandomState
 ) -> np.ndarray:
-    """Responsibilities of shape (n_samples, K) from an initialization method.
+    """Responsibilities of shape (n_samples, K), in X's dtype (float32 data: half the
+    memory), from an initialization method.
 
     Methods
     -------
@@ -64,20 +65,20 @@ def initial_responsibilities(
             # One cluster holds every row. (scipy's kmeans2 with k=1 segfaulted on data whose
             # squared distances overflow; check_X bounds the data now, and skipping the call
             # also saves its cost. The seed is still drawn so random_state streams match.)
-            return np.ones((n, 1))
+            return np.ones((n, 1), X.dtype)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "one of the clusters is empty" is fine here
             centers, labels = kmeans2(X, n_components, iter=30, minit="++", rng=seed)
-        return _one_hot(labels, n_components)
+        return _one_hot(labels, n_components, X.dtype)
     if method == "k-means++":
         centers = X[kmeans_plusplus(X, n_components, rng)]
-        return _one_hot(_nearest(X, centers), n_components)
+        return _one_hot(_nearest(X, centers), n_components, X.dtype)
     if method == "random":
         resp = rng.uniform(size=(n, n_components))
         resp /= resp.sum(axis=1)[:, None]
-        return resp
+        return resp.astype(X.dtype, copy=False)
     if method == "random_from_data":
-        resp = np.zeros((n, n_components))
+        resp = np.zeros((n, n_components), X.dtype)
         idx = rng.choice(n, size=n_components, replace=False)
         resp[idx, np.arange(n_components)] = 1.0
         return resp

@@ -35,12 +35,15 @@ import os
 import numpy as np
 
 __all__ = [
+    "FAR_SQUARED",
+    "FAR_SQUARED_FLOAT32",
     "FeatureLayout",
     "FullPlan",
     "LinearPlan",
     "MahalanobisPlan",
     "TiedPlan",
     "far_components",
+    "far_limit",
     "serial_blas",
 ]
 
@@ -54,11 +57,23 @@ LOG_2PI = np.log(2.0 * np.pi)
 # and their results are unchanged for them. Measured cost of the direct form: one (D, m)
 # subtraction and square per far component and chunk.
 FAR_SQUARED = 2.0**16
+# The same bound for the expanded forms (TiedPlan, LinearPlan) evaluated in float32: their
+# error next to a component, ~4 eps32 |b|^2, is 6e-5 in the Mahalanobis distance at 2^8
+# (3e-5 in a log-density, against float32's own resolution ~1e-5 of a log-density of
+# magnitude ~100). FullPlan's difference form errs by ~4 eps |b| only, linear in |b|: 6e-5
+# at |b|^2 = 2^16 in float32, so it keeps FAR_SQUARED in both precisions.
+FAR_SQUARED_FLOAT32 = 2.0**8
 
 
-def far_components(b_squared: np.ndarray) -> np.ndarray:
-    """Indices of components whose whitened mean has ``|b|^2 > FAR_SQUARED``, shape (n_far,)."""
-    return np.flatnonzero(b_squared > FAR_SQUARED)
+def far_limit(dtype, expanded: bool = True) -> float:
+    """The ``|b|^2`` above which a plan in ``dtype`` evaluates a component by the direct form
+    (``expanded``: the plan expands the quadratic form, error ~ eps |b|^2)."""
+    return FAR_SQUARED_FLOAT32 if expanded and np.dtype(dtype) == np.float32 else FAR_SQUARED
+
+
+def far_components(b_squared: np.ndarray, limit: float = FAR_SQUARED) -> np.ndarray:
+    """Indices of components whose whitened mean has ``|b|^2 > limit``, shape (n_far,)."""
+    return np.flatnonzero(b_squared > limit)
 
 
 # The E-step's chunk loop and the M-step's small factorizations run with single-threaded
@@ -111,14 +126,19 @@ class FeatureLayout:
         self.width = 1 + d + self.n_q
         self.tri = np.triu_indices(d) if second_moment == "outer" else None
 
-    def new_block(self, rows: int) -> np.ndarray:
-        FT = np.empty((self.width, rows))
+    def new_block(self, rows: int, dtype=np.float64) -> np.ndarray:
+        FT = np.empty((self.width, rows), dtype=dtype)
         FT[0] = 1.0  # the ones row is written once and survives every reuse
         return FT
 
     def fill(self, FT: np.ndarray, Xb: np.ndarray, center=None) -> np.ndarray:
         """Write chunk ``Xb`` (m, D), transposed and minus ``center`` (D,) when given, into
-        ``FT`` (width, m); return ``FT``."""
+        ``FT`` (width, m); return ``FT``.
+
+        ``Xb`` may be float32 and ``FT`` float64 (the E-step's statistics block): the cast
+        happens in the copy, and the products of two float32 values are exact in float64.
+        With a float32 ``FT`` the difference ``Xb - center`` is computed in float64 and
+        rounded once."""
         d = self.n_features
         xt = FT[1 : 1 + d]
         if center is None:
@@ -163,16 +183,30 @@ class _Plan:
 
     const: np.ndarray
     needs_q = False  # reads the second-moment rows of FT
+    dtype = np.dtype(np.float64)  # of the matrices meeting FT, and so of FT and ``out``
+    _args: tuple = ()
 
     def work_rows(self) -> int:
         return 0
+
+    def astype(self, dtype) -> _Plan:
+        """This plan for feature blocks of ``dtype`` (float32 or float64). The plan is built
+        again from its float64 parameters: the far components depend on the precision (see
+        :func:`far_limit`), and only the final matrices are rounded."""
+        if np.dtype(dtype) == self.dtype or not self._args:
+            return self
+        return type(self)(*self._args, dtype=dtype)
 
     def __call__(self, FT, log_weights, out, work):  # pragma: no cover - interface
         raise NotImplementedError
 
 
 class MahalanobisPlan(_Plan):
-    """Fallback for any structure: its own ``mahalanobis`` and ``log_det`` (not BLAS-tuned)."""
+    """Fallback for any structure: its own ``mahalanobis`` and ``log_det`` (not BLAS-tuned).
+
+    It serves blocks of any dtype (``astype`` returns itself): the structure's direct form
+    runs on the float64 parameters and its result is rounded into ``out``.
+    """
 
     def __init__(self, structure, means, prec_chol):
         d = means.shape[1]
@@ -196,19 +230,20 @@ class FullPlan(_Plan):
     place a sum over each component's D rows is ``maha / 2``.
     """
 
-    def __init__(self, means, prec_chol, log_det):
+    def __init__(self, means, prec_chol, log_det, *, dtype=np.float64):
         k, d = means.shape
         self.k, self.d = k, d
+        self._args, self.dtype = (means, prec_chol, log_det), np.dtype(dtype)
         WT = np.empty((k * d, 1 + d))
         WT[:, 1:] = prec_chol.transpose(0, 2, 1).reshape(k * d, d)
         b = np.einsum("kd,kde->ke", means, prec_chol)
         WT[:, 0] = -b.reshape(k * d)
         WT *= np.sqrt(0.5)
-        self.WT = WT
+        self.WT = WT.astype(dtype, copy=False)
         self.const = log_det - 0.5 * d * LOG_2PI
-        self.far = far_components((b * b).sum(axis=1))
-        self.far_means = means[self.far]
-        self.far_UT = np.sqrt(0.5) * prec_chol[self.far].transpose(0, 2, 1)
+        self.far = far_components((b * b).sum(axis=1), far_limit(dtype, expanded=False))
+        self.far_means = means[self.far].astype(dtype, copy=False)
+        self.far_UT = (np.sqrt(0.5) * prec_chol[self.far].transpose(0, 2, 1)).astype(dtype)
 
     def work_rows(self):
         return self.k * self.d + (self.d if self.far.size else 0)
@@ -236,18 +271,20 @@ class TiedPlan(_Plan):
     whitening (``y - b_k`` would still round at eps * |b_k|): one (D, m) GEMM each.
     """
 
-    def __init__(self, means, prec_chol, log_det):
+    def __init__(self, means, prec_chol, log_det, *, dtype=np.float64):
         k, d = means.shape
         self.k, self.d = k, d
-        self.UT = np.ascontiguousarray(prec_chol.T)
+        self._args, self.dtype = (means, prec_chol, log_det), np.dtype(dtype)
+        self.UT = np.ascontiguousarray(prec_chol.T, dtype=dtype)
         b = means @ prec_chol
         b2 = (b * b).sum(axis=1)
-        self.far = far_components(b2)
-        self.near = np.flatnonzero(b2 <= FAR_SQUARED)
-        self.far_means = means[self.far]
+        limit = far_limit(dtype)
+        self.far = far_components(b2, limit)
+        self.near = np.flatnonzero(b2 <= limit)
+        self.far_means = means[self.far].astype(dtype, copy=False)
         b[self.far] = 0.0  # their expanded rows are overwritten: keep them small and finite
         b2[self.far] = 0.0
-        self.b = b
+        self.b = b.astype(dtype, copy=False)
         self.const = log_det - 0.5 * d * LOG_2PI - 0.5 * b2
 
     def work_rows(self):
@@ -289,13 +326,14 @@ class LinearPlan(_Plan):
 
     needs_q = True
 
-    def __init__(self, means, prec, log_det):
+    def __init__(self, means, prec, log_det, *, dtype=np.float64):
         k, d = means.shape
+        self._args, self.dtype = (means, prec, log_det), np.dtype(dtype)
         prec = np.broadcast_to(prec.reshape(k, -1), (k, d))
         b2 = (means * means * prec).sum(axis=1)
-        self.far = far_components(b2)
-        self.far_means = means[self.far]
-        self.far_half_prec = -0.5 * prec[self.far]
+        self.far = far_components(b2, far_limit(dtype))
+        self.far_means = means[self.far].astype(dtype, copy=False)
+        self.far_half_prec = (-0.5 * prec[self.far]).astype(dtype, copy=False)
         b2[self.far] = 0.0
         W = np.empty((k, 1 + 2 * d))
         W[:, 1 : 1 + d] = means * prec
@@ -303,7 +341,7 @@ class LinearPlan(_Plan):
         W[self.far, 1:] = 0.0
         self.const = log_det - 0.5 * d * LOG_2PI - 0.5 * b2
         W[:, 0] = self.const
-        self.W = W
+        self.W = W.astype(dtype, copy=False)
         self.d = d
 
     def work_rows(self):

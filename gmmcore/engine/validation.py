@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "FLOAT32_MAX_ABS_VALUE",
     "MAX_ABS_VALUE",
     "check_X",
     "check_n_components",
@@ -27,6 +28,10 @@ __all__ = [
 # beyond it are refused, not rescaled: the fitted covariances are squares of the data's scale
 # and could not be reported in float64 anyway.
 MAX_ABS_VALUE = 1e100
+# float32 data are kept float32 (``keep_float32``) only up to this |x|: the E-step squares
+# whitened differences in float32 (max ~3.4e38), and (2e15)^2 divided by the default
+# reg_covar is 4e36. Beyond it the data are fitted in float64, as before float32 support.
+FLOAT32_MAX_ABS_VALUE = 1e15
 
 
 def _column_name(X, j):
@@ -39,6 +44,16 @@ def _is_complex(X) -> bool:
         return np.iscomplexobj(np.asarray(X))
     except (TypeError, ValueError):  # ragged or odd input: the float conversion says why
         return False
+
+
+def _is_float32(X) -> bool:
+    dtypes = getattr(X, "dtypes", None)  # a DataFrame: float32 when every column is
+    if dtypes is not None and not isinstance(X, np.ndarray):
+        try:
+            return len(dtypes) > 0 and all(np.dtype(t) == np.float32 for t in dtypes)
+        except TypeError:  # extension dtypes (nullable Float32, ...): no numpy dtype
+            return False
+    return getattr(X, "dtype", None) == np.float32
 
 
 def _check_range(arr, X, name) -> None:
@@ -65,9 +80,15 @@ def check_X(
     n_components: int | None = None,
     n_features: int | None = None,
     allow_constant: bool = True,
+    keep_float32: bool = False,
     name: str = "X",
 ) -> np.ndarray:
     """Return X as a C-contiguous float64 array of shape (n_samples, n_features).
+
+    With ``keep_float32=True`` float32 input (an array, or a DataFrame whose columns are all
+    float32) stays float32, as scikit-learn's ``dtype=[np.float64, np.float32]``: the fit and
+    the predictions then run in float32 (see :mod:`gmmcore.engine.estep`). float32 values
+    beyond :data:`FLOAT32_MAX_ABS_VALUE` in absolute value are returned as float64.
 
     Raises ValueError for non-numeric or complex values, NaN/inf, values beyond
     :data:`MAX_ABS_VALUE` in absolute value, wrong dimensionality, too few rows for
@@ -102,8 +123,9 @@ def check_X(
             f"{name} holds complex numbers; a Gaussian mixture is fitted to real data: pass "
             "the real part (X.real), or the real and imaginary parts as separate columns."
         )
+    dtype = np.float32 if keep_float32 and _is_float32(X) else np.float64
     try:
-        arr = np.asarray(X, dtype=np.float64)
+        arr = np.asarray(X, dtype=dtype)
     except (TypeError, ValueError):
         raise ValueError(
             f"{name} contains non-numeric values; pass numbers only (select numeric columns "
@@ -124,8 +146,12 @@ def check_X(
             f"{name} is empty (shape {arr.shape}); it needs at least one row and one feature."
         )
     # min and max propagate NaN and need no temporary: the detailed checks run only on failure.
-    if not (-MAX_ABS_VALUE <= arr.min() and arr.max() <= MAX_ABS_VALUE):
+    # As Python floats: compared with a float32 array, 1e100 would be cast to float32 (inf).
+    low, high = float(arr.min()), float(arr.max())
+    if not (-MAX_ABS_VALUE <= low and high <= MAX_ABS_VALUE):
         _check_range(arr, X, name)
+    if dtype == np.float32 and not (-FLOAT32_MAX_ABS_VALUE <= low <= high <= FLOAT32_MAX_ABS_VALUE):
+        arr = arr.astype(np.float64)
     if n_features is not None and d != n_features:
         raise ValueError(
             f"{name} has {d} feature(s) but the model was fitted on {n_features}; "
