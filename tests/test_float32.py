@@ -187,17 +187,13 @@ def test_e_snapshot_holds_the_parameters_its_e_step_used():
             assert_allclose(snapshot_log_likelihood(s, X), s.log_likelihood, rtol=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gmmcore/io (not the engine's): the loader refuses weights whose sum is off 1 by "
-    "more than 1e-9, and float32 weights are off by up to ~3e-8; the writer must renormalize "
-    "them in float64 or the loader accept float32 precision",
-)
 def test_float32_model_file_stores_float32_values_exactly_and_loads_float64():
     X = _data()
     gm = GaussianMixture(2, covariance_type="full", random_state=0).fit(X)
     assert json.loads(to_json(gm.to_model()))  # float32 arrays serialize
-    loaded = from_json(to_json(gm.to_model()))
+    text = to_json(gm.to_model())
+    assert json.loads(text)["fit"]["dtype"] == "float32"
+    loaded = from_json(text)
     means = loaded.mixture.means_
     assert means.dtype == np.float64
     assert_array_equal(means, gm.means_.astype(np.float64))  # exact: float32 values in float64

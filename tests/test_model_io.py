@@ -730,3 +730,21 @@ def test_a_loaded_model_warns_when_predicting_on_data_of_the_wrong_scale():
         gm.predict(Z)  # the estimator behaves like scikit-learn's: never checks the range
     with pytest.warns(OutOfRangeWarning, match="give it raw, unscaled columns"):
         model.predict_proba(pd.DataFrame(Z, columns=df.columns))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "off", "loads"),
+    [(None, 3e-8, False), ("float32", 3e-8, True), ("float32", 5e-6, False)],
+)
+def test_weight_sum_tolerance_follows_the_files_dtype(dtype, off, loads):
+    """float64 files: weights sum to 1 within 1e-9; a float32 fit's file (fit.dtype) within
+    1e-6, its float32 weights being exact only to ~6e-8 per entry."""
+    doc, _ = _faithful_doc()
+    if dtype is not None:
+        doc["fit"]["dtype"] = dtype
+    doc["weights"] = [doc["weights"][0] + off, doc["weights"][1]]
+    if loads:
+        assert from_json(json.dumps(doc)).n_components == 2
+    else:
+        with pytest.raises(ModelFileError, match="sums to .* not 1"):
+            from_json(json.dumps(doc))

@@ -45,6 +45,13 @@ __all__ = ["WEIGHT_SUM_TOL", "ModelFileError", "from_json", "load_model"]
 
 # Tolerance of the weight checks (documented in docs/model-format.md).
 WEIGHT_SUM_TOL = 1e-9
+# A float32 model's weights sum to 1 only to float32 precision (~K x 6e-8); its file says so
+# with fit.dtype = "float32" (scikit-learn checks float32 weights to 1e-6 too).
+FLOAT32_WEIGHT_SUM_TOL = 1e-6
+
+
+def _weight_tolerance(fit: dict) -> float:
+    return FLOAT32_WEIGHT_SUM_TOL if fit.get("dtype") == "float32" else WEIGHT_SUM_TOL
 
 
 def _array(doc, key, path=None) -> np.ndarray:
@@ -66,7 +73,7 @@ def _check_shape(arr, expected, path, why) -> None:
         )
 
 
-def _check_weights(w, path, tasks=None) -> None:
+def _check_weights(w, path, tasks=None, tol=WEIGHT_SUM_TOL) -> None:
     rows = w.reshape(-1, w.shape[-1])
     for i, row in enumerate(rows):
         where = path if w.ndim == 1 else f"{path}[{i}]"
@@ -79,9 +86,9 @@ def _check_weights(w, path, tasks=None) -> None:
                 f"weights must be >= 0 ({FIX})"
             )
         total = math.fsum(row.tolist())
-        if abs(total - 1.0) > WEIGHT_SUM_TOL:
+        if abs(total - 1.0) > tol:
             raise ModelFileError(
-                f"{where} sums to {total!r}, not 1 (tolerance {WEIGHT_SUM_TOL:g}); weights "
+                f"{where} sums to {total!r}, not 1 (tolerance {tol:g}); weights "
                 f"must sum to 1: renormalize them ({FIX})"
             )
 
@@ -154,6 +161,7 @@ def _build(doc: dict) -> FittedModel:
             )
 
     fit = doc["fit"]
+    tol = _weight_tolerance(fit)
     if mode == "separate":
         check_counts()
         subs = doc["submodels"]
@@ -203,13 +211,13 @@ def _build(doc: dict) -> FittedModel:
     if shared:
         pooled = _array(doc, "pooled_weights")
         _check_shape(pooled, (k,), "pooled_weights", f"n_components={k}")
-        _check_weights(pooled, "pooled_weights")
+        _check_weights(pooled, "pooled_weights", tol=tol)
         if counts is not None and sum(counts) > 0:
             expected = pooled_weights(gm.weights_, counts)
-            if np.abs(expected - pooled).max() > WEIGHT_SUM_TOL:
+            if np.abs(expected - pooled).max() > tol:
                 raise ModelFileError(
                     "pooled_weights is not the task_n_samples-weighted average of the task "
-                    f"weights (tolerance {WEIGHT_SUM_TOL:g}); {FIX}"
+                    f"weights (tolerance {tol:g}); {FIX}"
                 )
     return FittedModel(
         gm,
@@ -237,7 +245,8 @@ def _build_mixture(
         )
     else:
         _check_shape(weights, (k,), f"{prefix}weights", f"n_components={k}")
-    _check_weights(weights, f"{prefix}weights", task_tuple)
+    tol = _weight_tolerance(fit)
+    _check_weights(weights, f"{prefix}weights", task_tuple, tol)
     means = _array(part, "means", f"{prefix}means")
     _check_shape(means, (k, d), f"{prefix}means", f"n_components={k} and n_features={d}")
     _check_magnitude(means, f"{prefix}means")
@@ -257,7 +266,9 @@ def _build_mixture(
         prec_chol = stored
     history = ()
     if part.get("history"):
-        history = _history(part["history"], structure, k, d, task_tuple, fit["n_samples"], prefix)
+        history = _history(
+            part["history"], structure, k, d, task_tuple, fit["n_samples"], prefix, tol
+        )
     events = ()
     if fit["converged"]:
         events = (Event("converged", None, "Converged (as recorded in the model file)."),)
@@ -291,7 +302,7 @@ def _build_mixture(
     )
 
 
-def _history(snaps, structure, k, d, tasks, n_samples, prefix) -> tuple:
+def _history(snaps, structure, k, d, tasks, n_samples, prefix, tol=WEIGHT_SUM_TOL) -> tuple:
     """Every history snapshot, checked as a stack: one array per field and one covariance
     check for all snapshots (a per-snapshot loop spent minutes on a long history). A stack
     that fails any check is checked again snapshot by snapshot, for the message naming the
@@ -302,10 +313,10 @@ def _history(snaps, structure, k, d, tasks, n_samples, prefix) -> tuple:
             f"{MAX_HISTORY_SNAPSHOTS:,} gmmcore loads (max_iter = 10,000); export the model "
             "again without the history, or with a smaller max_iter"
         )
-    stacked = _stacked_history(snaps, structure, k, d, tasks)
+    stacked = _stacked_history(snaps, structure, k, d, tasks, tol)
     if stacked is None:
         return tuple(
-            _history_snapshot(i, snap, structure, k, d, tasks, n_samples, prefix)
+            _history_snapshot(i, snap, structure, k, d, tasks, n_samples, prefix, tol)
             for i, snap in enumerate(snaps)
         )
     w, means, cov, prec_chol = stacked
@@ -315,7 +326,7 @@ def _history(snaps, structure, k, d, tasks, n_samples, prefix) -> tuple:
     )
 
 
-def _stacked_history(snaps, structure, k, d, tasks):
+def _stacked_history(snaps, structure, k, d, tasks, tol=WEIGHT_SUM_TOL):
     """(weights, means, covariances, precisions Cholesky) stacked over snapshots, or None when
     a snapshot is malformed or the structure's covariances do not stack by component."""
     n = len(snaps)
@@ -331,7 +342,7 @@ def _stacked_history(snaps, structure, k, d, tasks):
         return None
     if w.shape != (n, *w_shape) or means.shape != (n, k, d) or cov.shape != (n, *cov_shape):
         return None
-    if (w < 0).any() or (np.abs(w.sum(axis=-1) - 1.0) > WEIGHT_SUM_TOL / 2).any():
+    if (w < 0).any() or (np.abs(w.sum(axis=-1) - 1.0) > tol / 2).any():
         return None
     if max(np.abs(means).max(), np.abs(cov).max()) > MAX_ABS_PARAMETER:
         return None
@@ -363,7 +374,9 @@ def _snapshot(s, w, means, cov, prec_chol, structure, n_samples, tasks) -> Snaps
     )
 
 
-def _history_snapshot(i, s, structure, k, d, tasks, n_samples, prefix="") -> Snapshot:
+def _history_snapshot(
+    i, s, structure, k, d, tasks, n_samples, prefix="", tol=WEIGHT_SUM_TOL
+) -> Snapshot:
     path = f"{prefix}history[{i}]"
     w = _array(s, "weights", f"{path}.weights")
     _check_shape(
@@ -372,7 +385,7 @@ def _history_snapshot(i, s, structure, k, d, tasks, n_samples, prefix="") -> Sna
         f"{path}.weights",
         "it must match the final weights",
     )
-    _check_weights(w, f"{path}.weights")
+    _check_weights(w, f"{path}.weights", tol=tol)
     means = _array(s, "means", f"{path}.means")
     _check_shape(means, (k, d), f"{path}.means", f"n_components={k} and n_features={d}")
     _check_magnitude(means, f"{path}.means")

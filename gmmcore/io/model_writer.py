@@ -97,6 +97,9 @@ def _settings(gm: GaussianMixture) -> dict:
         max_iter=_int_or_none(gm.max_iter),
         n_init=_int_or_none(gm.n_init),
         init_params=gm.init_params if isinstance(gm.init_params, str) else None,
+        # Written only for float32 fits: their parameters (stored exactly, as float64 numbers)
+        # sum to 1 only to float32 precision, which the loader then allows.
+        **({"dtype": "float32"} if np.asarray(gm.means_).dtype == np.float32 else {}),
     )
 
 
@@ -188,6 +191,7 @@ _FIT_KEYS = (
     "max_iter",
     "n_init",
     "init_params",
+    "dtype",
 )
 
 
