@@ -58,7 +58,7 @@ def _task_names(labels: np.ndarray) -> tuple[str, ...]:
 
 def _check_multitask_data(X, tasks, n_components, needs: str):
     """X as an array, its task labels as strings, the sorted task names (at least two)."""
-    Xa = check_X(X, n_components=n_components)
+    Xa = check_X(X, n_components=n_components, keep_float32=True)
     labels = task_labels(tasks, Xa.shape[0])
     names = _task_names(labels)
     if len(names) < 2:

@@ -102,7 +102,9 @@ def check_X(
         complex_cols = [c for c in cols if np.iscomplexobj(np.asarray(X[c]))]
         if complex_cols:
             raise ValueError(
-                f"{name} column(s) {', '.join(map(repr, complex_cols))} hold complex numbers; "
+                # scikit-learn's words first, so code written for it recognizes the error.
+                f"Complex data not supported: {name} column(s) "
+                f"{', '.join(map(repr, complex_cols))} hold complex numbers; "
                 "a Gaussian mixture is fitted to real data: pass the real part (or the real "
                 "and imaginary parts as two columns)."
             )
@@ -120,7 +122,8 @@ def check_X(
     if cols is None and _is_complex(X):
         # np.asarray(..., dtype=float64) would drop the imaginary part with only a warning.
         raise ValueError(
-            f"{name} holds complex numbers; a Gaussian mixture is fitted to real data: pass "
+            f"Complex data not supported: {name} holds complex numbers; a Gaussian mixture is "
+            "fitted to real data: pass "
             "the real part (X.real), or the real and imaginary parts as separate columns."
         )
     dtype = np.float32 if keep_float32 and _is_float32(X) else np.float64
