@@ -1124,3 +1124,22 @@ def test_changing_k_keeps_the_colours_of_the_clusters_that_stay_and_the_link_kee
     link = {k: at.query_params[k] for k in at.query_params}
     fresh = _from_link(link)
     assert _mean_colours(fresh) == three
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "parquet"])
+def test_import_predicts_on_an_excel_or_parquet_file(fmt):
+    """The Export & import page reads data files with the same reader as the Data page."""
+    import io as _io
+
+    text, df = _model_text()
+    buf = _io.BytesIO()
+    if fmt == "xlsx":
+        df.head(30).to_excel(buf, index=False)
+    else:
+        df.head(30).to_parquet(buf, index=False)
+    at = _page(_app(), "pages/4_export.py")
+    at.file_uploader(key="model_upload").set_value(("m.json", text.encode(), "application/json"))
+    at.file_uploader(key="predict_upload").set_value((f"d.{fmt}", buf.getvalue(), "")).run()
+    assert not at.exception and not _errors(at)
+    out = at.dataframe[-1].value
+    assert len(out) == 30 and "responsibility_0" in out.columns

@@ -17,6 +17,7 @@ from gmmcore.io.tables import DEFAULT_MAX_BYTES, TableFileError, read_table
 from . import results as R
 from . import state as S
 from .data import PreparedDataset, content_hash, uses_tasks
+from .data_page import UPLOAD_TYPES
 from .widgets import cov_label, current_data_or_stop, current_fit_or_stop
 
 # Rows shown in the previews (the downloads hold every row).
@@ -147,7 +148,11 @@ def import_panel() -> None:
     )
     c1, c2 = st.columns(2)
     model_file = c1.file_uploader("Model file (JSON)", type=["json"], key=S.MODEL_UPLOAD)
-    csv_file = c2.file_uploader("Data (CSV/TSV)", type=["csv", "tsv", "txt"], key=S.PREDICT_UPLOAD)
+    # No type=[...] (as on the Data page): every file is read, and one that is not a table gets
+    # the reader's message naming what it is and the accepted formats.
+    csv_file = c2.file_uploader(
+        f"Data: CSV/TSV, Excel or Parquet ({UPLOAD_TYPES})", key=S.PREDICT_UPLOAD
+    )
     fitted = loaded_model(model_file)
     frame = loaded_table(csv_file)
     if fitted is not None and frame is not None:
