@@ -99,10 +99,15 @@ def _check_components(n_components) -> list[int]:
     return out
 
 
-def _check_types(covariance_types) -> list[str]:
+def _check_types(covariance_types, n_features: int) -> list[str]:
+    """Canonical covariance type names, each once; ``None`` or ``"all"``: the structures
+    offered for ``n_features`` features (E and V in 1-D, the multivariate ones otherwise).
+    Aliases (mclust's ``VVV``, ...) resolve to the registered name."""
     registered = ", ".join(covariance.covariance_types())
-    if covariance_types is None:
-        return list(covariance.covariance_types())
+    if covariance_types is None or (
+        isinstance(covariance_types, str) and covariance_types == "all"
+    ):
+        return list(covariance.covariance_types(n_features))
     if isinstance(covariance_types, str):
         covariance_types = [covariance_types]
     if not isinstance(covariance_types, Iterable):
@@ -114,9 +119,9 @@ def _check_types(covariance_types) -> list[str]:
         raise ValueError(f"covariance_types is empty; choose at least one of {registered}.")
     out: list[str] = []
     for t in types:
-        get_structure(t)  # raises the ValueError that lists the valid names
-        if t not in out:
-            out.append(t)
+        name = get_structure(t).name  # raises the ValueError that lists the valid names
+        if name not in out:
+            out.append(name)
     return out
 
 
@@ -185,10 +190,10 @@ def model_grid(
     covariance_types: Sequence[str] | None = None,
     *,
     n_init: int = 1,
-    tol: float = 1e-3,
+    tol: float = 1e-5,
     reg_covar: float = 1e-6,
-    max_iter: int = 100,
-    init_params: str = "kmeans",
+    max_iter: int = 1000,
+    init_params: str = "hc",
     random_state: int = 0,
     tasks=None,
     progress: Callable[[int, int, dict], object] | None = None,
@@ -201,12 +206,21 @@ def model_grid(
         Numeric data without NaN, infinity or constant columns.
     n_components : iterable of int or int, default=range(1, 10)
         The numbers of components K to try (each >= 1; duplicates are ignored).
-    covariance_types : sequence of str, optional
-        Any registered covariance types (:func:`gmmcore.covariance_types`); default: all.
+    covariance_types : sequence of str or "all", optional
+        Registered covariance types or their aliases (mclust's ``VVV``, ``EEE``, ``VVI``,
+        ``VII`` for ``full``, ``tied``, ``diag``, ``spherical``); rows carry the registered
+        name. Default (None or ``"all"``): every type offered for X's number of features
+        (:func:`gmmcore.covariance_types` with ``n_features``): mclust's 14 models, or E and
+        V for one feature.
     n_init : int, default=1
         EM restarts per cell; the restart with the highest likelihood is kept.
     tol, reg_covar, max_iter, init_params :
-        Passed to :class:`~gmmcore.mixture.GaussianMixture` for every cell.
+        Passed to :class:`~gmmcore.mixture.GaussianMixture` for every cell. The defaults
+        (``tol=1e-5``, ``max_iter=1000``, ``init_params="hc"``) are mclust's way: its
+        hierarchical start (:mod:`gmmcore.engine.hierarchical`), computed once for the
+        grid and shared by every cell, and EM run close to convergence (mclust stops at a
+        relative change of 1e-5 of the log-likelihood). On Old Faithful this picks mclust's
+        EEE, K=3 with BIC 2314.30 (mclust: 2314.316), on iris VEV, K=2 (561.73).
     random_state : int, default=0
         The same integer seeds every cell, so a cell refitted with the same arguments is
         reproduced exactly (see the module docstring).
@@ -253,7 +267,7 @@ def model_grid(
     """
     Xa = check_X(X)
     ks = _check_components(n_components)
-    types = _check_types(covariance_types)
+    types = _check_types(covariance_types, Xa.shape[1])
     _check_fit_arguments(n_init, tol, reg_covar, max_iter, init_params, random_state)
     n_weight_sets = 1
     if tasks is not None:

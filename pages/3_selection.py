@@ -14,7 +14,7 @@ SEL.intro()
 data = current_data_or_stop()
 fit = st.session_state[S.FIT_SETTINGS]
 use_tasks = D.uses_tasks(data, fit)
-submitted = SEL.grid_form(fit, use_tasks)
+submitted = SEL.grid_form(fit, use_tasks, data.n_features)
 if submitted:
     SEL.run_grid(data, SEL.grid_request(data, fit, use_tasks))
 result = SEL.result_or_stop(data)

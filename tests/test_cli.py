@@ -379,7 +379,7 @@ def test_python_m_gmmcore_select_with_tasks():
     # The default grid is every registered type; mclust's VEE wins (tied was best of the four
     # built-ins, and is second here: BIC 2195.0 against VEE's 2193.4).
     assert "* lowest BIC: shared, K=3 VEE" in result.stdout
-    assert result.stdout.count(" wins on BIC") == len(covariance_types())
+    assert result.stdout.count(" wins on BIC") == len(covariance_types(4))
     assert "Traceback" not in result.stderr
 
 
@@ -437,8 +437,8 @@ ERRORS = {
         "missing values",
     ),
     "unknown_covariance_type": (
-        ["fit", FAITHFUL, "-k", "2", "--covariance-type", "VVV", "-o", "{d}/o.json"],
-        "unknown covariance type 'VVV'",
+        ["fit", FAITHFUL, "-k", "2", "--covariance-type", "VVX", "-o", "{d}/o.json"],
+        "unknown covariance type 'VVX'",
     ),
     "components_not_a_number": (
         ["fit", FAITHFUL, "-k", "two", "-o", "{d}/o.json"],

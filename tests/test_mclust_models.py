@@ -27,11 +27,10 @@ from gmmcore import (
     from_json,
     get_structure,
     iter_em,
-    register_structure,
     to_json,
 )
 from gmmcore.engine import criteria
-from gmmcore.engine.covariance import IllConditionedCovarianceError, unregister_structure
+from gmmcore.engine.covariance import IllConditionedCovarianceError
 from gmmcore.engine.estep import estimate_log_resp
 from gmmcore.engine.mclust_models import MCLUST_MODELS, MCLUST_ORDER, UNIVARIATE_MODELS
 from tests.strategies import datasets
@@ -102,22 +101,53 @@ def _statistics(X, z, structure):
 
 @pytest.fixture
 def univariate():
-    for s in UNIVARIATE_MODELS:
-        register_structure(s)
+    """E and V are registered (offered for one feature only); kept as a named fixture."""
     yield
-    for s in UNIVARIATE_MODELS:
-        unregister_structure(s.name)
 
 
 # -- the registry -------------------------------------------------------------------------------
 def test_all_fourteen_mclust_models_are_registered_after_the_built_ins():
     types = covariance_types()
     assert types[:4] == ("full", "tied", "diag", "spherical")
-    assert types[4:] == ("EII", "EEI", "VEI", "EVI", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV")
-    assert sorted(get_structure(t).mclust_name for t in types) == sorted(MCLUST_ORDER)
+    assert types[4:] == (
+        "EII", "EEI", "VEI", "EVI", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "E", "V",
+    )  # fmt: skip
+    multi = covariance_types(2)
+    assert sorted(get_structure(t).mclust_name for t in multi) == sorted(MCLUST_ORDER)
     for t in types[4:]:
         s = get_structure(t)
         assert s.mclust_name == t and s.description
+
+
+def test_only_e_and_v_are_offered_for_one_feature_as_in_mclust():
+    assert covariance_types(1) == ("E", "V")
+    for d in (2, 3, 7):
+        assert covariance_types(d) == covariance_types()[:14]
+
+
+def test_mclust_names_of_the_built_ins_are_aliases_resolved_everywhere():
+    for alias, name in {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}.items():
+        assert get_structure(alias) is get_structure(name)
+        assert alias not in covariance_types()
+    X = DATA["faithful"]
+    gm = GaussianMixture(2, covariance_type="EEE", random_state=0).fit(X)
+    ref = GaussianMixture(2, covariance_type="tied", random_state=0).fit(X)
+    assert np.array_equal(gm.means_, ref.means_) and gm.snapshot_.covariance_type == "tied"
+    # The model file writes the registered name, which loads back.
+    assert '"covariance_type": "tied"' in to_json(gm)
+    assert from_json(to_json(gm)).covariance_type == "tied"
+    with pytest.raises(ValueError, match="mclust's names VVV"):
+        get_structure("XYZ")
+
+
+def test_one_feature_grid_fits_e_and_v_only():
+    from gmmcore.selection import model_grid
+
+    grid = model_grid(DATA["acidity"], [1, 2], random_state=0)
+    assert list(grid["covariance_type"]) == ["E", "V", "E", "V"]
+    assert grid["error"].isna().all()
+    grid = model_grid(DATA["faithful"], [2], ["VVV", "full", "EEE"], random_state=0)
+    assert list(grid["covariance_type"]) == ["full", "tied"]
 
 
 def test_parameter_counts_equal_mclust_nMclustParams():

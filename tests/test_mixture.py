@@ -262,7 +262,7 @@ def test_init_methods_run_and_are_reproducible(X, init_params, covariance_type, 
 
 
 def test_init_methods_list():
-    assert INIT_METHODS == ("kmeans", "k-means++", "random", "random_from_data")
+    assert INIT_METHODS == ("kmeans", "k-means++", "random", "random_from_data", "hc")
 
 
 def test_user_initial_parameters_are_the_init_snapshot(X):

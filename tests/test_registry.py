@@ -101,7 +101,7 @@ def test_built_in_names_come_from_the_registry():
     assert COVARIANCE_TYPES == ("full", "tied", "diag", "spherical")
     # Built-ins first, then mclust's other models (gmmcore.engine.mclust_models).
     assert covariance_types()[:4] == COVARIANCE_TYPES
-    assert covariance_types()[4:] == tuple(s.name for s in MCLUST_MODELS)
+    assert covariance_types()[4:] == tuple(s.name for s in MCLUST_MODELS) + ("E", "V")
     assert MCLUST_NAMES == {t: get_structure(t).mclust_name for t in COVARIANCE_TYPES}
     assert all(get_structure(t).description for t in COVARIANCE_TYPES)
 
@@ -145,7 +145,7 @@ def test_a_registered_structure_travels_in_the_model_file(toy, X):
 
 def test_a_registered_structure_is_in_the_default_grid(toy, X):
     grid = model_grid(X, [1, 2], random_state=0)
-    assert set(grid["covariance_type"]) == set(covariance_types())
+    assert set(grid["covariance_type"]) == set(covariance_types(X.shape[1]))
     assert grid.loc[grid["covariance_type"] == TOY, "mclust_name"].unique().tolist() == ["EII"]
 
 

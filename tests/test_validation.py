@@ -147,7 +147,7 @@ def test_n_components_numpy_integer_is_accepted(X):
 # -- covariance_type and init_params --------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", ["Full", "VVV", "", None])
+@pytest.mark.parametrize("bad", ["Full", "vvv", "", None])
 def test_bad_covariance_type(X, bad):
     with pytest.raises(ValueError, match="choose one of full, tied, diag, spherical"):
         fit(X, covariance_type=bad)

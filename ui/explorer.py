@@ -72,7 +72,7 @@ def fit_form(data: PreparedDataset) -> None:
         c[0].number_input("Components K", 1, 20, key=S.K, persist_state="session")
         c[1].selectbox(
             "Covariance type",
-            covariance_choices(),
+            covariance_choices(data.n_features, st.session_state.get(S.COV_TYPE)),
             key=S.COV_TYPE,
             persist_state="session",
             format_func=cov_label,

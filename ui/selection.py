@@ -41,14 +41,15 @@ def intro() -> None:
     )
 
 
-def grid_form(fit: dict, use_tasks: bool) -> bool:
-    """The grid's range, types, restarts and initialization. Returns whether Run was pressed."""
+def grid_form(fit: dict, use_tasks: bool, n_features: int | None = None) -> bool:
+    """The grid's range, types (those that apply to ``n_features`` features), restarts and
+    initialization. Returns whether Run was pressed."""
     with st.form(S.GRID_FORM):
         c = st.columns([2, 3, 1, 1])
         c[0].slider("Range of K", 1, 15, key=S.GRID_K_RANGE, persist_state="session")
         c[1].multiselect(
             "Covariance types",
-            covariance_choices(),
+            covariance_choices(n_features, st.session_state.get(S.GRID_TYPES)),
             key=S.GRID_TYPES,
             format_func=cov_label,
             persist_state="session",

@@ -10,9 +10,14 @@ from . import data as D
 from . import state as S
 
 
-def covariance_choices() -> list[str]:
-    """The covariance types to offer: every structure in gmmcore's registry."""
-    return list(covariance_types())
+def covariance_choices(n_features: int | None = None, keep=()) -> list[str]:
+    """The covariance types to offer for data with ``n_features`` features (gmmcore's registry:
+    mclust's E and V for one feature, the multivariate models otherwise; every one when None),
+    plus the registered types in ``keep`` (a name or a list: the widget's current value, so a
+    choice made on other data stays selectable instead of breaking the widget)."""
+    keep = [keep] if isinstance(keep, str) else list(keep or ())
+    offered = list(covariance_types(n_features))
+    return offered + [t for t in covariance_types() if t in keep and t not in offered]
 
 
 def cov_label(t: str) -> str:

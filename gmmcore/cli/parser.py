@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..engine.covariance import covariance_types
+from ..engine.covariance import covariance_aliases, covariance_types, get_structure
 from ..engine.initialization import INIT_METHODS
 from .common import CLI_PROG
 from .fit import MODE_HELP, cmd_fit
@@ -84,24 +84,41 @@ def parse_components(text: str) -> list[int]:
     return ks
 
 
+def _known(text: str) -> str | None:
+    """The registered name of a covariance type or alias (``VVV`` -> ``full``), or None."""
+    try:
+        return get_structure(text).name
+    except ValueError:
+        return None
+
+
+def _choices_text() -> str:
+    aliases = ", ".join(f"{a}={n}" for a, n in covariance_aliases().items())
+    return f"{', '.join(covariance_types())} (aliases: {aliases})"
+
+
 def parse_covariance_types(text: str) -> list[str]:
-    """``"full,tied"`` -> ["full", "tied"]: known types, each once, in the order given."""
+    """``"full,tied"`` -> ["full", "tied"]: known types (mclust's aliases resolved, ``VVV`` ->
+    ``full``), each once, in the order given; ``"all"`` -> None (every type offered for the
+    data's number of features)."""
+    if text.strip() == "all":
+        return None
     types = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [t for t in types if t not in covariance_types()]
+    bad = [t for t in types if _known(t) is None]
     if bad or not types:
         raise argparse.ArgumentTypeError(
-            f"unknown covariance type {bad[0] if bad else text!r}; choose from "
-            f"{','.join(covariance_types())}"
+            f"unknown covariance type {bad[0] if bad else text!r}; choose from {_choices_text()}"
         )
-    return list(dict.fromkeys(types))
+    return list(dict.fromkeys(_known(t) for t in types))
 
 
 def _covariance_type(text: str) -> str:
-    if text not in covariance_types():
+    name = _known(text)
+    if name is None:
         raise argparse.ArgumentTypeError(
-            f"unknown covariance type {text!r}; choose one of {', '.join(covariance_types())}"
+            f"unknown covariance type {text!r}; choose one of {_choices_text()}"
         )
-    return text
+    return name
 
 
 # -- option blocks ------------------------------------------------------------------------------
@@ -221,7 +238,7 @@ def _add_fit_command(sub) -> None:
         type=_covariance_type,
         default="full",
         metavar="T",
-        help=f"One of {', '.join(covariance_types())} (default: full).",
+        help=f"One of {_choices_text()} (default: full). E and V are for one feature.",
     )
     fit.add_argument(
         "--init", choices=INIT_METHODS, default="kmeans", help="Initialization (default: kmeans)."
@@ -294,9 +311,11 @@ def _add_select_command(sub) -> None:
     sel.add_argument(
         "--covariance-types",
         type=parse_covariance_types,
-        default=list(covariance_types()),
+        default=None,
         metavar="T1,T2",
-        help=f"Comma-separated covariance types (default: all: {','.join(covariance_types())}).",
+        help="Comma-separated covariance types, or 'all' (the default): every model that "
+        "applies to the data, i.e. mclust's E and V for one feature, the fourteen others "
+        f"otherwise. Known: {_choices_text()}.",
     )
     _add_fit_options(sel, seed_default=0)
     sel.add_argument(

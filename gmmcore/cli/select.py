@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from ..engine.covariance import covariance_types
 from ..io.csv_safe import to_safe_csv
 from ..io.limits import check_task_count
 from ..multitask import compare_modes
@@ -61,7 +62,8 @@ def cmd_select_tasks(args) -> int:
         else features.to_numpy(np.float64)
     )
     test_size = 0.25 if args.test_size is None else args.test_size
-    combos = [(k, t) for k in args.components for t in args.covariance_types]
+    types = args.covariance_types or list(covariance_types(X.shape[1]))
+    combos = [(k, t) for k in args.components for t in types]
     frames, summaries = [], []
     for i, (k, cov) in enumerate(combos, 1):
         _progress(args, f"[{i}/{len(combos)}] K={k} {cov}: pooled, separate, shared")

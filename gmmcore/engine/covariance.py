@@ -38,8 +38,10 @@ __all__ = [
     "SYMMETRY_RTOL",
     "CovarianceStructure",
     "IllConditionedCovarianceError",
+    "covariance_aliases",
     "covariance_types",
     "get_structure",
+    "register_alias",
     "register_structure",
     "unregister_structure",
 ]
@@ -117,6 +119,17 @@ class CovarianceStructure:
     second_moment: str = ""
     common_covariance: bool = False
     diagonal: bool = False
+
+    def supports(self, n_features: int) -> bool:
+        """Whether this structure is *offered* for data with ``n_features`` features (the
+        default grid, the command line's and the dashboard's choices).
+
+        Default True. mclust's univariate E and V support only one feature; the multivariate
+        models say False for one feature, where each reduces to E or V (mclust offers only
+        E and V for d = 1). Naming a type explicitly still fits it wherever its M-step is
+        defined: this is about what to offer, not a validation.
+        """
+        return True
 
     # -- interface: M-step ------------------------------------------------------------------
     def m_step(self, nk, means, S2, reg_covar, previous=None):  # pragma: no cover
@@ -317,6 +330,9 @@ class Full(CovarianceStructure):
     name, mclust_name, second_moment = "full", "VVV", "outer"
     description = "each component has its own covariance matrix: any size, shape and orientation"
 
+    def supports(self, n_features):
+        return n_features >= 2  # in 1-D it is mclust's V
+
     def m_step(self, nk, means, S2, reg_covar, previous=None):
         cov = S2 / nk[:, None, None] - means[:, :, None] * means[:, None, :]
         cov = 0.5 * (cov + cov.transpose(0, 2, 1))
@@ -370,6 +386,9 @@ class Tied(CovarianceStructure):
     description = "all components share one covariance matrix: same size, shape and orientation"
     common_covariance = True
 
+    def supports(self, n_features):
+        return n_features >= 2  # in 1-D it is mclust's E
+
     def m_step(self, nk, means, S2, reg_covar, previous=None):
         cov = (S2 - (nk[:, None] * means).T @ means) / nk.sum()
         cov = 0.5 * (cov + cov.T)
@@ -418,6 +437,9 @@ class Diag(CovarianceStructure):
     name, mclust_name, second_moment = "diag", "VVI", "square"
     description = "each component has its own axis-aligned (diagonal) covariance"
     diagonal = True
+
+    def supports(self, n_features):
+        return n_features >= 2  # in 1-D it is mclust's V (Spherical inherits this)
 
     def m_step(self, nk, means, S2, reg_covar, previous=None):
         cov = S2 / nk[:, None] - means**2
@@ -494,6 +516,9 @@ class Spherical(Diag):
 
 # -- the registry: the only list of covariance types ---------------------------------------------
 _REGISTRY: dict[str, CovarianceStructure] = {}
+# Other names of registered structures (mclust's names of the built-ins): accepted wherever a
+# covariance type is, resolved by get_structure; never listed by covariance_types().
+_ALIASES: dict[str, str] = {}
 
 
 def register_structure(structure: CovarianceStructure) -> CovarianceStructure:
@@ -501,16 +526,37 @@ def register_structure(structure: CovarianceStructure) -> CovarianceStructure:
     schema, command line, dashboard). Returns the structure.
 
     Raises ValueError if it is not a :class:`CovarianceStructure` with a ``name`` and
-    ``mclust_name``, or if the name is taken.
+    ``mclust_name``, or if the name is taken (by a structure or an alias).
     """
     if not isinstance(structure, CovarianceStructure) or not structure.name:
         raise ValueError("register_structure needs a CovarianceStructure instance with a name.")
     if not structure.mclust_name:
         raise ValueError(f"covariance structure {structure.name!r} needs an mclust_name.")
-    if structure.name in _REGISTRY:
+    if structure.name in _REGISTRY or structure.name in _ALIASES:
         raise ValueError(f"a covariance structure named {structure.name!r} is registered already.")
     _REGISTRY[structure.name] = structure
     return structure
+
+
+def register_alias(alias: str, name: str) -> None:
+    """Accept ``alias`` wherever the covariance type ``name`` is (e.g. mclust's ``"VVV"`` for
+    ``"full"``). :func:`get_structure` resolves it; the structure's own ``name`` stays what
+    fitted models, snapshots and model files carry.
+
+    Raises ValueError if ``name`` is not registered or ``alias`` is taken.
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"cannot alias {alias!r} to {name!r}: no such covariance structure.")
+    if not isinstance(alias, str) or not alias or alias in _REGISTRY:
+        raise ValueError(f"{alias!r} cannot be an alias: it is empty or a structure's name.")
+    if _ALIASES.get(alias, name) != name:
+        raise ValueError(f"{alias!r} is an alias of {_ALIASES[alias]!r} already.")
+    _ALIASES[alias] = name
+
+
+def covariance_aliases() -> dict[str, str]:
+    """Alias -> registered name, e.g. ``{"VVV": "full", "EEE": "tied", ...}`` (a copy)."""
+    return dict(_ALIASES)
 
 
 def unregister_structure(name: str) -> None:
@@ -518,41 +564,58 @@ def unregister_structure(name: str) -> None:
     if name in _BUILT_IN:
         raise ValueError(f"{name!r} is a built-in covariance structure and cannot be removed.")
     _REGISTRY.pop(name, None)
+    for alias in [a for a, n in _ALIASES.items() if n == name]:
+        del _ALIASES[alias]
 
 
 def get_structure(covariance_type: str) -> CovarianceStructure:
-    """The structure object for a covariance type name; a clear ValueError otherwise.
+    """The structure object for a covariance type name or alias; a clear ValueError otherwise.
 
     >>> s = get_structure("tied")
     >>> s.mclust_name, s.expected_shape(3, 2), s.n_parameters(3, 2)
     ('EEE', (2, 2), 11)
     >>> s.shape_description(3, 2)
     "covariance_type='tied' with n_features=2"
+    >>> get_structure("VVV").name  # mclust's name of a built-in is an alias
+    'full'
     """
     try:
-        return _REGISTRY[covariance_type]
+        return _REGISTRY[_ALIASES.get(covariance_type, covariance_type)]
     except (KeyError, TypeError):
+        aliases = ", ".join(f"{a} (= {n})" for a, n in _ALIASES.items())
         raise ValueError(
-            f"Unknown covariance_type {covariance_type!r}; choose one of {', '.join(_REGISTRY)}."
+            f"Unknown covariance_type {covariance_type!r}; choose one of {', '.join(_REGISTRY)}"
+            + (f", or mclust's names {aliases}." if aliases else ".")
         ) from None
 
 
-def covariance_types() -> tuple[str, ...]:
+def covariance_types(n_features: int | None = None) -> tuple[str, ...]:
     """The registered covariance type names, in registration order (built-ins first).
 
     Everything that offers a choice of structure (the command line, the dashboard, the model
     file's schema, the model-selection grid's default) calls this, so a structure registered
-    with :func:`register_structure` is offered everywhere.
+    with :func:`register_structure` is offered everywhere. Aliases are not listed.
+
+    Parameters
+    ----------
+    n_features : int, optional
+        Only the structures offered for data with this many features
+        (:meth:`CovarianceStructure.supports`): mclust's E and V for one feature, the
+        multivariate ones otherwise. None (default): every registered structure.
     """
-    return tuple(_REGISTRY)
+    if n_features is None:
+        return tuple(_REGISTRY)
+    return tuple(t for t, s in _REGISTRY.items() if s.supports(int(n_features)))
 
 
 for _structure in (Full(), Tied(), Diag(), Spherical()):
     register_structure(_structure)
 _BUILT_IN = frozenset(_REGISTRY)
+for _alias, _name in (("VVV", "full"), ("EEE", "tied"), ("VVI", "diag"), ("VII", "spherical")):
+    register_alias(_alias, _name)
 
 #: The built-in covariance type names (``covariance_types()`` also lists registered ones).
 COVARIANCE_TYPES: tuple[str, ...] = covariance_types()
 #: Built-in covariance type name -> mclust's model name (``get_structure(t).mclust_name`` for
-#: any registered one).
+#: any registered one; each mclust name is also an alias, see :func:`register_alias`).
 MCLUST_NAMES: dict[str, str] = {t: _REGISTRY[t].mclust_name for t in COVARIANCE_TYPES}

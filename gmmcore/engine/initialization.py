@@ -1,4 +1,5 @@
-"""Initial responsibilities, the way scikit-learn's ``init_params`` defines them.
+"""Initial responsibilities, the way scikit-learn's ``init_params`` defines them, plus
+mclust's hierarchical start (``"hc"``).
 
 Each method returns an (n_samples, K) responsibility matrix; the EM loop turns it into
 parameters with one M-step, then replaces any of them the user gave explicitly.
@@ -12,7 +13,7 @@ import numpy as np
 
 __all__ = ["INIT_METHODS", "initial_responsibilities", "kmeans_plusplus"]
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hc")
 
 
 def kmeans_plusplus(X: np.ndarray, n_components: int, rng: np.random.RandomState) -> np.ndarray:
@@ -54,6 +55,8 @@ def initial_responsibilities(
     k-means++ : only the k-means++ seeds; each point goes to its nearest seed.
     random : uniform random responsibilities, normalized per row.
     random_from_data : K random rows as means; only those rows carry responsibility.
+    hc : mclust's start (:mod:`gmmcore.engine.hierarchical`): the K-cluster cut of
+        model-based hierarchical clustering, hard labels; deterministic (``rng`` unused).
     """
     n = X.shape[0]
     if method == "kmeans":
@@ -82,4 +85,8 @@ def initial_responsibilities(
         idx = rng.choice(n, size=n_components, replace=False)
         resp[idx, np.arange(n_components)] = 1.0
         return resp
+    if method == "hc":
+        from .hierarchical import hc_responsibilities
+
+        return hc_responsibilities(X, n_components)
     raise ValueError(f"Unknown init_params {method!r}; choose one of {', '.join(INIT_METHODS)}.")

@@ -144,6 +144,9 @@ class EllipsoidalStructure(CovarianceStructure):
 
     second_moment = "outer"
 
+    def supports(self, n_features):
+        return n_features >= 2  # in 1-D every model is mclust's E or V
+
     def m_step(self, nk, means, S2, reg_covar, previous=None):
         W, ev, V = scatter_matrices(nk, means, S2, reg_covar)
         cov = self._covariances(nk, W, ev, V, previous, reg_covar)
@@ -218,6 +221,9 @@ class DiagonalStructure(CovarianceStructure):
 
     second_moment = "square"
     diagonal = True
+
+    def supports(self, n_features):
+        return n_features >= 2  # in 1-D every model is mclust's E or V
 
     def precisions_cholesky(self, covariances, reg_covar=0.0):
         cov = np.asarray(covariances)

@@ -175,6 +175,9 @@ class UnivariateEqual(EqualRound):
     name = mclust_name = "E"
     description = "one feature: all components have the same variance"
 
+    def supports(self, n_features):
+        return n_features == 1
+
     def m_step(self, nk, means, S2, reg_covar, previous=None):
         _one_feature(self.name, S2)
         return super().m_step(nk, means, S2, reg_covar, previous)
@@ -186,6 +189,9 @@ class UnivariateVarying(DiagonalStructure):
     name = mclust_name = "V"
     description = "one feature: each component has its own variance"
     storage = "round"
+
+    def supports(self, n_features):
+        return n_features == 1
 
     def m_step(self, nk, means, S2, reg_covar, previous=None):
         _one_feature(self.name, S2)

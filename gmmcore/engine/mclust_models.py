@@ -6,11 +6,10 @@ structures under scikit-learn's names: VII = ``spherical``, VVI = ``diag``,
 EEE = ``tied``, VVV = ``full``. Their covariance-type names are mclust's model names.
 
 mclust's univariate models E and V (:class:`UnivariateEqual`, :class:`UnivariateVarying`)
-are defined but not registered: the registry has no notion of a structure that only applies
-to one feature, and registered ones are offered (and fitted by the default model grid) for
-every dataset. Register them yourself for one-feature data::
-
-    register_structure(UnivariateEqual()); register_structure(UnivariateVarying())
+are registered after them. Every structure says for which data it is offered
+(:meth:`~gmmcore.engine.covariance.CovarianceStructure.supports`): E and V for one feature
+only, the fourteen multivariate ones for two or more, as mclust does
+(``covariance_types(n_features)`` lists what applies).
 
 See ``docs/covariance-models.md`` for the table of all fourteen models.
 """
@@ -70,9 +69,9 @@ MCLUST_ORDER: tuple[str, ...] = (
     "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE",
     "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
 )  # fmt: skip
-#: mclust's univariate models (not registered; see the module docstring).
+#: mclust's univariate models, registered after the others (offered for one feature only).
 UNIVARIATE_MODELS: tuple[CovarianceStructure, ...] = (UnivariateEqual(), UnivariateVarying())
 
-for _structure in MCLUST_MODELS:
+for _structure in MCLUST_MODELS + UNIVARIATE_MODELS:
     if _structure.name not in covariance_types():  # importlib.reload must not fail
         register_structure(_structure)
