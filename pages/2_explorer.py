@@ -9,10 +9,11 @@ S.init()  # idempotent
 
 EX.intro()
 data = current_data_or_stop()
-EX.fit_form(data)
+fit_column, *start_columns = EX.settings_row()
+EX.fit_form(data, fit_column)
 model = current_fit_or_stop(data)
 history = EX.restarts_panel(model, data)
-EX.start_panel(data, history)
+EX.start_panel(data, history, start_columns)
 run = EX.stepper_run(data, history, model)
 EX.stepper(run)
 EX.compare_panel(run)

@@ -24,14 +24,15 @@ PLAY_INTERVAL = 0.7
 
 
 def intro() -> None:
-    """The title and the three-sentence explanation of EM."""
+    """The title and, folded away, the three-sentence explanation of EM (the stepper has to
+    fit above the fold of a 1280 x 720 projector)."""
     st.title("EM explorer")
-    st.markdown(
+    c1, c2 = st.columns([3, 1.3], vertical_alignment="center")
+    c1.caption(
         "Press **Next** to watch EM one half-step at a time: the **E step** recolours the "
-        "points (which component is responsible for each), the **M step** moves the "
-        "ellipses and means to fit the points they are responsible for."
+        "points, the **M step** moves the ellipses and means."
     )
-    with st.expander("What am I looking at? (EM in three sentences)", expanded=False):
+    with c2.popover("What am I looking at?", icon=":material/help:", use_container_width=True):
         st.markdown(
             "- A mixture of K Gaussians has, per component k, a **weight** πₖ, a **mean** μₖ "
             "(the ✕) and a **covariance** Σₖ (the ellipses).\n"
@@ -64,10 +65,23 @@ def require_few_tasks(data: PreparedDataset) -> None:
         st.stop()
 
 
-def fit_form(data: PreparedDataset) -> None:
-    """The fit settings; they apply (and the stepper rewinds) only when Run EM is pressed."""
+def settings_row():
+    """One row for what is set once: the fit settings (folded), the Bishop preset and the
+    manual start. Returns the three columns, for ``fit_form`` and ``start_panel``."""
+    return st.columns([2.5, 1.5, 1.3], vertical_alignment="center")
+
+
+def fit_form(data: PreparedDataset, where=None) -> None:
+    """The fit settings, folded into an expander named after the applied fit (set once, they
+    need not take the projector's height); they apply (and the stepper rewinds) only when
+    Run EM is pressed."""
     require_few_tasks(data)
-    with st.form(S.FIT_FORM):
+    fit = st.session_state[S.FIT_SETTINGS]
+    title = (
+        f"Fit settings: K = {fit['n_components']}, {fit['covariance_type']}, "
+        f"{fit['init_params']}, seed {fit['random_state']}"
+    )
+    with (where or st.container()).expander(title, icon=":material/tune:"), st.form(S.FIT_FORM):
         c = st.columns(5)
         c[0].number_input("Components K", 1, 20, key=S.K, persist_state="session")
         c[1].selectbox(
@@ -121,7 +135,7 @@ def fit_form(data: PreparedDataset) -> None:
         c[2].number_input("max_iter", 1, 1000, key=S.MAX_ITER, persist_state="session")
         if data.tasks is not None:
             c[3].checkbox(
-                "Shared across tasks",
+                "Share across tasks",
                 key=S.USE_TASKS,
                 persist_state="session",
                 help=f"Use the task column '{data.task_column}': one set of components, "
@@ -200,14 +214,18 @@ def _stepper_fragment(run: StepperRun) -> None:
     step = st.session_state[S.STEP]
     snap = run.history[step]
     step_controls(step, run.last)
-    step_heading(run.history, step)
     resp = run.responsibilities(step)
     left, right = st.columns([3, 2])
     with left:
+        step_heading(run.history, step, describe=False)
         data_panel(run, step, resp)
     with right:
+        # What the half-step did, beside the scatter rather than above it: the scatter's
+        # middle must stay above the fold at 1280 x 720.
+        st.caption(explain.step_description(run.history, step))
         log_likelihood_panel(run.history, step)
-        parameter_panel(snap, run.data, run.slots)
+    # Full width: in the right column the table of four features was clipped at 1600 px.
+    parameter_panel(snap, run.data, run.slots)
     formula_panel(run, step)
     agreement_panel(run, resp)
     S.sync_url()
@@ -287,10 +305,11 @@ def step_title(snap) -> str:
     return f"iteration {snap.iteration}, after the {what}"
 
 
-def step_heading(history, step: int) -> None:
-    """'Step i of n — what it is', and what the half-step did."""
+def step_heading(history, step: int, *, describe: bool = True) -> None:
+    """'Step i of n — what it is', and (with ``describe``) what the half-step did."""
     st.markdown(f"**Step {step} of {len(history) - 1} — {step_title(history[step])}**")
-    st.caption(explain.step_description(history, step))
+    if describe:
+        st.caption(explain.step_description(history, step))
 
 
 def event_lines(events, step: int) -> list[str]:
@@ -320,7 +339,12 @@ def log_likelihood_panel(history, step: int) -> None:
         key=S.EM_LOG_LIKELIHOOD,
     )
     c1, c2 = st.columns(2)
-    c1.toggle("Per point (divide by N)", key=S.PER_SAMPLE, persist_state="session")
+    c1.toggle(
+        "Per point",
+        key=S.PER_SAMPLE,
+        persist_state="session",
+        help="Divide the log-likelihood by the number of points N.",
+    )
     c2.toggle(
         "Hide the future",
         key=S.HIDE_FUTURE,
@@ -420,11 +444,12 @@ def _auto_start() -> None:
     _run_em()
 
 
-def start_panel(data: PreparedDataset, history) -> None:
-    """The preset (Bishop PRML fig. 9.8) and the manual start: typed means and a spread."""
+def start_panel(data: PreparedDataset, history, columns=None) -> None:
+    """The preset (Bishop PRML fig. 9.8) and the manual start: typed means and a spread (in
+    ``columns``, two of ``settings_row``'s, or a row of their own)."""
     s = st.session_state
     fit = s[S.FIT_SETTINGS]
-    c1, c2 = st.columns([1, 3])
+    c1, c2 = columns if columns is not None else st.columns(2)
     c1.button(
         "Bishop PRML fig. 9.8",
         key=S.BISHOP_BUTTON,
@@ -437,11 +462,8 @@ def start_panel(data: PreparedDataset, history) -> None:
     )
     if "means_init" in fit:
         what = "Bishop's PRML fig. 9.8" if s.get(S.START) == "bishop" else "your typed means"
-        c2.info(
-            f"Starting from {what}: the Initialization setting is not used.",
-            icon=":material/flag:",
-        )
-    with st.expander("Manual start: type the starting means", icon=":material/edit:"):
+        st.caption(f":material/flag: Starting from {what}: the Initialization setting is not used.")
+    with c2.popover("Manual start", icon=":material/edit:", use_container_width=True):
         _manual_editor(data, history)
 
 

@@ -33,14 +33,20 @@ def data_panel(run: StepperRun, step: int, resp) -> None:
     if data.n_features == 1:
         st.plotly_chart(histogram(snap, data, resp, run.slots), key=S.EM_HISTOGRAM)
     else:
+        # The figure first, its view controls below it (set once, they must not push the
+        # scatter below a projector's fold); the controls are created first so their values
+        # decide the figure.
+        figure_area = st.container()
         view = view_picker(data.n_features)
         idx = sampled_rows(data.n_samples)
         idx, color_by = task_filter(data, idx)
         resp_sub = None if resp is None else resp[idx]
         if view == SCATTER_MATRIX:
-            st.plotly_chart(scatter_matrix(run, step, idx, resp_sub), key=S.EM_SCATTER_MATRIX)
+            figure_area.plotly_chart(
+                scatter_matrix(run, step, idx, resp_sub), key=S.EM_SCATTER_MATRIX
+            )
         else:
-            scatter(run, step, idx, resp_sub, view, color_by)
+            scatter(run, step, idx, resp_sub, view, color_by, figure_area)
     if snap.phase == "M":
         st.caption(
             "After an M step the points keep the colours of the E step before it: "
@@ -106,7 +112,7 @@ def task_filter(data: PreparedDataset, idx: np.ndarray) -> tuple[np.ndarray, str
     return idx, color_by
 
 
-def scatter(run: StepperRun, step: int, idx, resp_sub, view: str, color_by: str) -> None:
+def scatter(run: StepperRun, step: int, idx, resp_sub, view: str, color_by: str, area=None) -> None:
     """The points of ``idx`` on two features or the PCA plane, with each component's mean,
     1-2-3 sd ellipses and, after an M step, the arrow from its previous mean."""
     data = run.data
@@ -138,9 +144,9 @@ def scatter(run: StepperRun, step: int, idx, resp_sub, view: str, color_by: str)
         group_names=task_names(data.tasks) if data.tasks is not None else None,
         slots=run.slots,
     )
-    st.plotly_chart(fig, key=S.EM_SCATTER)
+    (area or st).plotly_chart(fig, key=S.EM_SCATTER)
     if view == PCA:
-        st.caption(
+        (area or st).caption(
             "PCA projection: the ellipses are the exact projected covariances "
             "(A Σ Aᵀ), so they hold the same mass as in the full space's "
             "marginal on this plane."

@@ -81,7 +81,9 @@ def dataset_sidebar(*, share: bool = True) -> None:
                 + (", typed start" if "means_init" in fit else "")
             )
         if share:
-            share_panel()
+            # Folded: the raw link filled the sidebar of every page and read as an error.
+            with st.expander("Link to this view (copy to share)", icon=":material/link:"):
+                share_panel()
 
 
 def current_data_or_stop() -> D.PreparedDataset:

@@ -277,8 +277,10 @@ def em_scatter(
         xaxis=_axis(axis_labels[0], x_range),
         yaxis=_axis(axis_labels[1], y_range),
         margin=dict(l=70, r=10, t=40 if title else 10, b=60),
-        height=520,
-        legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02),
+        height=450,
+        # Above the plot, not beside it: at 1280 px a legend on the right took a third of the
+        # scatter's width.
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0, font_size=11),
         # Keep a user's zoom from step to step, but not onto another view or dataset.
         uirevision=f"em-scatter {x_range} {y_range}",
         annotations=annotations,

@@ -359,3 +359,37 @@ def test_bishop_preset_and_projector_screenshots(server, artifacts_dir, width, h
             path=str(artifacts_dir / f"15-explorer-full-{width}x{height}.png"), full_page=True
         )
         browser.close()
+
+
+def test_projector_layout_at_1280x720(server, artifacts_dir):
+    """At 1280 x 720 the step buttons and the scatter's centre are above the fold, and no button
+    or expander label is cut (its text is its full label and fits its box)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = _browser_context(p, 1280, 720)
+        page.goto(server + "/explorer?sample=Palmer+penguins&k=3&task=island")
+        page.get_by_text("Step 0 of").wait_for()
+        page.wait_for_selector(".js-plotly-plot .scatterlayer")
+        _settle(page)
+        for label in ("First", "Prev", "Next", "Last", "Play", "Bishop PRML fig. 9.8"):
+            button = page.get_by_role("button", name=re.compile(re.escape(label))).first
+            box = button.bounding_box()
+            assert box and 0 <= box["y"] and box["y"] + box["height"] <= 720, (label, box)
+            text = button.inner_text().strip()
+            assert text.endswith(label), (label, text)
+            # Cut text shows as an ellipsis: the label's box is narrower than its content.
+            fits = button.evaluate(
+                "b => Array.from(b.querySelectorAll('p, span, div'))"
+                ".every(e => e.scrollWidth <= e.clientWidth + 1)"
+            )
+            assert fits, label
+        summary = page.locator('[data-testid="stExpander"] summary').filter(has_text="Fit settings")
+        assert summary.evaluate(
+            "s => Array.from(s.querySelectorAll('p')).every(e => e.scrollWidth <= e.clientWidth + 1)"
+        )
+        plot = page.locator(".st-key-em_scatter .js-plotly-plot").first.bounding_box()
+        centre = plot["y"] + plot["height"] / 2
+        assert 0 < centre < 720, plot
+        page.screenshot(path=str(artifacts_dir / "16-explorer-1280x720-fold.png"))
+        browser.close()
