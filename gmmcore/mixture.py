@@ -19,7 +19,7 @@ from ._sklearn_compat import (
     sklearn_tags,
 )
 from .engine.covariance import IllConditionedCovarianceError, get_structure
-from .engine.em import Event, Snapshot, iter_em
+from .engine.em import Event, Snapshot, degenerate_components, iter_em
 from .engine.validation import check_n_components, check_random_state, check_tasks, check_X
 from .exceptions import ConvergenceWarning, NotFittedError
 
@@ -39,7 +39,8 @@ _ILL_DEFINED = (
 
 @dataclass(frozen=True)
 class RestartResult:
-    """One EM run of ``n_init``: where it ended and its whole history."""
+    """One EM run of ``n_init``: where it ended, its whole history, and whether it collapsed
+    (``collapsed_components``: see :func:`gmmcore.engine.em.degenerate_components`)."""
 
     index: int
     lower_bound: float  # mean log-likelihood per sample at the last E-step
@@ -47,6 +48,8 @@ class RestartResult:
     n_iter: int
     converged: bool
     history: tuple[Snapshot, ...]
+    degenerate: bool = False
+    collapsed_components: tuple[int, ...] = ()
 
 
 def _plain_equal(a, b) -> bool:
@@ -54,6 +57,19 @@ def _plain_equal(a, b) -> bool:
         return bool(a == b)
     except (TypeError, ValueError):  # e.g. a list of arrays
         return False
+
+
+def _is_dask(X) -> bool:
+    """A dask collection, recognized without importing dask."""
+    return type(X).__module__.split(".")[0] in ("dask", "dask_expr")
+
+
+def _better_restart(result: RestartResult, best: RestartResult) -> bool:
+    """A sound run beats a collapsed one (whose likelihood grows without bound as it
+    collapses); otherwise, as scikit-learn, a strictly higher lower bound wins."""
+    if result.degenerate != best.degenerate:
+        return best.degenerate
+    return result.lower_bound > best.lower_bound
 
 
 def _mark_converged(snap: Snapshot, change: float, tol: float) -> Snapshot:
@@ -78,8 +94,9 @@ class GaussianMixture:
     reg_covar : float, default=1e-6
     max_iter : int, default=100
     n_init : int, default=1
-        EM restarts; the one with the highest final lower bound is kept. Every restart's
-        outcome stays available in ``restarts_``.
+        EM restarts; the one with the highest final lower bound is kept, except that a
+        restart that collapsed (``RestartResult.degenerate``) never wins over a sound one.
+        Every restart's outcome stays available in ``restarts_``.
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
     weights_init, means_init, precisions_init : array-like, optional
     random_state : None, int or RandomState
@@ -91,6 +108,12 @@ class GaussianMixture:
         1 prints each run's start, every ``verbose_interval``-th iteration and whether it
         converged; 2 adds timings and the change of the lower bound (scikit-learn's format).
     verbose_interval : int, default=10
+    n_jobs : int, default=None
+        Threads for the E-step (scikit-learn's meaning: None is 1, -1 every core). Results
+        are bit-identical for every value.
+    step_exponent, step_offset : float, default=0.6 and 2.0
+        The step size ``gamma_t = (t + step_offset)^(-step_exponent)`` of :meth:`partial_fit`
+        (stepwise EM, see :mod:`gmmcore.engine.online`); step_exponent in (0.5, 1].
 
     Attributes
     ----------
@@ -139,6 +162,9 @@ class GaussianMixture:
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        n_jobs=None,
+        step_exponent=0.6,
+        step_offset=2.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -154,6 +180,9 @@ class GaussianMixture:
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.n_jobs = n_jobs
+        self.step_exponent = step_exponent
+        self.step_offset = step_offset
 
     # -- scikit-learn plumbing ------------------------------------------------------------
     def get_params(self, deep=True):
@@ -230,8 +259,47 @@ class GaussianMixture:
         -------
         self
         """
+        if _is_dask(X):  # blockwise on the dask workers, see gmmcore.scale.dask
+            from .scale.dask import fit_dask
+
+            return fit_dask(self, X, tasks)
+        self.__dict__.pop("_online", None)  # a later partial_fit starts again
         self._fit(X, tasks)
         return self
+
+    def partial_fit(self, X, y=None):
+        """One step of online (stepwise) EM on the mini-batch X, shape (m, n_features).
+
+        The first call (or the first after :meth:`fit`) starts from X with ``init_params``
+        (or the ``*_init`` arrays); every call then runs the E-step on X, moves the running
+        statistics by ``gamma_t = (t + step_offset)^(-step_exponent)`` and runs one M-step
+        (Cappé & Moulines 2009; see :mod:`gmmcore.engine.online`). ``history_`` holds the
+        latest batch's "E" and "M" snapshots, ``n_iter_`` the batches seen, ``lower_bound_``
+        the latest batch's mean log-likelihood; ``converged_`` stays False.
+
+        Returns
+        -------
+        self
+        """
+        from .scale.estimator import partial_fit
+
+        return partial_fit(self, X)
+
+    def fit_source(self, source, *, init_sample=None, progress=None):
+        """Fit on a source of row blocks that is read again on every EM pass (bounded
+        memory): a :class:`gmmcore.scale.ParquetSource`, :class:`~gmmcore.scale.CsvSource`,
+        :class:`~gmmcore.scale.ArraySource`, or a path (``open_source``: every numeric column
+        of a Parquet file, every column of a CSV). The start comes from a uniform sample of
+        ``init_sample`` rows (default :data:`gmmcore.scale.stream.INIT_SAMPLE`); one run
+        (``n_init`` is ignored). ``progress``: e.g. ``gmmcore.scale.TextProgress()``.
+
+        Returns
+        -------
+        self
+        """
+        from .scale.estimator import fit_source
+
+        return fit_source(self, source, init_sample=init_sample, progress=progress)
 
     def fit_predict(self, X, y=None, *, tasks=None):
         """Fit, then return the labels of X under the fitted model, shape (n_samples,)."""
@@ -281,8 +349,7 @@ class GaussianMixture:
                 err.args = (f"{_ILL_DEFINED} ({err})",)
                 raise
             restarts.append(result)
-            # As scikit-learn: strictly better, or the first run.
-            if best is None or result.lower_bound > best.lower_bound:
+            if best is None or _better_restart(result, best):
                 best = result
         task_n_samples = None
         if tasks is not None:  # rows per task, in task order: they weight the pooled weights
@@ -310,6 +377,7 @@ class GaussianMixture:
             init_params=self.init_params,
             random_state=rng,
             tasks=tasks,
+            n_jobs=self.n_jobs,
             **init,
         )
         history, previous, change, converged = [], start_bound, np.inf, False
@@ -332,6 +400,7 @@ class GaussianMixture:
         ll = last.log_likelihood if last.log_likelihood is not None else -np.inf
         if last.iteration > 0:
             reporter.end(ll / X.shape[0], converged)
+        collapsed = tuple(degenerate_components(last, self.reg_covar))
         return RestartResult(
             index=index,
             lower_bound=ll / X.shape[0],
@@ -339,6 +408,8 @@ class GaussianMixture:
             n_iter=last.iteration,
             converged=converged,
             history=tuple(history),
+            degenerate=bool(collapsed),
+            collapsed_components=collapsed,
         )
 
     def _set_fitted(self, result: RestartResult, *, task_n_samples=None, feature_names=None):
@@ -451,18 +522,34 @@ class GaussianMixture:
         ``unknown_task="pooled"`` gives rows of a task not seen in fitting the pooled weights
         (see :meth:`gmmcore.FittedModel.log_prob_resp`).
         """
+        if _is_dask(X):
+            from .scale.dask import blockwise
+
+            return blockwise(self, "score_samples", X)
         return self._model_for(X).score_samples(X, tasks, unknown_task=unknown_task)
 
     def score(self, X, y=None, *, tasks=None, unknown_task="error"):
         """Mean log-likelihood per row."""
+        if _is_dask(X):
+            from .scale.dask import score
+
+            return score(self, X)
         return float(self.score_samples(X, tasks=tasks, unknown_task=unknown_task).mean())
 
     def predict_proba(self, X, *, tasks=None, unknown_task="error"):
         """Responsibilities, shape (n_samples, K); rows sum to 1."""
+        if _is_dask(X):
+            from .scale.dask import blockwise
+
+            return blockwise(self, "predict_proba", X)
         return self._model_for(X).predict_proba(X, tasks, unknown_task=unknown_task)
 
     def predict(self, X, *, tasks=None, unknown_task="error"):
         """Most probable component of each row, shape (n_samples,)."""
+        if _is_dask(X):
+            from .scale.dask import blockwise
+
+            return blockwise(self, "predict", X)
         return self._model_for(X).predict(X, tasks, unknown_task=unknown_task)
 
     def sample(self, n_samples=1, *, task=None):

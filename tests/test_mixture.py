@@ -148,15 +148,18 @@ def test_n_parameters_has_sklearn_private_alias(X):
 def test_get_params_has_sklearn_constructor_arguments():
     sklearn_mixture = pytest.importorskip("sklearn.mixture")
     ours = set(GaussianMixture().get_params())
-    # Reference: scikit-learn's GaussianMixture().get_params() keys.
-    assert ours == set(sklearn_mixture.GaussianMixture().get_params())
+    # Reference: scikit-learn's GaussianMixture().get_params() keys, plus our documented
+    # extras (threads, and partial_fit's step-size schedule; issue 11).
+    extras = {"n_jobs", "step_exponent", "step_offset"}
+    assert ours == set(sklearn_mixture.GaussianMixture().get_params()) | extras
 
 
 def test_defaults_match_sklearn():
     sklearn_mixture = pytest.importorskip("sklearn.mixture")
     ref = sklearn_mixture.GaussianMixture().get_params()
     for key, value in GaussianMixture().get_params().items():
-        assert value == ref[key], key
+        if key not in ("n_jobs", "step_exponent", "step_offset"):  # ours only
+            assert value == ref[key], key
 
 
 def test_set_params_returns_self_and_changes_parameters():

@@ -164,7 +164,8 @@ def fit_model(data_key: str, _X, _tasks, settings: tuple) -> GaussianMixture:
     history is in ``restarts_``."""
     params = dict(settings)
     use_tasks = params.pop("use_tasks", False)
-    model = GaussianMixture(**params)
+    # Every core for the E-step (results do not depend on it: bit-identical for any n_jobs).
+    model = GaussianMixture(**{"n_jobs": -1, **params})
     model.fit(_X, tasks=_tasks if use_tasks else None)
     return model
 

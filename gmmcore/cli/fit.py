@@ -34,6 +34,8 @@ def cmd_fit(args) -> int:
             "of each row, or leave out --mode"
         )
     mode = "single" if args.task_column is None else (args.mode or next(iter(MODE_HELP)))
+    if getattr(args, "stream", False):
+        return _fit_streamed(args, mode)
     frame, names, tasks = load_features(args)
     if tasks is not None:
         check_task_count(tasks, args.task_column)
@@ -51,7 +53,7 @@ def cmd_fit(args) -> int:
         covariance_type=args.covariance_type, init_params=args.init, **em_settings(args)
     )
     if mode == "single":
-        fitted = GaussianMixture(args.components, **settings).fit(X)
+        fitted = GaussianMixture(args.components, n_jobs=args.n_jobs, **settings).fit(X)
     else:
         metadata["task_column"] = args.task_column
         fitted = fit_multitask(X, tasks, args.components, mode=mode, **settings)
@@ -75,6 +77,35 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def _fit_streamed(args, mode: str) -> int:
+    """``--stream``: fit on the file read in row blocks on every pass (gmmcore.scale)."""
+    from ..scale import TextProgress, open_source
+
+    if mode != "single" or args.standardize:
+        raise CliError("--stream fits one mixture to raw columns; drop --task-column/--standardize")
+    columns = args.columns.split(",") if args.columns else None
+    try:
+        source = open_source(args.data, columns)
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    gm = GaussianMixture(
+        args.components,
+        covariance_type=args.covariance_type,
+        init_params=args.init,
+        n_jobs=args.n_jobs,
+        **{k: v for k, v in em_settings(args).items() if k != "n_init"},
+    )
+    try:
+        gm.fit_source(source, progress=TextProgress(sys.stderr))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    n = gm.history_[-1].n_samples
+    metadata = {"data_file": Path(args.data).name}
+    save_model(gm, args.output, feature_names=source.columns, metadata=metadata)
+    _print_summary(load_model(args.output), args, mode, n, source.columns, standardized=False)
+    return 0
+
+
 def _print_summary(model, args, mode: str, n: int, names: list[str], *, standardized: bool):
     fit = model.metadata
     out = sys.stdout
@@ -91,10 +122,12 @@ def _print_summary(model, args, mode: str, n: int, names: list[str], *, standard
         print(f"  tasks           {counts}", file=out)
         print(f"  mode            {mode}: {MODE_HELP[mode]}", file=out)
     print(f"  log-likelihood  {fit['log_likelihood']:.6g}", file=out)
-    print(
-        f"  BIC             {fit['bic']:.6g}  (lower is better; {fit['n_parameters']} parameters)",
-        file=out,
-    )
+    if fit.get("bic") is not None:  # a streamed fit keeps no data to score (see --stream)
+        print(
+            f"  BIC             {fit['bic']:.6g}  (lower is better; {fit['n_parameters']} "
+            "parameters)",
+            file=out,
+        )
     iters = f"after {fit['n_iter']} iteration(s)"
     if mode == "separate":
         iters = (

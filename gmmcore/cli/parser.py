@@ -254,6 +254,22 @@ def _add_fit_command(sub) -> None:
     )
     _add_fit_options(fit, seed_default=0)
     fit.add_argument(
+        "--n-jobs",
+        type=int,
+        default=-1,
+        metavar="N",
+        help="Threads for the E-step: -1 every core (default), 1 one; results are identical "
+        "for every value.",
+    )
+    fit.add_argument(
+        "--stream",
+        action="store_true",
+        help="Read a Parquet or CSV file in row blocks on every EM pass instead of loading it "
+        "(files larger than memory; bounded memory, a progress bar per pass on stderr). The "
+        "start comes from a uniform sample of 100,000 rows; rows with missing values are "
+        "an error; no --standardize or --task-column.",
+    )
+    fit.add_argument(
         "--output",
         "-o",
         required=True,

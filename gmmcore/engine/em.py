@@ -179,7 +179,7 @@ def _m_step(stats, S2_fixed, structure: CovarianceStructure, reg_covar, previous
     if exact is not None:
         lost = _precision_lost(nk, S2, raw_min, reg_covar, common)
         if lost.size:
-            covariances, raw_min = exact(lost, nk, means, covariances, raw_min)
+            covariances, raw_min = exact(nk, means, previous)
     prec_chol = structure.precisions_cholesky(covariances, reg_covar)
     return _Parameters(weights, means, covariances, prec_chol), nk, raw_min
 
@@ -227,30 +227,39 @@ def _precision_lost(nk, S2, raw_min, reg_covar, common=False) -> np.ndarray:
 
 
 def _exact_covariances(Xc, resp_of, structure: CovarianceStructure, reg_covar):
-    """A closure recomputing chosen components' covariances (or the common one) by the
-    two-pass formula sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / nk, with the responsibilities
-    ``resp_of()`` of shape (n_samples, K), asked for only when needed."""
+    """A closure recomputing the covariances from the two-pass scatter
+    sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T of *every* component (or the common one), with the
+    responsibilities ``resp_of()`` of shape (n_samples, K), asked for only when needed.
 
-    def exact(components, nk, means, covariances, raw_min):
+    All components and one M-step, never one component alone: in mclust's models the
+    components share their volume, shape or orientation (VEV, EVE, ...), so the M-step of one
+    component depends on the scatter of all; rerunning it for one component by itself gave
+    that component a free covariance outside the model (VEV lost its equal shape). The
+    scatter is passed as second moments about zero means, which every structure's M-step
+    turns back into the same scatter (``S2 - n_k 0 0^T``); ``previous`` warm-starts the
+    iterative M-steps as in the one-pass call.
+    """
+
+    def exact(nk, means, previous):
         resp = resp_of()
         k, d = means.shape
+        zeros = np.zeros((k, d))
         if structure.second_moment == "global_outer":
             S2c = np.zeros((d, d))
             for j in range(k):
                 diff = Xc - means[j]
                 S2c += (resp[:, j, None] * diff).T @ diff
-            return structure.m_step(nk, np.zeros((k, d)), S2c, reg_covar)
-        covariances, raw_min = covariances.copy(), raw_min.copy()
-        for j in components:
-            r = resp[:, j]
-            diff = Xc - means[j]
-            if structure.second_moment == "outer":
-                S2c = ((r[:, None] * diff).T @ diff)[None]
-            else:
-                S2c = (r @ (diff * diff))[None]
-            cov, low = structure.m_step(nk[j : j + 1], np.zeros((1, d)), S2c, reg_covar)
-            covariances[j], raw_min[j] = cov[0], low[0]
-        return covariances, raw_min
+        elif structure.second_moment == "outer":
+            S2c = np.empty((k, d, d))
+            for j in range(k):  # K products over the rows; never a loop over samples
+                diff = Xc - means[j]
+                S2c[j] = (resp[:, j, None] * diff).T @ diff
+        else:
+            S2c = np.empty((k, d))
+            for j in range(k):
+                diff = Xc - means[j]
+                S2c[j] = resp[:, j] @ (diff * diff)
+        return structure.m_step(nk, zeros, S2c, reg_covar, previous)
 
     return exact
 
@@ -306,6 +315,7 @@ def iter_em(
     precisions_init=None,
     random_state=None,
     tasks: Sequence | None = None,
+    n_jobs: int | None = None,
 ) -> Iterator[Snapshot]:
     """Run EM and yield a frozen :class:`Snapshot` after the initialization and after every
     E and M half-step.
@@ -328,6 +338,9 @@ def iter_em(
     tasks : array-like of shape (n_samples,), optional
         A task label per row. Then the mixture is *shared*: one set of components, one weight
         vector per task (``weights`` has shape (n_tasks, K), tasks in sorted label order).
+    n_jobs : int, optional
+        Threads for the E-step (scikit-learn's meaning: None is 1, -1 every core). The
+        snapshots are bit-identical for every value (see :func:`gmmcore.engine.estep.e_step`).
 
     Yields
     ------
@@ -420,7 +433,13 @@ def iter_em(
     collapsed: set[int] = set()
     for it in range(1, max_iter + 1):
         stats = e_step(
-            Xc, task_slices, safe_log(params.weights), params.means, params.prec_chol, structure
+            Xc,
+            task_slices,
+            safe_log(params.weights),
+            params.means,
+            params.prec_chol,
+            structure,
+            n_jobs=n_jobs,
         )
         ll = stats.log_likelihood
         e_snap = Snapshot(

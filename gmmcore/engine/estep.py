@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,7 @@ __all__ = [
     "accumulate",
     "compute_dtype",
     "e_step",
+    "effective_n_jobs",
     "estimate_log_resp",
     "gram",
     "log_gaussian",
@@ -202,6 +204,46 @@ def _finish(layout: FeatureLayout, T, S0, log_likelihood) -> SufficientStatistic
     return SufficientStatistics(S0, S1.copy(), S2, float(log_likelihood))
 
 
+def effective_n_jobs(n_jobs) -> int:
+    """Threads for ``n_jobs`` in scikit-learn's meaning: None -> 1, -1 -> every core the
+    process may use, -2 -> all but one, ...; ValueError for 0 or a non-integer."""
+    if n_jobs is None:
+        return 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be None or a nonzero whole number, got {n_jobs!r}.")
+    if n_jobs > 0:
+        return int(n_jobs)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(1, cores + 1 + int(n_jobs))
+
+
+def _ordered_map(fn, items, n_jobs: int):
+    """``fn(item)`` for every item, yielded in the items' order; with ``n_jobs > 1`` on a pool
+    of that many threads, at most ``2 n_jobs`` results pending (bounded memory for any N).
+
+    The chunk kernels spend their time in BLAS and NumPy loops, which release the GIL, so
+    threads scale (measured in bench/scaling.py); callers keep BLAS single-threaded
+    (serial_blas) so that the threads do not fight BLAS's own."""
+    if n_jobs <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="gmmcore-estep") as pool:
+        pending = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * n_jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def e_step(
     X: np.ndarray,
     task_slices: list[tuple[int, int]],
@@ -210,6 +252,7 @@ def e_step(
     prec_chol: np.ndarray,
     structure: CovarianceStructure,
     chunk_rows: int | None = None,
+    n_jobs: int | None = None,
 ) -> SufficientStatistics:
     """One pass over the data: log-likelihood and sufficient statistics.
 
@@ -222,13 +265,19 @@ def e_step(
     means, prec_chol : current parameters (see :mod:`gmmcore.covariance` for shapes).
     chunk_rows : int, optional
         Rows per block (default: sized so the block's buffers stay in cache).
+    n_jobs : int, optional
+        Threads running the chunks (scikit-learn's meaning, see :func:`effective_n_jobs`).
+        The result is bit-identical for every ``n_jobs``: the chunk boundaries do not depend
+        on it, each chunk's ``[S0 | S1 | S2]`` and log-likelihood are computed by the same
+        single-threaded kernels, and they are summed in chunk order.
 
     Notes
     -----
     Per chunk: the feature block ``F = [1 | x | q(x)]`` is filled once, the structure's
     plan turns it into weighted log-densities (GEMMs), the log-sum-exp runs in place, and
-    ``resp.T @ F`` adds the chunk's ``[S0 | S1 | S2]`` (one GEMM). All buffers are allocated
-    once per call and reused across chunks: no temporary grows with N, none is (N, K, D).
+    ``resp.T @ F`` gives the chunk's ``[S0 | S1 | S2]`` (one GEMM). The buffers are allocated
+    once per call (per thread) and reused across chunks: no temporary grows with N, none is
+    (N, K, D).
     """
     n, n_features = X.shape
     k = means.shape[0]
@@ -237,34 +286,47 @@ def e_step(
     plan = structure.estep_plan(means, prec_chol).astype(dtype)
     wr = plan.work_rows()
     if dtype == np.float64:
-        spaces = _Workspaces(layout, k, wr)
+        space_args = (layout, k, wr)
         rows = chunk_rows or _chunk_rows(k, n_features, layout.width + wr)
     else:
         # float32 plan block (the rows the plan reads), float64 statistics blocks.
         low = FeatureLayout(n_features, structure.second_moment if plan.needs_q else "none")
-        spaces = _Workspaces(low, k, wr, dtype, stats_layout=layout)
+        space_args = (low, k, wr, dtype, layout)
         extra = 4 * (low.width + wr) - 4 * 3 * k  # float32 wT, top, tot: half of 3 K float64
         rows = chunk_rows or _chunk_rows(k, n_features, layout.width + k, max(extra, 0))
     rows = max(1, min(rows, n))
-    G = np.empty((k, layout.width))
+    n_threads = min(effective_n_jobs(n_jobs), -(-n // rows))
+    local = threading.local()
+
+    def chunk(block):
+        # Each thread has its own workspaces and its own (K, width) result.
+        spaces = getattr(local, "spaces", None)
+        if spaces is None:
+            spaces = local.spaces = _Workspaces(*space_args)
+            local.G = np.empty((k, layout.width))
+        task, lo, hi = block
+        ws = spaces[hi - lo]
+        if ws.FT64 is None:
+            FT = F = layout.fill(ws.FT, X[lo:hi])
+        else:  # float32: exact float64 features, rounded once for the plan
+            F = layout.fill(ws.FT64, X[lo:hi])
+            FT = ws.FT
+            np.copyto(FT, F[: FT.shape[0]])
+        r = plan(FT, log_weights[task], ws.wT, ws.work)
+        ll = _normalize_into(r, ws.top, ws.tot)
+        if ws.r64 is not None:
+            np.copyto(ws.r64, r)
+            r = ws.r64
+        G = local.G if n_threads == 1 else np.empty((k, layout.width))
+        np.matmul(r, F.T, out=G)
+        return task, G, ll
+
     T = np.zeros((k, layout.width))
     S0 = np.zeros((len(task_slices), k))
     total = 0.0
     with _serial_blas(-(-n // rows)):
-        for task, lo, hi in _blocks(task_slices, rows):
-            ws = spaces[hi - lo]
-            if ws.FT64 is None:
-                FT = F = layout.fill(ws.FT, X[lo:hi])
-            else:  # float32: exact float64 features, rounded once for the plan
-                F = layout.fill(ws.FT64, X[lo:hi])
-                FT = ws.FT
-                np.copyto(FT, F[: FT.shape[0]])
-            r = plan(FT, log_weights[task], ws.wT, ws.work)
-            total += _normalize_into(r, ws.top, ws.tot)
-            if ws.r64 is not None:
-                np.copyto(ws.r64, r)
-                r = ws.r64
-            np.matmul(r, F.T, out=G)
+        for task, G, ll in _ordered_map(chunk, _blocks(task_slices, rows), n_threads):
+            total += ll
             T += G
             S0[task] += G[:, 0]
     return _finish(layout, T, S0, total)

@@ -1,0 +1,199 @@
+"""EM over any source of row blocks: the one mechanism behind every size of data.
+
+Every fit is the same two steps: sufficient statistics (:class:`SufficientStatistics`) summed
+over blocks of rows, then one M-step from the sums. :func:`iter_em` does it for an in-memory
+array (chunks, optionally on a pool of threads). :func:`iter_em_blocks` does it for a source
+that is only reachable block by block (a file streamed on every pass, a dask collection whose
+blocks live on workers): the caller gives a function returning the summed statistics of all
+rows for given parameters, and a sample of the rows for the start.
+
+The start: the initialization method (``init_params``) runs on the sample, exactly as
+:func:`iter_em` runs it on the whole array; the coordinates are centered on the sample's
+median (see :func:`iter_em`, "the median, not the mean"). With a sample holding every row in
+the source's order, the snapshots equal :func:`iter_em`'s up to the order of summation
+(~1e-15 relative per iteration).
+
+Not done here, by design: the two-pass covariance fallback of :func:`iter_em`
+(``_exact_covariances``) needs the responsibilities of every row at once; a blocked fit keeps
+the one-pass covariances, which are exact to ~1e-12 relative for components within ~265
+standard deviations of the data's median (see ``em._precision_lost``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from .covariance import get_structure
+from .em import (
+    EMPTY_COMPONENT_MASS,
+    Event,
+    Snapshot,
+    _check_init_arrays,
+    _m_step,
+    _Parameters,
+    check_em_settings,
+    frozen_array,
+)
+from .estep import SufficientStatistics, accumulate, gram
+from .initialization import initial_responsibilities
+from .validation import check_n_components, check_random_state, check_X
+from .weights import safe_log
+
+__all__ = ["BlockStatistics", "add_statistics", "iter_em_blocks", "start_parameters"]
+
+# stats_of(log_weights (1, K), centered means (K, D), prec_chol, structure) -> summed
+# statistics of every row of the source, centered on the shift given to the source.
+BlockStatistics = Callable[..., SufficientStatistics]
+
+
+def add_statistics(a: SufficientStatistics, b: SufficientStatistics) -> SufficientStatistics:
+    """``a + b``, field by field (the reduction of per-block statistics; the caller fixes
+    the order, so that the result does not depend on parallelism)."""
+    return SufficientStatistics(
+        a.S0 + b.S0,
+        a.S1 + b.S1,
+        None if a.S2 is None else a.S2 + b.S2,
+        a.log_likelihood + b.log_likelihood,
+    )
+
+
+def start_parameters(
+    sample_c: np.ndarray,
+    k: int,
+    structure,
+    reg_covar: float,
+    init_params: str,
+    rng,
+    weights_init=None,
+    means_init=None,
+    prec_chol_init=None,
+    shift=None,
+) -> _Parameters:
+    """Starting parameters (centered coordinates) from a centered sample of rows, shape
+    (m, D): the initialization method's responsibilities on the sample, one M-step, then any
+    user-given arrays (already checked; ``means_init`` in data coordinates, minus ``shift``)."""
+    if weights_init is not None and means_init is not None and prec_chol_init is not None:
+        params = _Parameters(
+            weights_init,
+            means_init - shift,
+            structure.covariances_from_precisions_cholesky(prec_chol_init),
+            prec_chol_init,
+        )
+        return params
+    resp = initial_responsibilities(sample_c, k, init_params, rng)
+    stats = accumulate(sample_c, [(0, sample_c.shape[0])], resp, structure)
+    S2_fixed = gram(sample_c) if structure.second_moment == "global_outer" else None
+    params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar)
+    if weights_init is not None:
+        params.weights = weights_init
+    if means_init is not None:
+        params.means = means_init - shift
+    if prec_chol_init is not None:
+        params.prec_chol = prec_chol_init
+        params.covariances = structure.covariances_from_precisions_cholesky(prec_chol_init)
+    return params
+
+
+def iter_em_blocks(
+    stats_of: BlockStatistics,
+    sample,
+    n_samples: int,
+    n_components: int = 1,
+    *,
+    covariance_type: str = "full",
+    tol: float = 1e-3,
+    reg_covar: float = 1e-6,
+    max_iter: int = 100,
+    init_params: str = "kmeans",
+    weights_init=None,
+    means_init=None,
+    precisions_init=None,
+    random_state=None,
+    gram_of: Callable[[np.ndarray], np.ndarray] | None = None,
+    on_shift: Callable[[np.ndarray], None] | None = None,
+) -> Iterator[Snapshot]:
+    """EM whose E-step is ``stats_of``: snapshots as :func:`gmmcore.engine.em.iter_em`.
+
+    Parameters
+    ----------
+    stats_of : callable
+        ``stats_of(log_weights, means, prec_chol, structure)`` with log_weights of shape
+        (1, K) and means in coordinates centered on the shift (see ``on_shift``): the
+        statistics of every row of the source, summed in a fixed order.
+    sample : array-like of shape (m, n_features)
+        Rows for the start (see the module docstring) and the shift (their median).
+    n_samples : int
+        Rows in the source (the snapshots' ``n_samples``).
+    gram_of : callable, optional
+        ``gram_of(shift)``: ``sum (x - shift)(x - shift)^T`` over every row, shape (D, D);
+        required for ``covariance_type="tied"``.
+    on_shift : callable, optional
+        Called once with the shift, shape (D,), before the first ``stats_of``.
+    Other parameters as :func:`gmmcore.engine.em.iter_em` (single task).
+    """
+    k = check_n_components(n_components)
+    structure = get_structure(covariance_type)
+    sample = check_X(sample, n_components=k)
+    check_em_settings(tol, reg_covar, max_iter, init_params)
+    rng = check_random_state(random_state)
+    d = sample.shape[1]
+    weights_init, means_init, prec_chol_init = _check_init_arrays(
+        weights_init, means_init, precisions_init, structure, k, d, 1
+    )
+    shift = np.median(sample, axis=0)
+    if on_shift is not None:
+        on_shift(shift)
+    common = structure.second_moment == "global_outer"
+    if common and gram_of is None:
+        raise ValueError("covariance_type='tied' needs gram_of (the centered Gram matrix).")
+    params = start_parameters(
+        sample - shift, k, structure, reg_covar, init_params, rng,
+        weights_init, means_init, prec_chol_init, shift,
+    )  # fmt: skip
+    S2_fixed = gram_of(shift) if common else None
+    n = int(n_samples)
+
+    def snapshot(iteration, phase, p, ll, events=()):
+        return Snapshot(
+            iteration=iteration,
+            phase=phase,
+            weights=frozen_array(p.weights[0]),
+            means=frozen_array(p.means + shift),
+            covariances=frozen_array(p.covariances),
+            precisions_cholesky=frozen_array(p.prec_chol),
+            covariance_type=structure.name,
+            log_likelihood=None if ll is None else float(ll),
+            n_samples=n,
+            events=tuple(events),
+        )
+
+    yield snapshot(0, "init", params, None)
+    prev = -np.inf
+    empty: set[int] = set()
+    for it in range(1, max_iter + 1):
+        stats = stats_of(safe_log(params.weights), params.means, params.prec_chol, structure)
+        ll = stats.log_likelihood
+        yield snapshot(it, "E", params, ll)
+        params, nk, _ = _m_step(stats, S2_fixed, structure, reg_covar, params.covariances)
+        events = []
+        now_empty = {int(j) for j in np.flatnonzero(nk < EMPTY_COMPONENT_MASS)}
+        for j in sorted(now_empty - empty):
+            msg = f"Component {j} lost all its points; its weight is now zero."
+            events.append(Event("component_empty", j, msg))
+        empty = now_empty
+        change, prev = ll / n - prev, ll / n
+        converged = abs(change) < tol
+        if converged:
+            msg = (
+                f"Converged: the mean log-likelihood changed by {abs(change):.3g} "
+                f"< tol={tol:g} at iteration {it}."
+            )
+            events.append(Event("converged", None, msg))
+        elif it == max_iter:
+            msg = f"Stopped at max_iter={max_iter} before converging (last change {change:.3g})."
+            events.append(Event("max_iter", None, msg))
+        yield snapshot(it, "M", params, ll, events)
+        if converged:
+            return
