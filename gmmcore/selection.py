@@ -20,14 +20,15 @@ opposite sign (higher is better): mclust's ``BIC = -2314.316`` on Old Faithful i
 mclust names
 ------------
 mclust names its covariance parameterizations by volume, shape and orientation (E = equal
-across components, V = variable, I = identity). Ours map as::
+across components, V = variable, I = identity). All fourteen (EII ... VVV) are registered,
+and E and V for one feature (docs/covariance-models.md); scikit-learn's names are aliases::
 
     full      -> VVV   (each component its own covariance)
     tied      -> EEE   (one covariance shared by all components)
     diag      -> VVI   (each component its own diagonal covariance)
     spherical -> VII   (each component its own multiple of the identity)
 
-The ``mclust_name`` column carries these so results can be compared with mclust's tables.
+The ``mclust_name`` column carries mclust's name so results can be compared with its tables.
 
 Reproducibility
 ---------------
@@ -213,7 +214,10 @@ def model_grid(
         (:func:`gmmcore.covariance_types` with ``n_features``): mclust's 14 models, or E and
         V for one feature.
     n_init : int, default=1
-        EM restarts per cell; the restart with the highest likelihood is kept.
+        EM restarts per cell; the sound restart with the highest likelihood is kept. A
+        restart that collapsed (a component on almost no data, see ``degenerate``) is kept
+        only when every restart of the cell collapsed (see
+        :class:`~gmmcore.mixture.GaussianMixture`'s ``n_init``).
     tol, reg_covar, max_iter, init_params :
         Passed to :class:`~gmmcore.mixture.GaussianMixture` for every cell. The defaults
         (``tol=1e-5``, ``max_iter=1000``, ``init_params="hc"``) are mclust's way: its
@@ -234,7 +238,7 @@ def model_grid(
 
     Returns
     -------
-    grid : pandas.DataFrame of shape (len(n_components) * len(covariance_types), 11)
+    grid : pandas.DataFrame of shape (len(n_components) * len(covariance_types), 12)
         Columns :data:`GRID_COLUMNS`, one row per cell, K-major in the order given:
 
         - ``n_components`` (int), ``covariance_type`` (str), ``mclust_name`` (str);
@@ -242,6 +246,8 @@ def model_grid(
         - ``n_parameters`` (int): free parameters (filled even when the fit failed);
         - ``bic``, ``aic``, ``icl`` (float): criteria on X, lower is better;
         - ``converged`` (bool), ``n_iter`` (int) of the kept restart;
+        - ``degenerate`` (bool): the kept restart collapsed, which happens only when every
+          restart of the cell did; :func:`best_cell` skips such cells by default;
         - ``error`` (str or None): why the cell failed, None when it succeeded. A failed
           cell has NaN log-likelihood and criteria, ``converged=False`` and ``n_iter=0``.
 

@@ -409,3 +409,31 @@ def test_faithful_eee_3_icl_close_to_mclust(faithful_grid):
     # Reference: mclust's published ICL (sign flipped to ours).
     assert abs(row["icl"] - MCLUST_ICL) < 1.0
     assert row["icl"] - row["bic"] > 40.0
+
+
+# -- sound restarts (issue 9) ---------------------------------------------------------------
+
+
+def test_cell_is_degenerate_only_when_every_restart_is():
+    from tests.test_mclust_restarts import collapsing_data
+
+    X = collapsing_data()
+    params = dict(n_init=8, init_params="kmeans", random_state=1, max_iter=300)
+    grid = model_grid(X, [3], ["full"], **params)
+    # Some restarts of this cell collapse, and one of those has the highest likelihood:
+    # keeping it (the old rule) discarded the whole cell although most restarts were sound.
+    gm = GaussianMixture(3, covariance_type="full", tol=1e-5, reg_covar=1e-6, **params).fit(X)
+    collapsed = [r.degenerate for r in gm.restarts_]
+    assert any(collapsed) and not all(collapsed)
+    assert gm.restarts_[int(np.argmax([r.lower_bound for r in gm.restarts_]))].degenerate
+    row = grid.iloc[0]
+    assert not row["degenerate"] and row["error"] is None
+    assert row["log_likelihood"] == pytest.approx(gm.score(X) * X.shape[0], rel=1e-12)
+    assert best_cell(grid)["n_components"] == 3
+
+
+def test_cell_with_every_restart_collapsed_is_degenerate():
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [3.0, 3.0]]), 5, axis=0)
+    X = X + np.random.default_rng(0).normal(size=X.shape) * 1e-5
+    grid = model_grid(X, [4], ["full"], n_init=3, init_params="kmeans")
+    assert bool(grid.iloc[0]["degenerate"])

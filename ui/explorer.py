@@ -171,6 +171,7 @@ def restarts_panel(model, data: PreparedDataset | None = None) -> list:
                     selected=s[S.RESTART],
                     n_iters=[r.n_iter for r in restarts],
                     resolution=resolution,
+                    degenerate=[getattr(r, "degenerate", False) for r in restarts],
                 ),
                 key=S.RESTARTS_CHART,
             )
@@ -180,10 +181,19 @@ def restarts_panel(model, data: PreparedDataset | None = None) -> list:
                 key=S.RESTART,
                 persist_state="session",
                 format_func=lambda i: (
-                    f"restart {i}" + (" (best)" if i == model.best_restart_ else "")
+                    f"restart {i}"
+                    + (" (best)" if i == model.best_restart_ else "")
+                    + (" (collapsed)" if getattr(restarts[i], "degenerate", False) else "")
                 ),
             )
-            c2.caption("Green: the best restart (kept by the model). Orange: the one shown.")
+            caption = "Green: the best restart (kept by the model). Orange: the one shown."
+            if any(getattr(r, "degenerate", False) for r in restarts):
+                # A collapsed run's likelihood grows without bound: high, yet no better fit.
+                caption += (
+                    " Hollow: a restart that collapsed (a component on almost no data); "
+                    "it is never kept while a sound restart exists."
+                )
+            c2.caption(caption)
     return restarts[s[S.RESTART]].history
 
 

@@ -175,17 +175,27 @@ def restarts_figure(
     selected: int | None = None,
     n_iters=None,
     resolution: float = 1.0,
+    degenerate=None,
 ) -> go.Figure:
     """Final log-likelihood of every EM restart: different starts, different local optima.
 
+    final_log_likelihoods : array-like of shape (n_restarts,)
+    best, selected : index of the kept restart and of the one shown (drawn green, orange).
+    n_iters : array-like of shape (n_restarts,), optional
     resolution : differences below this are convergence noise, not different optima (e.g.
         tol x n_samples: EM stops when the total log-likelihood gains less than that). When
         all restarts lie within it, the y axis spans at least ``resolution`` and the chart
         says they reached the same optimum, instead of stretching a 0.006 spread over the
         whole height.
+    degenerate : array-like of bool, shape (n_restarts,), optional
+        Restarts that collapsed (``RestartResult.degenerate``): drawn hollow, "collapsed"
+        in the hover text and the legend. Their likelihood grows without bound as they
+        collapse, so a high hollow marker is no better optimum (a sound restart is kept),
+        and they are left out of the "same optimum" spread.
     """
     ll = np.asarray(final_log_likelihoods, dtype=np.float64)
     idx = np.arange(ll.size)
+    collapsed = np.zeros(ll.size, bool) if degenerate is None else np.asarray(degenerate, bool)
     colors = ["rgb(0,158,115)" if i == best else "rgb(150,150,150)" for i in idx]
     if selected is not None and selected != best:
         colors[selected] = "rgb(213,94,0)"
@@ -193,19 +203,34 @@ def restarts_figure(
         f"restart {i}"
         + (" (best)" if i == best else "")
         + (" (shown)" if i == selected else "")
+        + (", collapsed: a component holds almost no data" if collapsed[i] else "")
         + (f", {n_iters[i]} iterations" if n_iters is not None else "")
         for i in idx
     ]
-    fig = go.Figure(
-        go.Scatter(
-            x=idx,
-            y=ll,
-            mode="markers",
-            marker=dict(size=14, color=colors),
-            text=text,
-            hovertemplate="%{text}<br>final log-likelihood %{y:.6g}<extra></extra>",
+    traces = []
+    for hollow, name in ((False, "sound"), (True, "collapsed")):
+        rows = np.flatnonzero(collapsed == hollow)
+        if not rows.size:
+            continue
+        traces.append(
+            go.Scatter(
+                x=idx[rows],
+                y=ll[rows],
+                mode="markers",
+                name=name,
+                marker=dict(
+                    size=14,
+                    color=[colors[i] for i in rows],
+                    symbol="circle-open" if hollow else "circle",
+                    line=dict(width=3) if hollow else None,
+                ),
+                text=[text[i] for i in rows],
+                hovertemplate="%{text}<br>final log-likelihood %{y:.6g}<extra></extra>",
+            )
         )
-    )
+    fig = go.Figure(traces)
+    # A legend only when it says something: which markers are collapsed restarts.
+    fig.update_layout(showlegend=bool(collapsed.any()), legend=dict(orientation="h", y=-0.25))
     fig.update_layout(
         xaxis_title="restart",
         yaxis_title="final log-likelihood",
@@ -213,15 +238,18 @@ def restarts_figure(
         xaxis=dict(tickmode="linear", dtick=1),
         margin=dict(l=10, r=10, t=10, b=10),
     )
-    finite = ll[np.isfinite(ll)]
+    sound = ll[~collapsed] if (~collapsed).any() else ll
+    finite = sound[np.isfinite(sound)]
     spread = float(finite.max() - finite.min()) if finite.size else 0.0
     if finite.size and spread < resolution:
         mid = float(finite.max() + finite.min()) / 2
-        fig.update_yaxes(range=[mid - resolution, mid + resolution])
+        if not collapsed.any():  # else the hollow markers must stay in view
+            fig.update_yaxes(range=[mid - resolution, mid + resolution])
         fig.update_layout(
             margin=dict(t=36),
             title=dict(
-                text=f"All restarts within {spread:.2g} of each other: the same optimum "
+                text=f"All {'sound ' if collapsed.any() else ''}restarts within {spread:.2g} "
+                f"of each other: the same optimum "
                 f"(differences below {resolution:.2g} are convergence noise)",
                 font=dict(size=12),
             ),
