@@ -19,7 +19,7 @@ from ._sklearn_compat import (
     sklearn_tags,
 )
 from .engine.covariance import IllConditionedCovarianceError, get_structure
-from .engine.em import Event, Snapshot, iter_em
+from .engine.em import Event, Snapshot, degenerate_components, iter_em
 from .engine.validation import check_n_components, check_random_state, check_tasks, check_X
 from .exceptions import ConvergenceWarning, NotFittedError
 
@@ -39,7 +39,8 @@ _ILL_DEFINED = (
 
 @dataclass(frozen=True)
 class RestartResult:
-    """One EM run of ``n_init``: where it ended and its whole history."""
+    """One EM run of ``n_init``: where it ended, its whole history, and whether it collapsed
+    (``collapsed_components``: see :func:`gmmcore.engine.em.degenerate_components`)."""
 
     index: int
     lower_bound: float  # mean log-likelihood per sample at the last E-step
@@ -47,6 +48,8 @@ class RestartResult:
     n_iter: int
     converged: bool
     history: tuple[Snapshot, ...]
+    degenerate: bool = False
+    collapsed_components: tuple[int, ...] = ()
 
 
 def _plain_equal(a, b) -> bool:
@@ -59,6 +62,14 @@ def _plain_equal(a, b) -> bool:
 def _is_dask(X) -> bool:
     """A dask collection, recognized without importing dask."""
     return type(X).__module__.split(".")[0] in ("dask", "dask_expr")
+
+
+def _better_restart(result: RestartResult, best: RestartResult) -> bool:
+    """A sound run beats a collapsed one (whose likelihood grows without bound as it
+    collapses); otherwise, as scikit-learn, a strictly higher lower bound wins."""
+    if result.degenerate != best.degenerate:
+        return best.degenerate
+    return result.lower_bound > best.lower_bound
 
 
 def _mark_converged(snap: Snapshot, change: float, tol: float) -> Snapshot:
@@ -83,8 +94,9 @@ class GaussianMixture:
     reg_covar : float, default=1e-6
     max_iter : int, default=100
     n_init : int, default=1
-        EM restarts; the one with the highest final lower bound is kept. Every restart's
-        outcome stays available in ``restarts_``.
+        EM restarts; the one with the highest final lower bound is kept, except that a
+        restart that collapsed (``RestartResult.degenerate``) never wins over a sound one.
+        Every restart's outcome stays available in ``restarts_``.
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
     weights_init, means_init, precisions_init : array-like, optional
     random_state : None, int or RandomState
@@ -337,8 +349,7 @@ class GaussianMixture:
                 err.args = (f"{_ILL_DEFINED} ({err})",)
                 raise
             restarts.append(result)
-            # As scikit-learn: strictly better, or the first run.
-            if best is None or result.lower_bound > best.lower_bound:
+            if best is None or _better_restart(result, best):
                 best = result
         task_n_samples = None
         if tasks is not None:  # rows per task, in task order: they weight the pooled weights
@@ -389,6 +400,7 @@ class GaussianMixture:
         ll = last.log_likelihood if last.log_likelihood is not None else -np.inf
         if last.iteration > 0:
             reporter.end(ll / X.shape[0], converged)
+        collapsed = tuple(degenerate_components(last, self.reg_covar))
         return RestartResult(
             index=index,
             lower_bound=ll / X.shape[0],
@@ -396,6 +408,8 @@ class GaussianMixture:
             n_iter=last.iteration,
             converged=converged,
             history=tuple(history),
+            degenerate=bool(collapsed),
+            collapsed_components=collapsed,
         )
 
     def _set_fitted(self, result: RestartResult, *, task_n_samples=None, feature_names=None):
