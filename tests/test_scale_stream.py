@@ -70,6 +70,19 @@ def test_memory_is_bounded_by_a_block(tmp_path):
     assert peak < 6e6, peak  # a fraction of the 12.8 MB of data
 
 
+def test_parquet_reader_does_not_keep_what_it_read(tmp_path):
+    # pyarrow's default pre-buffering kept every column chunk read: one pass over a 1.28 GB
+    # file grew the RSS to 1.47 GB (bench/scaling.py). Arrow memory is not in tracemalloc, so
+    # watch Arrow's own allocator across a pass.
+    pa = pytest.importorskip("pyarrow")
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(400_000, 4)), columns=list("abcd"))
+    frame.to_parquet(path := tmp_path / "g.parquet", row_group_size=20_000)
+    peak = 0
+    for _ in ParquetSource(path, block_rows=20_000).blocks():
+        peak = max(peak, pa.total_allocated_bytes())
+    assert peak < 4e6, peak  # the file is 12.8 MB; one block is 0.64 MB
+
+
 def test_bad_files_give_clear_errors(tmp_path):
     path = tmp_path / "d.csv"
     _data(100).to_csv(path, index=False)

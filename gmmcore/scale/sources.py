@@ -64,7 +64,11 @@ class ParquetSource:
         import pyarrow.parquet as pq  # deferred: only file sources need it
 
         self.path = os.fspath(path)
-        self._file = pq.ParquetFile(self.path)
+        # pre_buffer=False and a read buffer: with pyarrow's defaults (pre_buffer=True) the
+        # reader kept every column chunk it had read, and one pass over a 1.28 GB file
+        # (4e7 x 4) grew the RSS to 1.47 GB; with these settings it stays at 154 MB, the
+        # interpreter's ~115 MB included (measured, pyarrow 26).
+        self._file = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=1 << 22)
         schema = self._file.schema_arrow
         names = list(schema.names)
         if columns is None:
