@@ -30,6 +30,7 @@ never copied to float64. Accumulated in float64, with measured reasons:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 from dataclasses import dataclass
@@ -220,6 +221,20 @@ def effective_n_jobs(n_jobs) -> int:
     return max(1, cores + 1 + int(n_jobs))
 
 
+CHUNKS_PER_TASK = 8
+
+
+def _grouped(items, size):
+    group = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 def _ordered_map(fn, items, n_jobs: int):
     """``fn(item)`` for every item, yielded in the items' order; with ``n_jobs > 1`` on a pool
     of that many threads, at most ``2 n_jobs`` results pending (bounded memory for any N).
@@ -325,7 +340,18 @@ def e_step(
     S0 = np.zeros((len(task_slices), k))
     total = 0.0
     with _serial_blas(-(-n // rows)):
-        for task, G, ll in _ordered_map(chunk, _blocks(task_slices, rows), n_threads):
+        if n_threads == 1:
+            results = map(chunk, _blocks(task_slices, rows))
+        else:
+            # Consecutive chunks in groups of CHUNKS_PER_TASK per pool task: a future per
+            # chunk holds the GIL for its bookkeeping; at 1e6 x 10-D x K=8 (649 chunks) with
+            # 2 threads the E-step took 0.161 s with 1 chunk per task, 0.158 s with 8 and
+            # 0.154 s with 32 (minimum of 5, measured with one free core).
+            groups = _grouped(_blocks(task_slices, rows), CHUNKS_PER_TASK)
+            results = itertools.chain.from_iterable(
+                _ordered_map(lambda g: [chunk(b) for b in g], groups, n_threads)
+            )
+        for task, G, ll in results:
             total += ll
             T += G
             S0[task] += G[:, 0]
