@@ -42,6 +42,7 @@ also stored in ``grid.attrs["fit_params"]``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from collections.abc import Callable, Iterable, Sequence
@@ -49,7 +50,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .engine import covariance, criteria
+from .engine import covariance, criteria, kernels
 from .engine.covariance import get_structure
 from .engine.em import check_em_settings, degenerate_components
 from .engine.validation import check_n_components, check_positive, check_tasks, check_X
@@ -77,6 +78,30 @@ _CRITERIA = ("bic", "aic", "icl")
 # What a failing cell may raise. IllConditionedCovarianceError and numpy's LinAlgError are
 # ValueErrors; FloatingPointError (an ArithmeticError) only with np.seterr(all="raise").
 _CELL_ERRORS = (ValueError, ArithmeticError)
+
+# Up to this many numbers in X the whole grid runs with single-threaded BLAS, in *every* BLAS
+# the process has loaded. Every call of a grid on such data is small (N x D x K products,
+# D x D factorizations), where threads only wait for each other on a shared machine. The
+# engine's own switch (kernels.serial_blas) knows only the BLAS libraries loaded when it was
+# first used, which can miss scipy's (scipy.linalg is imported lazily and ships its own
+# OpenBLAS): scipy's 2 x 2 solve_triangular then took ~450 us instead of ~10 us, and Old
+# Faithful's default grid 8-37 s instead of ~3 s (2 shared cores; the same numbers either
+# way: results do not depend on BLAS's thread count). Larger data keep BLAS's threads.
+_SERIAL_GRID_SIZE = 2**20
+
+
+def _single_threaded_blas():
+    """A context holding every loaded BLAS (numpy's and scipy's) at one thread; a no-op
+    without threadpoolctl or with GMMCORE_SERIAL_BLAS=0."""
+    if not kernels.SERIAL_BLAS:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    from scipy import linalg  # noqa: F401  (loaded first, so its OpenBLAS is limited too)
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _check_components(n_components) -> list[int]:
@@ -292,11 +317,13 @@ def model_grid(
     )
     cells = [(k, t) for k in ks for t in types]
     rows = []
-    for done, (k, t) in enumerate(cells, start=1):
-        row = _fit_cell(Xa, k, t, tasks, n_weight_sets, fit_params)
-        rows.append(row)
-        if progress is not None:
-            progress(done, len(cells), dict(row))
+    small = Xa.size <= _SERIAL_GRID_SIZE
+    with _single_threaded_blas() if small else contextlib.nullcontext():
+        for done, (k, t) in enumerate(cells, start=1):
+            row = _fit_cell(Xa, k, t, tasks, n_weight_sets, fit_params)
+            rows.append(row)
+            if progress is not None:
+                progress(done, len(cells), dict(row))
 
     grid = pd.DataFrame(rows, columns=list(GRID_COLUMNS))
     grid = grid.astype(
