@@ -525,7 +525,7 @@ class GaussianMixture:
         if _is_dask(X):
             from .scale.dask import blockwise
 
-            return blockwise(self, "score_samples", X)
+            return blockwise(self, "score_samples", X, tasks, unknown_task=unknown_task)
         return self._model_for(X).score_samples(X, tasks, unknown_task=unknown_task)
 
     def score(self, X, y=None, *, tasks=None, unknown_task="error"):
@@ -533,7 +533,7 @@ class GaussianMixture:
         if _is_dask(X):
             from .scale.dask import score
 
-            return score(self, X)
+            return score(self, X, tasks, unknown_task=unknown_task)
         return float(self.score_samples(X, tasks=tasks, unknown_task=unknown_task).mean())
 
     def predict_proba(self, X, *, tasks=None, unknown_task="error"):
@@ -541,7 +541,7 @@ class GaussianMixture:
         if _is_dask(X):
             from .scale.dask import blockwise
 
-            return blockwise(self, "predict_proba", X)
+            return blockwise(self, "predict_proba", X, tasks, unknown_task=unknown_task)
         return self._model_for(X).predict_proba(X, tasks, unknown_task=unknown_task)
 
     def predict(self, X, *, tasks=None, unknown_task="error"):
@@ -549,7 +549,7 @@ class GaussianMixture:
         if _is_dask(X):
             from .scale.dask import blockwise
 
-            return blockwise(self, "predict", X)
+            return blockwise(self, "predict", X, tasks, unknown_task=unknown_task)
         return self._model_for(X).predict(X, tasks, unknown_task=unknown_task)
 
     def sample(self, n_samples=1, *, task=None):

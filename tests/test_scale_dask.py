@@ -68,3 +68,24 @@ def test_importing_gmmcore_does_not_import_dask():
     code = "import sys, gmmcore, gmmcore.scale; print('dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_dask_multitask_fit_with_a_task_column(client):
+    X = _data(6_000)
+    labels = np.random.default_rng(5).choice(["north", "south", "east"], size=X.shape[0])
+    ref = GaussianMixture(2, random_state=0).fit(X, tasks=labels)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(site=labels)
+    ddf = dd.from_pandas(frame, npartitions=3)
+    got = GaussianMixture(2, random_state=0).fit(ddf, tasks="site")
+    assert got.tasks_ == ref.tasks_ == ("east", "north", "south")
+    np.testing.assert_allclose(got.weights_, ref.weights_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got.means_, ref.means_, rtol=0, atol=1e-10)
+    assert got.task_n_samples_ == ref.task_n_samples_
+    dX = da.from_array(X, chunks=(2_000, 3))
+    dT = da.from_array(labels, chunks=2_000)
+    np.testing.assert_allclose(
+        got.score_samples(dX, tasks=dT).compute(), ref.score_samples(X, tasks=labels), atol=1e-9
+    )
+    np.testing.assert_array_equal(
+        got.predict(ddf, tasks="site").compute(), ref.predict(X, tasks=labels)
+    )

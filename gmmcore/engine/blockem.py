@@ -21,7 +21,7 @@ standard deviations of the data's median (see ``em._precision_lost``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -70,10 +70,12 @@ def start_parameters(
     means_init=None,
     prec_chol_init=None,
     shift=None,
+    task_slices=None,
 ) -> _Parameters:
     """Starting parameters (centered coordinates) from a centered sample of rows, shape
     (m, D): the initialization method's responsibilities on the sample, one M-step, then any
-    user-given arrays (already checked; ``means_init`` in data coordinates, minus ``shift``)."""
+    user-given arrays (already checked; ``means_init`` in data coordinates, minus ``shift``).
+    ``task_slices``: the sample's rows grouped by task, as in :func:`iter_em`."""
     if weights_init is not None and means_init is not None and prec_chol_init is not None:
         params = _Parameters(
             weights_init,
@@ -83,7 +85,8 @@ def start_parameters(
         )
         return params
     resp = initial_responsibilities(sample_c, k, init_params, rng)
-    stats = accumulate(sample_c, [(0, sample_c.shape[0])], resp, structure)
+    slices = task_slices or [(0, sample_c.shape[0])]
+    stats = accumulate(sample_c, slices, resp, structure)
     S2_fixed = gram(sample_c) if structure.second_moment == "global_outer" else None
     params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar)
     if weights_init is not None:
@@ -113,6 +116,8 @@ def iter_em_blocks(
     random_state=None,
     gram_of: Callable[[np.ndarray], np.ndarray] | None = None,
     on_shift: Callable[[np.ndarray], None] | None = None,
+    task_names: Sequence[str] | None = None,
+    sample_tasks=None,
 ) -> Iterator[Snapshot]:
     """EM whose E-step is ``stats_of``: snapshots as :func:`gmmcore.engine.em.iter_em`.
 
@@ -120,7 +125,7 @@ def iter_em_blocks(
     ----------
     stats_of : callable
         ``stats_of(log_weights, means, prec_chol, structure)`` with log_weights of shape
-        (1, K) and means in coordinates centered on the shift (see ``on_shift``): the
+        (n_tasks, K) and means in coordinates centered on the shift (see ``on_shift``): the
         statistics of every row of the source, summed in a fixed order.
     sample : array-like of shape (m, n_features)
         Rows for the start (see the module docstring) and the shift (their median).
@@ -131,7 +136,11 @@ def iter_em_blocks(
         required for ``covariance_type="tied"``.
     on_shift : callable, optional
         Called once with the shift, shape (D,), before the first ``stats_of``.
-    Other parameters as :func:`gmmcore.engine.em.iter_em` (single task).
+    task_names : sequence of str, optional
+        A multi-task (shared) mixture over these tasks (sorted; ``stats_of`` then sums S0 per
+        task), with ``sample_tasks`` the task code (index into ``task_names``) of each
+        sample row, shape (m,).
+    Other parameters as :func:`gmmcore.engine.em.iter_em`.
     """
     k = check_n_components(n_components)
     structure = get_structure(covariance_type)
@@ -139,9 +148,18 @@ def iter_em_blocks(
     check_em_settings(tol, reg_covar, max_iter, init_params)
     rng = check_random_state(random_state)
     d = sample.shape[1]
+    n_tasks = 1 if task_names is None else len(task_names)
     weights_init, means_init, prec_chol_init = _check_init_arrays(
-        weights_init, means_init, precisions_init, structure, k, d, 1
+        weights_init, means_init, precisions_init, structure, k, d, n_tasks
     )
+    slices = None
+    if task_names is not None:  # the sample grouped by task, as iter_em groups X
+        codes = np.asarray(sample_tasks)
+        if np.any(np.diff(codes) < 0):
+            order = np.argsort(codes, kind="stable")
+            sample, codes = sample[order], codes[order]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_tasks))])
+        slices = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     shift = np.median(sample, axis=0)
     if on_shift is not None:
         on_shift(shift)
@@ -150,7 +168,7 @@ def iter_em_blocks(
         raise ValueError("covariance_type='tied' needs gram_of (the centered Gram matrix).")
     params = start_parameters(
         sample - shift, k, structure, reg_covar, init_params, rng,
-        weights_init, means_init, prec_chol_init, shift,
+        weights_init, means_init, prec_chol_init, shift, slices,
     )  # fmt: skip
     S2_fixed = gram_of(shift) if common else None
     n = int(n_samples)
@@ -159,7 +177,7 @@ def iter_em_blocks(
         return Snapshot(
             iteration=iteration,
             phase=phase,
-            weights=frozen_array(p.weights[0]),
+            weights=frozen_array(p.weights[0] if task_names is None else p.weights),
             means=frozen_array(p.means + shift),
             covariances=frozen_array(p.covariances),
             precisions_cholesky=frozen_array(p.prec_chol),
@@ -167,6 +185,7 @@ def iter_em_blocks(
             log_likelihood=None if ll is None else float(ll),
             n_samples=n,
             events=tuple(events),
+            tasks=None if task_names is None else tuple(task_names),
         )
 
     yield snapshot(0, "init", params, None)

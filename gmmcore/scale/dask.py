@@ -10,6 +10,11 @@ never leave the workers. The scheduler is dask's current one: the active
 ``dask.distributed`` client when there is one (``Client("tcp://scheduler:8786")``), else the
 local threads.
 
+Multi-task (shared) mixtures: ``fit(X, tasks=...)`` with the labels as a dask array or series
+chunked like X's rows, or the name of a column of a dask.dataframe X; each block's rows are
+grouped by task on the worker (S0 per task), and the task names (sorted) are computed first.
+``predict`` and friends take the same ``tasks``.
+
 The start: a uniform sample of ``init_sample`` rows (default 100,000; each block keeps each
 row with the same probability, seeded by ``random_state``), computed to the client, where
 ``init_params`` runs; collections with at most ``init_sample`` rows are computed whole, so the
@@ -17,6 +22,8 @@ fit equals the in-memory one up to the order of summation (1e-10 is tested).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -50,10 +57,18 @@ def as_dask_array(X):
     return X.astype(np.float64)
 
 
-def _block_stats(block, shift, log_weights, means, prec_chol, structure):
+def _block_stats(block, codes, shift, log_weights, means, prec_chol, structure):
     if not np.isfinite(block).all():
         raise ValueError("X contains NaN or infinity (in a dask block).")
-    return e_step(block - shift, [(0, block.shape[0])], log_weights, means, prec_chol, structure)
+    if codes is None:
+        slices = [(0, block.shape[0])]
+    else:  # rows grouped by task within the block (S0 per task)
+        order = np.argsort(codes, kind="stable")
+        block = block[order]
+        counts = np.bincount(codes, minlength=log_weights.shape[0])
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        slices = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return e_step(block - shift, slices, log_weights, means, prec_chol, structure)
 
 
 def _tree_sum(parts):
@@ -69,18 +84,23 @@ def _tree_sum(parts):
     return parts[0]
 
 
-def dask_statistics(X, shift_of):
+def dask_statistics(X, shift_of, codes=None):
     """The E-step over a dask array's blocks: ``stats_of(log_weights, means, prec_chol,
     structure)`` (see :data:`gmmcore.engine.blockem.BlockStatistics`); ``shift_of()`` gives
-    the shift subtracted from every block (on the workers)."""
+    the shift subtracted from every block (on the workers); ``codes``, a dask array of task
+    codes chunked as X's rows, for a multi-task fit."""
     from dask import compute, delayed
 
     blocks = X.to_delayed().ravel()
+    code_blocks = [None] * len(blocks) if codes is None else codes.to_delayed().ravel()
 
     def stats_of(log_weights, means, prec_chol, structure):
         task = delayed(_block_stats, pure=True)
         shift = shift_of()
-        parts = [task(b, shift, log_weights, means, prec_chol, structure) for b in blocks]
+        parts = [
+            task(b, c, shift, log_weights, means, prec_chol, structure)
+            for b, c in zip(blocks, code_blocks, strict=True)
+        ]
         (total,) = compute(_tree_sum(parts))
         return total
 
@@ -95,14 +115,55 @@ def _gram_of(X):
     return gram_of
 
 
-def _sample(X, size, rng):
+def _sample(X, codes, size, rng):
+    """(rows, their task codes or None): every row when X has at most ``size``, else a
+    Bernoulli sample (the same rate for every row, seeded) of ~size rows, in order."""
+    import dask
+
     n = X.shape[0]
-    if n <= size:
-        return X.compute()
-    # Bernoulli sampling per row (the same rate in every block), seeded: ~size rows.
-    seed = int(rng.randint(np.iinfo(np.int32).max))
-    keep = np.random.default_rng(seed).random(n) < size / n
-    return X[keep].compute()
+    if n > size:
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        keep = np.random.default_rng(seed).random(n) < size / n
+        X = X[keep]
+        codes = None if codes is None else codes[keep]
+    return dask.compute(X, codes)
+
+
+def _labels_array(tasks, X):
+    """Task labels (a dask series or array, or anything array-like) as a 1-D dask array."""
+    import dask.array as da
+
+    if hasattr(tasks, "to_dask_array"):
+        with warnings.catch_warnings():
+            # string labels become an object array, which is what the labels are meant to be
+            warnings.filterwarnings("ignore", "Dask currently has limited support")
+            return tasks.to_dask_array(lengths=True)
+    if isinstance(tasks, da.Array):
+        return tasks
+    return da.from_array(np.asarray(tasks, dtype=object), chunks=(X.chunks[0],))
+
+
+def _task_codes(X, tasks):
+    """(X without a task column, task codes chunked as X's rows, sorted task names)."""
+    import dask.array as da
+
+    from ..engine.validation import task_labels_as_str
+
+    if isinstance(tasks, str):  # a column of a dask.dataframe
+        if not hasattr(X, "columns") or tasks not in X.columns:
+            raise ValueError(f"tasks={tasks!r} names no column of X.")
+        X, tasks = X.drop(columns=[tasks]), X[tasks]
+    X = as_dask_array(X)
+    tasks = _labels_array(tasks, X)
+    if tasks.ndim != 1 or tasks.shape[0] != X.shape[0]:
+        raise ValueError(f"tasks must be one label per row of X ({X.shape[0]} rows).")
+    tasks = tasks.rechunk((X.chunks[0],))
+    names = np.unique(task_labels_as_str(da.unique(tasks).compute()))
+
+    def encode(block):
+        return np.searchsorted(names, task_labels_as_str(block)).astype(np.intp)
+
+    return X, tasks.map_blocks(encode, dtype=np.intp), [str(v) for v in names]
 
 
 def fit_dask(gm, X, tasks=None):
@@ -113,15 +174,18 @@ def fit_dask(gm, X, tasks=None):
     from ..mixture import _NOT_CONVERGED, RestartResult
     from .estimator import set_from_history
 
-    if tasks is not None:
-        raise NotImplementedError("Multi-task fits of dask collections are not supported yet.")
-    X = as_dask_array(X)
+    codes = names = counts = None
+    if tasks is None:
+        X = as_dask_array(X)
+    else:
+        X, codes, names = _task_codes(X, tasks)
+        counts = np.bincount(codes.compute(), minlength=len(names)).tolist()
     rng = check_random_state(gm.random_state)
     # As in stream.iter_em_source: the sample's seed from a copy of the generator.
-    sample = _sample(X, INIT_SAMPLE, copy.deepcopy(rng))
+    sample, sample_codes = _sample(X, codes, INIT_SAMPLE, copy.deepcopy(rng))
     box = {}
     snaps = iter_em_blocks(
-        dask_statistics(X, lambda: box["shift"]),
+        dask_statistics(X, lambda: box["shift"], codes),
         sample,
         X.shape[0],
         gm.n_components,
@@ -136,23 +200,45 @@ def fit_dask(gm, X, tasks=None):
         random_state=rng,
         gram_of=_gram_of(X),
         on_shift=lambda s: box.__setitem__("shift", s),
+        task_names=names,
+        sample_tasks=sample_codes,
     )
-    return set_from_history(gm, tuple(snaps), _NOT_CONVERGED, ConvergenceWarning, RestartResult)
+    history = tuple(snaps)
+    return set_from_history(
+        gm, history, _NOT_CONVERGED, ConvergenceWarning, RestartResult, task_n_samples=counts
+    )
 
 
-def blockwise(gm, method: str, X):
-    """``gm.<method>`` on every block of X, lazily: a dask array of shape (n,) for
-    ``predict`` and ``score_samples``, (n, K) for ``predict_proba``."""
-    X = as_dask_array(X)
+def blockwise(gm, method: str, X, tasks=None, **kwargs):
+    """``gm.<method>`` on every block of X (with its rows' ``tasks``, for a multi-task
+    mixture: a dask array or series, or a column name of a dask.dataframe X), lazily: a dask
+    array of shape (n,) for ``predict`` and ``score_samples``, (n, K) for ``predict_proba``."""
+    import dask.array as da
+
     gm._check_fitted()
-    fn = getattr(gm, method)
+    method_fn = getattr(gm, method)
+    if tasks is None:
+        X = as_dask_array(X)
+        args = (X,)
+
+        def fn(xb):
+            return method_fn(xb, **kwargs)
+    else:
+        if isinstance(tasks, str):
+            X, tasks = X.drop(columns=[tasks]), X[tasks]
+        X = as_dask_array(X)
+        args = (X, _labels_array(tasks, X).rechunk((X.chunks[0],))[:, None])
+
+        def fn(xb, tb):
+            return method_fn(xb, tasks=tb[:, 0], **kwargs)
+
     if method == "predict_proba":
         k = gm.means_.shape[0]
-        return X.map_blocks(fn, dtype=np.float64, chunks=(X.chunks[0], (k,)))
+        return da.map_blocks(fn, *args, dtype=np.float64, chunks=(X.chunks[0], (k,)))
     dtype = np.int64 if method == "predict" else np.float64
-    return X.map_blocks(fn, dtype=dtype, drop_axis=1)
+    return da.map_blocks(fn, *args, dtype=dtype, drop_axis=1, chunks=(X.chunks[0],))
 
 
-def score(gm, X) -> float:
+def score(gm, X, tasks=None, **kwargs) -> float:
     """Mean log-likelihood per row, computed (as ``score`` on an array)."""
-    return float(blockwise(gm, "score_samples", X).mean().compute())
+    return float(blockwise(gm, "score_samples", X, tasks, **kwargs).mean().compute())

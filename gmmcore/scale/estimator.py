@@ -84,7 +84,7 @@ def fit_source(gm, source, *, init_sample=None, progress=None):
     return set_from_history(gm, tuple(snaps), _NOT_CONVERGED, ConvergenceWarning, RestartResult)
 
 
-def set_from_history(gm, history, message, warning, result_type):
+def set_from_history(gm, history, message, warning, result_type, task_n_samples=None):
     """Make one EM run's snapshots the fitted state of ``gm`` (warning when it did not
     converge, as ``fit``); returns ``gm``."""
     last = history[-1]
@@ -98,7 +98,7 @@ def set_from_history(gm, history, message, warning, result_type):
         history=history,
     )
     gm.__dict__.pop("_online", None)
-    gm._set_fitted(result)
+    gm._set_fitted(result, task_n_samples=task_n_samples)
     gm.restarts_ = [result]
     if not gm.converged_ and gm.max_iter > 0:
         warnings.warn(warning(message), stacklevel=3)
