@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
 from .mclust_base import (
     INNER_MAX_ITER,
     INNER_RTOL,
@@ -103,19 +102,18 @@ class VariableVolumeEqualShapeOrientation(EllipsoidalStructure):
         # update (C given the volumes) is then an ascent step from the previous parameters.
         scale = np.ones(k) if previous is None else _volumes(np.asarray(previous))
         target = np.inf
-        with kernels.serial_blas():
-            for _ in range(INNER_MAX_ITER):
-                S = np.tensordot(1.0 / scale, W, axes=1)
-                S = 0.5 * (S + S.T)
-                c_ev, c_vec = np.linalg.eigh(S)
-                C_inv = (c_vec / c_ev) @ c_vec.T * geometric_mean(c_ev)
-                scale = np.einsum("kij,ji->k", W, C_inv) / (d * nk)
-                # -2 Q up to constants: sum_k n_k D (1 + log lambda_k) (mclust's target).
-                new = float(d * (nk.sum() + (nk * np.log(scale)).sum()))
-                done = _relative_change(target, new) <= INNER_RTOL
-                target = new
-                if done:
-                    break
+        for _ in range(INNER_MAX_ITER):  # under m_step's kernels.serial_blas
+            S = np.tensordot(1.0 / scale, W, axes=1)
+            S = 0.5 * (S + S.T)
+            c_ev, c_vec = np.linalg.eigh(S)
+            C_inv = (c_vec / c_ev) @ c_vec.T * geometric_mean(c_ev)
+            scale = np.einsum("kij,ji->k", W, C_inv) / (d * nk)
+            # -2 Q up to constants: sum_k n_k D (1 + log lambda_k) (mclust's target).
+            new = float(d * (nk.sum() + (nk * np.log(scale)).sum()))
+            done = _relative_change(target, new) <= INNER_RTOL
+            target = new
+            if done:
+                break
         C = (c_vec * c_ev) @ c_vec.T / geometric_mean(c_ev)
         return scale[:, None, None] * C[None]
 
@@ -139,8 +137,7 @@ class EqualShapeVariableVolume(EllipsoidalStructure):
             # The previous common shape: sorted eigenvalues over volume, averaged (exact when
             # the previous covariances are VEV, as EM's are).
             prev = np.asarray(previous)
-            with kernels.serial_blas():
-                prev_ev = np.linalg.eigvalsh(prev)[:, ::-1]
+            prev_ev = np.linalg.eigvalsh(prev)[:, ::-1]
             shape = (prev_ev / geometric_mean(prev_ev)[:, None]).mean(axis=0)
             shape /= geometric_mean(shape)
         # Orientations are the eigenvectors of W_k whatever the shape (eigenvalues in the

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
 from .mclust_base import (
     INNER_MAX_ITER,
     INNER_RTOL,
@@ -94,16 +93,15 @@ class _CommonOrientation(EllipsoidalStructure):
             M = self._weights_from_previous(M)
         alpha = ev[:, 0]
         target = np.inf
-        with kernels.serial_blas():
-            for _ in range(INNER_MAX_ITER):
-                D = _mm_orientation(W, alpha, D, M)
-                b = _rotated_diagonals(W, D)
-                _raise_unless_positive(b, reg_covar)
-                M, new, diag = self._update(nk, b)
-                done = abs(new - target) / (1.0 + abs(new)) <= INNER_RTOL
-                target = new
-                if done:
-                    break
+        for _ in range(INNER_MAX_ITER):  # under m_step's kernels.serial_blas
+            D = _mm_orientation(W, alpha, D, M)
+            b = _rotated_diagonals(W, D)
+            _raise_unless_positive(b, reg_covar)
+            M, new, diag = self._update(nk, b)
+            done = abs(new - target) / (1.0 + abs(new)) <= INNER_RTOL
+            target = new
+            if done:
+                break
         return np.einsum("ij,kj,lj->kil", D, diag, D)
 
 
