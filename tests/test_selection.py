@@ -447,3 +447,20 @@ def test_cell_with_every_restart_collapsed_is_degenerate():
     X = X + np.random.default_rng(0).normal(size=X.shape) * 1e-5
     grid = model_grid(X, [4], ["full"], n_init=3, init_params="kmeans")
     assert bool(grid.iloc[0]["degenerate"])
+
+
+# -- single-threaded BLAS for small grids ---------------------------------------------------
+
+
+def test_small_grid_holds_every_blas_at_one_thread_with_the_same_numbers(X, monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from gmmcore import selection
+
+    with selection._single_threaded_blas():
+        # scipy's OpenBLAS too: the engine's own switch can miss it (loaded lazily).
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        assert blas and all(i["num_threads"] == 1 for i in blas)
+    held = model_grid(X, [2, 3], ["full", "VEV", "VEI"])
+    monkeypatch.setattr(selection, "_SERIAL_GRID_SIZE", -1)
+    threaded = model_grid(X, [2, 3], ["full", "VEV", "VEI"])
+    pd.testing.assert_frame_equal(held, threaded)
