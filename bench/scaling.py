@@ -256,13 +256,18 @@ def main(argv=None):
     p.add_argument("--output", default=str(HERE / "scaling-results.md"))
     p.add_argument("--gated", type=float, metavar="SECONDS",
                    help="only the free-core-gated thread rounds, appended to --output")  # fmt: skip
+    p.add_argument("--chunk-bytes", type=int, metavar="B",
+                   help="with --gated: GMMCORE_CHUNK_BYTES for the rounds (default 2 MiB)")  # fmt: skip
     a = p.parse_args(argv)
+    if a.chunk_bytes:  # read by gmmcore.engine.estep at import, which happens after this
+        os.environ["GMMCORE_CHUNK_BYTES"] = str(a.chunk_bytes)
     if a.case:
         return run_case(a.case)
     if a.gated:
         head = [
             "",
-            f"## E-step threads, gated on free cores (`--gated {a.gated:g}`)",
+            f"## E-step threads, gated on free cores (`--gated {a.gated:g}"
+            + (f" --chunk-bytes {a.chunk_bytes}`)" if a.chunk_bytes else "`)"),
             "",
             "1e6 x 10-D x K=8 (full), one E-step, minimum of 3 alternating rounds per row.",
             "",
