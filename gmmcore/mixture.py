@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,9 +17,10 @@ from ._sklearn_compat import (
     sklearn_tags,
 )
 from .engine.covariance import IllConditionedCovarianceError, get_structure
-from .engine.em import Event, Snapshot, degenerate_components, iter_em
+from .engine.em import Snapshot, degenerate_components, iter_em
 from .engine.validation import check_n_components, check_random_state, check_tasks, check_X
 from .exceptions import ConvergenceWarning, NotFittedError
+from .restarts import RestartResult, better_restart, mark_converged
 
 __all__ = ["ConvergenceWarning", "GaussianMixture", "NotFittedError", "RestartResult"]
 
@@ -37,21 +36,6 @@ _ILL_DEFINED = (
 )
 
 
-@dataclass(frozen=True)
-class RestartResult:
-    """One EM run of ``n_init``: where it ended, its whole history, and whether it collapsed
-    (``collapsed_components``: see :func:`gmmcore.engine.em.degenerate_components`)."""
-
-    index: int
-    lower_bound: float  # mean log-likelihood per sample at the last E-step
-    log_likelihood: float  # total log-likelihood at the last E-step
-    n_iter: int
-    converged: bool
-    history: tuple[Snapshot, ...]
-    degenerate: bool = False
-    collapsed_components: tuple[int, ...] = ()
-
-
 def _plain_equal(a, b) -> bool:
     try:
         return bool(a == b)
@@ -62,24 +46,6 @@ def _plain_equal(a, b) -> bool:
 def _is_dask(X) -> bool:
     """A dask collection, recognized without importing dask."""
     return type(X).__module__.split(".")[0] in ("dask", "dask_expr")
-
-
-def _better_restart(result: RestartResult, best: RestartResult) -> bool:
-    """A sound run beats a collapsed one (whose likelihood grows without bound as it
-    collapses); otherwise, as scikit-learn, a strictly higher lower bound wins."""
-    if result.degenerate != best.degenerate:
-        return best.degenerate
-    return result.lower_bound > best.lower_bound
-
-
-def _mark_converged(snap: Snapshot, change: float, tol: float) -> Snapshot:
-    """``snap`` with a "converged" event in place of a "max_iter" one."""
-    events = tuple(e for e in snap.events if e.kind != "max_iter")
-    message = (
-        f"Converged: the mean log-likelihood changed by {abs(change):.3g} < tol={tol:g} at "
-        f"iteration {snap.iteration} (measured from the warm start's lower bound)."
-    )
-    return dataclasses.replace(snap, events=(*events, Event("converged", None, message)))
 
 
 class GaussianMixture:
@@ -349,7 +315,7 @@ class GaussianMixture:
                 err.args = (f"{_ILL_DEFINED} ({err})",)
                 raise
             restarts.append(result)
-            if best is None or _better_restart(result, best):
+            if best is None or better_restart(result, best):
                 best = result
         task_n_samples = None
         if tasks is not None:  # rows per task, in task order: they weight the pooled weights
@@ -390,7 +356,7 @@ class GaussianMixture:
                 elif snap.phase == "M":
                     reporter.iteration(snap.iteration, change)
                     if converged and not snap.converged:  # a warm start's first iteration
-                        snap = _mark_converged(snap, change, self.tol)
+                        snap = mark_converged(snap, change, self.tol)
                 history.append(snap)
                 if converged and snap.phase == "M":
                     break

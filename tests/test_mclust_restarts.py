@@ -64,7 +64,7 @@ def _result(index, lower_bound, degenerate):
 
 
 def test_choice_rule_sound_first_then_strictly_higher_bound():
-    from gmmcore.mixture import _better_restart
+    from gmmcore.restarts import better_restart as _better_restart
 
     sound, collapsed = _result(0, -2.0, False), _result(1, 5.0, True)
     assert _better_restart(sound, collapsed) and not _better_restart(collapsed, sound)
