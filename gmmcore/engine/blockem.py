@@ -27,21 +27,20 @@ import numpy as np
 
 from .covariance import get_structure
 from .em import (
-    EMPTY_COMPONENT_MASS,
-    Event,
     Snapshot,
     _check_init_arrays,
     _m_step,
-    _Parameters,
     check_em_settings,
+    em_iterations,
     frozen_array,
+    start_parameters,
+    task_slices,
 )
-from .estep import SufficientStatistics, accumulate, gram
-from .initialization import initial_responsibilities
+from .estep import SufficientStatistics
 from .validation import check_n_components, check_random_state, check_X
 from .weights import safe_log
 
-__all__ = ["BlockStatistics", "add_statistics", "iter_em_blocks", "start_parameters"]
+__all__ = ["BlockStatistics", "add_statistics", "iter_em_blocks"]
 
 # stats_of(log_weights (1, K), centered means (K, D), prec_chol, structure) -> summed
 # statistics of every row of the source, centered on the shift given to the source.
@@ -57,46 +56,6 @@ def add_statistics(a: SufficientStatistics, b: SufficientStatistics) -> Sufficie
         None if a.S2 is None else a.S2 + b.S2,
         a.log_likelihood + b.log_likelihood,
     )
-
-
-def start_parameters(
-    sample_c: np.ndarray,
-    k: int,
-    structure,
-    reg_covar: float,
-    init_params: str,
-    rng,
-    weights_init=None,
-    means_init=None,
-    prec_chol_init=None,
-    shift=None,
-    task_slices=None,
-) -> _Parameters:
-    """Starting parameters (centered coordinates) from a centered sample of rows, shape
-    (m, D): the initialization method's responsibilities on the sample, one M-step, then any
-    user-given arrays (already checked; ``means_init`` in data coordinates, minus ``shift``).
-    ``task_slices``: the sample's rows grouped by task, as in :func:`iter_em`."""
-    if weights_init is not None and means_init is not None and prec_chol_init is not None:
-        params = _Parameters(
-            weights_init,
-            means_init - shift,
-            structure.covariances_from_precisions_cholesky(prec_chol_init),
-            prec_chol_init,
-        )
-        return params
-    resp = initial_responsibilities(sample_c, k, init_params, rng)
-    slices = task_slices or [(0, sample_c.shape[0])]
-    stats = accumulate(sample_c, slices, resp, structure)
-    S2_fixed = gram(sample_c) if structure.second_moment == "global_outer" else None
-    params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar)
-    if weights_init is not None:
-        params.weights = weights_init
-    if means_init is not None:
-        params.means = means_init - shift
-    if prec_chol_init is not None:
-        params.prec_chol = prec_chol_init
-        params.covariances = structure.covariances_from_precisions_cholesky(prec_chol_init)
-    return params
 
 
 def iter_em_blocks(
@@ -154,12 +113,9 @@ def iter_em_blocks(
     )
     slices = None
     if task_names is not None:  # the sample grouped by task, as iter_em groups X
-        codes = np.asarray(sample_tasks)
-        if np.any(np.diff(codes) < 0):
-            order = np.argsort(codes, kind="stable")
-            sample, codes = sample[order], codes[order]
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_tasks))])
-        slices = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        order, slices = task_slices(sample_tasks, n_tasks)
+        if order is not None:
+            sample = sample[order]
     shift = np.median(sample, axis=0)
     if on_shift is not None:
         on_shift(shift)
@@ -188,31 +144,16 @@ def iter_em_blocks(
             tasks=None if task_names is None else tuple(task_names),
         )
 
-    yield snapshot(0, "init", params, None)
-    prev = -np.inf
-    empty: set[int] = set()
-    for it in range(1, max_iter + 1):
-        stats = stats_of(safe_log(params.weights), params.means, params.prec_chol, structure)
-        ll = stats.log_likelihood
-        yield snapshot(it, "E", params, ll)
-        params, nk, _ = _m_step(stats, S2_fixed, structure, reg_covar, params.covariances)
-        events = []
-        now_empty = {int(j) for j in np.flatnonzero(nk < EMPTY_COMPONENT_MASS)}
-        for j in sorted(now_empty - empty):
-            msg = f"Component {j} lost all its points; its weight is now zero."
-            events.append(Event("component_empty", j, msg))
-        empty = now_empty
-        change, prev = ll / n - prev, ll / n
-        converged = abs(change) < tol
-        if converged:
-            msg = (
-                f"Converged: the mean log-likelihood changed by {abs(change):.3g} "
-                f"< tol={tol:g} at iteration {it}."
-            )
-            events.append(Event("converged", None, msg))
-        elif it == max_iter:
-            msg = f"Stopped at max_iter={max_iter} before converging (last change {change:.3g})."
-            events.append(Event("max_iter", None, msg))
-        yield snapshot(it, "M", params, ll, events)
-        if converged:
-            return
+    current = snapshot(0, "init", params, None)
+    yield current
+
+    def e_step_of(p):
+        return stats_of(safe_log(p.weights), p.means, p.prec_chol, structure)
+
+    def m_step_of(stats, p):
+        return _m_step(stats, S2_fixed, structure, reg_covar, p.covariances)
+
+    yield from em_iterations(
+        current, params, e_step_of, m_step_of, snapshot, structure=structure, n_samples=n,
+        tol=tol, reg_covar=reg_covar, max_iter=max_iter,
+    )  # fmt: skip

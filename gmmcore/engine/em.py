@@ -10,14 +10,15 @@ M-step of the first iteration whose mean log-likelihood changed by less than ``t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from .covariance import NK_EPS, CovarianceStructure, get_structure
 from .estep import accumulate, e_step, estimate_log_resp, gram
 from .initialization import INIT_METHODS, initial_responsibilities
+from .snapshot import Event, Snapshot, frozen_array
 from .validation import (
     check_n_components,
     check_positive,
@@ -32,101 +33,20 @@ __all__ = [
     "Snapshot",
     "check_em_settings",
     "degenerate_components",
+    "em_iterations",
     "frozen_array",
     "iter_em",
     "log_prob_resp",
     "responsibilities",
     "snapshot_log_likelihood",
+    "start_parameters",
+    "task_slices",
 ]
 
 # A component whose summed responsibility falls below this holds no data any more.
 EMPTY_COMPONENT_MASS = 1e-6
 # A covariance whose smallest raw variance is below this many reg_covar is held up by it.
 COLLAPSE_FACTOR = 10.0
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something worth telling the user about a half-step.
-
-    kind : {"converged", "max_iter", "component_empty", "covariance_collapsed"}
-    component : index of the component concerned, or None
-    message : one sentence in plain words
-    """
-
-    kind: str
-    component: int | None
-    message: str
-
-
-def frozen_array(a, dtype=None) -> np.ndarray:
-    """A read-only copy of ``a`` in ``dtype``: what a Snapshot holds. By default float32
-    arrays stay float32 (a fit on float32 data) and anything else becomes float64."""
-    if dtype is None:
-        dtype = np.float32 if getattr(a, "dtype", None) == np.float32 else np.float64
-    a = np.array(a, dtype=dtype, copy=True)
-    a.setflags(write=False)
-    return a
-
-
-@dataclass(frozen=True, eq=False)
-class Snapshot:
-    """The state of EM after one half-step. Parameters only: never the N x K responsibilities.
-
-    Attributes
-    ----------
-    iteration : int
-        0 for the initialization, t for the E- and M-step of iteration t.
-    phase : {"init", "E", "M"}
-        "E": the parameters are those the E-step used (unchanged from the previous snapshot)
-        and ``log_likelihood`` is theirs. "M": the parameters after the M-step;
-        ``log_likelihood`` is still that of the E-step before it (the new parameters' own
-        log-likelihood is computed by the next E-step).
-    weights : ndarray of shape (K,), or (n_tasks, K) for a multi-task (shared) mixture
-        Every parameter array is float32 for a fit on float32 data, else float64.
-    means : ndarray of shape (K, D)
-    covariances : ndarray, shape depends on ``covariance_type``
-    precisions_cholesky : ndarray, same shape as ``covariances``
-    covariance_type : str
-    log_likelihood : float or None
-        Total log-likelihood (sum over rows) of the parameters the latest E-step used; None
-        for the initialization snapshot.
-    n_samples : int
-    events : tuple of Event
-    tasks : tuple of task names, or None for a single-task mixture
-    """
-
-    iteration: int
-    phase: str
-    weights: np.ndarray
-    means: np.ndarray
-    covariances: np.ndarray
-    precisions_cholesky: np.ndarray
-    covariance_type: str
-    log_likelihood: float | None
-    n_samples: int
-    events: tuple[Event, ...] = field(default_factory=tuple)
-    tasks: tuple | None = None
-
-    @property
-    def mean_log_likelihood(self) -> float | None:
-        """Log-likelihood per sample (scikit-learn's lower bound), or None at init."""
-        return None if self.log_likelihood is None else self.log_likelihood / self.n_samples
-
-    @property
-    def n_components(self) -> int:
-        return self.means.shape[0]
-
-    @property
-    def converged(self) -> bool:
-        return any(e.kind == "converged" for e in self.events)
-
-    @property
-    def label(self) -> str:
-        """A short human label such as "iteration 3, after E"."""
-        if self.phase == "init":
-            return "initialization"
-        return f"iteration {self.iteration}, after {self.phase}"
 
 
 def _check_init_arrays(weights_init, means_init, precisions_init, structure, k, d, n_tasks):
@@ -276,17 +196,150 @@ def _resp_of(Xc, task_slices, old: _Parameters, structure: CovarianceStructure):
     return resp_of
 
 
+def task_slices(codes, n_tasks: int):
+    """Rows grouped by task: the stable order that sorts ``codes`` (None when they are sorted
+    already) and the (start, stop) slice of each of the ``n_tasks`` tasks in that order."""
+    codes = np.asarray(codes)
+    order = np.argsort(codes, kind="stable") if np.any(np.diff(codes) < 0) else None
+    counts = np.bincount(codes, minlength=n_tasks)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    return order, [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def _group_by_task(X, tasks):
     """Rows grouped by task, the (start, stop) slice of each task, and the task names."""
     if tasks is None:
         return X, [(0, X.shape[0])], None
     codes, names = check_tasks(tasks, X.shape[0])
-    if np.any(np.diff(codes) < 0):
-        order = np.argsort(codes, kind="stable")
-        X, codes = X[order], codes[order]
-    counts = np.bincount(codes, minlength=len(names))
-    bounds = np.concatenate([[0], np.cumsum(counts)])
-    return X, [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], names
+    order, slices = task_slices(codes, len(names))
+    return (X if order is None else X[order]), slices, names
+
+
+def start_parameters(
+    Xc: np.ndarray,
+    k: int,
+    structure: CovarianceStructure,
+    reg_covar: float,
+    init_params: str,
+    rng,
+    weights_init=None,
+    means_init=None,
+    prec_chol_init=None,
+    shift=None,
+    task_slices=None,
+) -> _Parameters:
+    """Starting parameters in centered coordinates from centered rows ``Xc`` of shape (m, D)
+    (all the data, or a sample of a source read block by block): the initialization method's
+    responsibilities, one M-step, then any user-given arrays (already checked; ``means_init``
+    in data coordinates, minus ``shift``). ``task_slices``: the rows grouped by task, as in
+    :func:`iter_em`."""
+    if weights_init is not None and means_init is not None and prec_chol_init is not None:
+        return _Parameters(
+            weights_init,
+            means_init - shift,
+            structure.covariances_from_precisions_cholesky(prec_chol_init),
+            prec_chol_init,
+        )
+    resp = initial_responsibilities(Xc, k, init_params, rng)
+    stats = accumulate(Xc, task_slices or [(0, Xc.shape[0])], resp, structure)
+    S2_fixed = gram(Xc) if structure.second_moment == "global_outer" else None
+    # The two-pass fallback here too: one-row components of a random_from_data start on data
+    # of scale 1e5 lost their covariance to cancellation (12 of 40 seeds failed).
+    exact = _exact_covariances(Xc, lambda: resp, structure, reg_covar)
+    params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar, exact=exact)
+    if weights_init is not None:
+        params.weights = weights_init
+    if means_init is not None:
+        params.means = means_init - shift
+    if prec_chol_init is not None:
+        params.prec_chol = prec_chol_init
+        params.covariances = structure.covariances_from_precisions_cholesky(prec_chol_init)
+    return params
+
+
+def em_iterations(
+    current: Snapshot,
+    params: _Parameters,
+    e_step_of,
+    m_step_of,
+    snapshot,
+    *,
+    structure: CovarianceStructure,
+    n_samples: int,
+    tol: float,
+    reg_covar: float,
+    max_iter: int,
+) -> Iterator[Snapshot]:
+    """The EM iterations after the start, whatever the source of the rows: an "E" snapshot
+    (the parameters the E-step used and their log-likelihood) and an "M" snapshot (the new
+    parameters, with the events of the half-step) per iteration, until the mean
+    log-likelihood changes by less than ``tol`` or ``max_iter`` is reached.
+
+    ``e_step_of(params)`` returns the summed :class:`SufficientStatistics` of every row;
+    ``m_step_of(stats, params)`` returns ``(new params, nk (K,), raw_min)`` as ``_m_step``;
+    ``snapshot(iteration, phase, params, log_likelihood, events)`` builds a Snapshot;
+    ``current`` is the initialization snapshot.
+    """
+    prev_mean_ll = -np.inf
+    empty: set[int] = set()
+    collapsed: set[int] = set()
+    for it in range(1, max_iter + 1):
+        stats = e_step_of(params)
+        ll = stats.log_likelihood
+        # The E snapshot holds the same (frozen) arrays as the M snapshot before it.
+        yield dataclasses.replace(current, iteration=it, phase="E", log_likelihood=ll, events=())
+        params, nk, raw_min = m_step_of(stats, params)
+        events = []
+        now_empty = {int(j) for j in np.flatnonzero(nk < EMPTY_COMPONENT_MASS)}
+        for j in sorted(now_empty - empty):
+            events.append(
+                Event(
+                    "component_empty",
+                    j,
+                    f"Component {j} lost all its points (summed responsibility "
+                    f"{nk[j]:.2g}); its weight is now zero.",
+                )
+            )
+        empty = now_empty
+        now_collapsed = {int(j) for j in np.flatnonzero(raw_min <= COLLAPSE_FACTOR * reg_covar)}
+        for j in sorted(now_collapsed - collapsed - now_empty):
+            common = structure.common_covariance
+            which = "The shared covariance" if common else f"Component {j}'s covariance"
+            events.append(
+                Event(
+                    "covariance_collapsed",
+                    None if common else j,
+                    f"{which} collapsed (smallest variance {max(raw_min[j], 0):.2g}); "
+                    f"reg_covar={reg_covar:g} is what keeps it positive definite.",
+                )
+            )
+        collapsed = now_collapsed
+        mean_ll = ll / n_samples
+        change = mean_ll - prev_mean_ll
+        prev_mean_ll = mean_ll
+        converged = abs(change) < tol
+        if converged:
+            events.append(
+                Event(
+                    "converged",
+                    None,
+                    f"Converged: the mean log-likelihood changed by {abs(change):.3g} "
+                    f"< tol={tol:g} at iteration {it}.",
+                )
+            )
+        elif it == max_iter:
+            events.append(
+                Event(
+                    "max_iter",
+                    None,
+                    f"Stopped at max_iter={max_iter} before converging (last change "
+                    f"{change:.3g} per sample); raise max_iter or tol.",
+                )
+            )
+        current = snapshot(it, "M", params, ll, events)
+        yield current
+        if converged:
+            return
 
 
 def check_em_settings(tol, reg_covar, max_iter, init_params) -> None:
@@ -402,115 +455,31 @@ def iter_em(
         )
 
     # -- initialization -------------------------------------------------------------------
-    if weights_init is not None and means_init is not None and prec_chol_init is not None:
-        params = _Parameters(
-            weights_init,
-            means_init - shift,
-            structure.covariances_from_precisions_cholesky(prec_chol_init),
-            prec_chol_init,
-        )
-    else:
-        resp = initial_responsibilities(Xc, k, init_params, rng)
-        stats = accumulate(Xc, task_slices, resp, structure)
-        # The two-pass fallback here too: one-row components of a random_from_data start on
-        # data of scale 1e5 lost their covariance to cancellation (12 of 40 seeds failed).
-        exact = _exact_covariances(Xc, lambda: resp, structure, reg_covar)
-        params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar, exact=exact)
-        if weights_init is not None:
-            params.weights = weights_init
-        if means_init is not None:
-            params.means = means_init - shift
-        if prec_chol_init is not None:
-            params.prec_chol = prec_chol_init
-            params.covariances = structure.covariances_from_precisions_cholesky(prec_chol_init)
+    params = start_parameters(
+        Xc, k, structure, reg_covar, init_params, rng, weights_init, means_init,
+        prec_chol_init, shift, task_slices,
+    )  # fmt: skip
     params = _rounded(params, shift, dtype)
     current = snapshot(0, "init", params, None)
     yield current
 
     # -- EM ---------------------------------------------------------------------------------
-    prev_mean_ll = -np.inf
-    empty: set[int] = set()
-    collapsed: set[int] = set()
-    for it in range(1, max_iter + 1):
-        stats = e_step(
-            Xc,
-            task_slices,
-            safe_log(params.weights),
-            params.means,
-            params.prec_chol,
-            structure,
-            n_jobs=n_jobs,
+    def e_step_of(p):
+        return e_step(
+            Xc, task_slices, safe_log(p.weights), p.means, p.prec_chol, structure, n_jobs=n_jobs
         )
-        ll = stats.log_likelihood
-        e_snap = Snapshot(
-            **{
-                **current.__dict__,
-                "iteration": it,
-                "phase": "E",
-                "log_likelihood": ll,
-                "events": (),
-            }
-        )
-        yield e_snap
 
+    def m_step_of(stats, p):
         exact = _exact_covariances(
-            Xc, _resp_of(Xc, task_slices, params, structure), structure, reg_covar
+            Xc, _resp_of(Xc, task_slices, p, structure), structure, reg_covar
         )
-        params, nk, raw_min = _m_step(
-            stats, S2_fixed, structure, reg_covar, params.covariances, exact
-        )
-        params = _rounded(params, shift, dtype)
-        events = []
-        now_empty = {int(j) for j in np.flatnonzero(nk < EMPTY_COMPONENT_MASS)}
-        for j in sorted(now_empty - empty):
-            events.append(
-                Event(
-                    "component_empty",
-                    j,
-                    f"Component {j} lost all its points (summed responsibility "
-                    f"{nk[j]:.2g}); its weight is now zero.",
-                )
-            )
-        empty = now_empty
-        now_collapsed = {int(j) for j in np.flatnonzero(raw_min <= COLLAPSE_FACTOR * reg_covar)}
-        for j in sorted(now_collapsed - collapsed - now_empty):
-            common = structure.common_covariance
-            which = "The shared covariance" if common else f"Component {j}'s covariance"
-            events.append(
-                Event(
-                    "covariance_collapsed",
-                    None if common else j,
-                    f"{which} collapsed (smallest variance {max(raw_min[j], 0):.2g}); "
-                    f"reg_covar={reg_covar:g} is what keeps it positive definite.",
-                )
-            )
-        collapsed = now_collapsed
-        mean_ll = ll / n
-        change = mean_ll - prev_mean_ll
-        prev_mean_ll = mean_ll
-        converged = abs(change) < tol
-        if converged:
-            events.append(
-                Event(
-                    "converged",
-                    None,
-                    f"Converged: the mean log-likelihood changed by {abs(change):.3g} "
-                    f"< tol={tol:g} at iteration {it}.",
-                )
-            )
-        elif it == max_iter:
-            events.append(
-                Event(
-                    "max_iter",
-                    None,
-                    f"Stopped at max_iter={max_iter} before converging (last change "
-                    f"{change:.3g} per sample); raise max_iter or tol.",
-                )
-            )
-        current = snapshot(it, "M", params, ll, events)
-        yield current
-        if converged:
-            return
+        new, nk, raw_min = _m_step(stats, S2_fixed, structure, reg_covar, p.covariances, exact)
+        return _rounded(new, shift, dtype), nk, raw_min
+
+    yield from em_iterations(
+        current, params, e_step_of, m_step_of, snapshot, structure=structure, n_samples=n,
+        tol=tol, reg_covar=reg_covar, max_iter=max_iter,
+    )  # fmt: skip
 
 
 def degenerate_components(snapshot: Snapshot, reg_covar: float) -> list[int]:

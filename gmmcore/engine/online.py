@@ -25,7 +25,6 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from .blockem import start_parameters
 from .covariance import get_structure
 from .em import (
     Snapshot,
@@ -33,6 +32,7 @@ from .em import (
     _m_step,
     check_em_settings,
     frozen_array,
+    start_parameters,
 )
 from .estep import SufficientStatistics, e_step, gram
 from .validation import check_n_components, check_positive, check_random_state, check_X
