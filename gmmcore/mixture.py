@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import warnings
 
 import numpy as np
 
@@ -17,18 +16,20 @@ from ._sklearn_compat import (
     sklearn_tags,
 )
 from .engine.covariance import IllConditionedCovarianceError, get_structure
-from .engine.em import Snapshot, degenerate_components, iter_em
+from .engine.em import Snapshot, iter_em
 from .engine.validation import check_n_components, check_random_state, check_tasks, check_X
 from .exceptions import ConvergenceWarning, NotFittedError
-from .restarts import RestartResult, better_restart, mark_converged
+from .restarts import (
+    RestartResult,
+    better_restart,
+    mark_converged,
+    run_result,
+    warn_if_not_converged,
+)
 
 __all__ = ["ConvergenceWarning", "GaussianMixture", "NotFittedError", "RestartResult"]
 
 # scikit-learn's wording, kept verbatim: code written for scikit-learn matches on it.
-_NOT_CONVERGED = (
-    "Best performing initialization did not converge. Try different init parameters, or "
-    "increase max_iter, tol, or check for degenerate data."
-)
 _ILL_DEFINED = (
     "Fitting the mixture model failed because some components have ill-defined empirical "
     "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
@@ -325,8 +326,7 @@ class GaussianMixture:
         if names is None and hasattr(self, "feature_names_in_"):
             del self.feature_names_in_  # refitted on data without names, as scikit-learn
         self.restarts_ = restarts
-        if not self.converged_ and self.max_iter > 0:
-            warnings.warn(ConvergenceWarning(_NOT_CONVERGED), stacklevel=3)
+        warn_if_not_converged(self, stacklevel=3)
         return self
 
     def _run(self, X, k, rng, tasks, init, start_bound, reporter, index) -> RestartResult:
@@ -362,21 +362,10 @@ class GaussianMixture:
                     break
         finally:
             snapshots.close()
-        last = history[-1]
-        ll = last.log_likelihood if last.log_likelihood is not None else -np.inf
-        if last.iteration > 0:
-            reporter.end(ll / X.shape[0], converged)
-        collapsed = tuple(degenerate_components(last, self.reg_covar))
-        return RestartResult(
-            index=index,
-            lower_bound=ll / X.shape[0],
-            log_likelihood=ll,
-            n_iter=last.iteration,
-            converged=converged,
-            history=tuple(history),
-            degenerate=bool(collapsed),
-            collapsed_components=collapsed,
-        )
+        result = run_result(history, index=index, converged=converged, reg_covar=self.reg_covar)
+        if result.n_iter > 0:
+            reporter.end(result.lower_bound, converged)
+        return result
 
     def _set_fitted(self, result: RestartResult, *, task_n_samples=None, feature_names=None):
         """Make ``result`` (one EM run) the fitted state."""

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
-from .engine.em import Event, Snapshot
+from .engine.em import Event, Snapshot, degenerate_components
+from .exceptions import ConvergenceWarning
 
-__all__ = ["RestartResult", "better_restart", "mark_converged"]
+__all__ = [
+    "NOT_CONVERGED",
+    "RestartResult",
+    "better_restart",
+    "mark_converged",
+    "run_result",
+    "warn_if_not_converged",
+]
+
+# scikit-learn's wording, kept verbatim: code written for scikit-learn matches on it.
+NOT_CONVERGED = (
+    "Best performing initialization did not converge. Try different init parameters, or "
+    "increase max_iter, tol, or check for degenerate data."
+)
 
 
 @dataclass(frozen=True)
@@ -41,3 +56,28 @@ def mark_converged(snap: Snapshot, change: float, tol: float) -> Snapshot:
         f"iteration {snap.iteration} (measured from the warm start's lower bound)."
     )
     return dataclasses.replace(snap, events=(*events, Event("converged", None, message)))
+
+
+def run_result(history, *, index=0, converged=None, reg_covar=None) -> RestartResult:
+    """The :class:`RestartResult` of one EM run from its snapshots: where it ended (the last
+    E-step's log-likelihood), whether it converged (default: the last snapshot says so) and,
+    given ``reg_covar``, which components collapsed."""
+    last = history[-1]
+    ll = last.log_likelihood if last.log_likelihood is not None else float("-inf")
+    collapsed = () if reg_covar is None else tuple(degenerate_components(last, reg_covar))
+    return RestartResult(
+        index=index,
+        lower_bound=ll / last.n_samples,
+        log_likelihood=ll,
+        n_iter=last.iteration,
+        converged=last.converged if converged is None else bool(converged),
+        history=tuple(history),
+        degenerate=bool(collapsed),
+        collapsed_components=collapsed,
+    )
+
+
+def warn_if_not_converged(gm, stacklevel: int = 2) -> None:
+    """scikit-learn's ConvergenceWarning when the fitted run of ``gm`` stopped at max_iter."""
+    if not gm.converged_ and gm.max_iter > 0:
+        warnings.warn(ConvergenceWarning(NOT_CONVERGED), stacklevel=stacklevel + 1)

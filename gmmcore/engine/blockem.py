@@ -13,9 +13,9 @@ median (see :func:`iter_em`, "the median, not the mean"). With a sample holding 
 the source's order, the snapshots equal :func:`iter_em`'s up to the order of summation
 (~1e-15 relative per iteration).
 
-Not done here, by design: the two-pass covariance fallback of :func:`iter_em`
-(``_exact_covariances``) needs the responsibilities of every row at once; a blocked fit keeps
-the one-pass covariances, which are exact to ~1e-12 relative for components within ~265
+Not done in the iterations, by design: the two-pass covariance fallback of :func:`iter_em`
+(``_exact_covariances``) needs the responsibilities of every row at once (the start has it:
+the sample is in memory); a blocked fit keeps the one-pass covariances, which are exact to ~1e-12 relative for components within ~265
 standard deviations of the data's median (see ``em._precision_lost``).
 """
 

@@ -170,8 +170,6 @@ def fit_dask(gm, X, tasks=None):
     """See :meth:`gmmcore.GaussianMixture.fit` (one run: ``n_init`` is ignored)."""
     import copy
 
-    from ..exceptions import ConvergenceWarning
-    from ..mixture import _NOT_CONVERGED, RestartResult
     from .estimator import set_from_history
 
     codes = names = counts = None
@@ -204,9 +202,7 @@ def fit_dask(gm, X, tasks=None):
         sample_tasks=sample_codes,
     )
     history = tuple(snaps)
-    return set_from_history(
-        gm, history, _NOT_CONVERGED, ConvergenceWarning, RestartResult, task_n_samples=counts
-    )
+    return set_from_history(gm, history, task_n_samples=counts)
 
 
 def blockwise(gm, method: str, X, tasks=None, **kwargs):

@@ -4,19 +4,16 @@ the estimator's module stays small; both end in ``GaussianMixture._set_fitted``.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from ..engine.online import OnlineEM
+from ..restarts import RestartResult, run_result, warn_if_not_converged
 
 __all__ = ["fit_source", "partial_fit"]
 
 
 def partial_fit(gm, X):
     """See :meth:`gmmcore.GaussianMixture.partial_fit`."""
-    from ..mixture import RestartResult
-
     state = getattr(gm, "_online", None)
     if state is None:
         state = OnlineEM(
@@ -58,8 +55,6 @@ def partial_fit(gm, X):
 
 def fit_source(gm, source, *, init_sample=None, progress=None):
     """See :meth:`gmmcore.GaussianMixture.fit_source`."""
-    from ..exceptions import ConvergenceWarning
-    from ..mixture import _NOT_CONVERGED, RestartResult
     from .sources import open_source
     from .stream import INIT_SAMPLE, iter_em_source
 
@@ -81,25 +76,15 @@ def fit_source(gm, source, *, init_sample=None, progress=None):
         means_init=gm.means_init,
         precisions_init=gm.precisions_init,
     )
-    return set_from_history(gm, tuple(snaps), _NOT_CONVERGED, ConvergenceWarning, RestartResult)
+    return set_from_history(gm, tuple(snaps))
 
 
-def set_from_history(gm, history, message, warning, result_type, task_n_samples=None):
+def set_from_history(gm, history, task_n_samples=None):
     """Make one EM run's snapshots the fitted state of ``gm`` (warning when it did not
     converge, as ``fit``); returns ``gm``."""
-    last = history[-1]
-    ll = last.log_likelihood if last.log_likelihood is not None else float("-inf")
-    result = result_type(
-        index=0,
-        lower_bound=ll / last.n_samples,
-        log_likelihood=ll,
-        n_iter=last.iteration,
-        converged=last.converged,
-        history=history,
-    )
+    result = run_result(history, reg_covar=gm.reg_covar)
     gm.__dict__.pop("_online", None)
     gm._set_fitted(result, task_n_samples=task_n_samples)
     gm.restarts_ = [result]
-    if not gm.converged_ and gm.max_iter > 0:
-        warnings.warn(warning(message), stacklevel=3)
+    warn_if_not_converged(gm, stacklevel=3)
     return gm
