@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .colors import GREY, blend_colors, component_color, slot_list
-from .plots import _DASH, _normal_pdf, axis_ranges, ellipse_points
+from .plots import _DASH, _normal_pdf, axis_ranges, ellipse_trace
 
 __all__ = ["scatter_matrix_figure"]
 
@@ -139,18 +139,16 @@ def _panel_components(means, covariances, r, c, xa, ya, sd_levels, legend, slots
         mean = means[j, [c, r]]
         cov = covariances[j][np.ix_([c, r], [c, r])]
         for s in sd_levels:
-            e = ellipse_points(mean, cov, s, 60)
             out.append(
-                dict(
-                    type="scatter",
-                    x=e[:, 0],
-                    y=e[:, 1],
+                ellipse_trace(
+                    mean,
+                    cov,
+                    s,
+                    60,
+                    dict(color=color, width=2 if s == 1 else 1.2, dash=_DASH.get(s)),
                     xaxis=xa,
                     yaxis=ya,
-                    mode="lines",
-                    line=dict(color=color, width=2 if s == 1 else 1.2, dash=_DASH.get(s)),
                     hoverinfo="skip",
-                    showlegend=False,
                     meta={"role": "ellipse", "component": j, "n_sd": s, "row": r, "col": c},
                 )
             )

@@ -18,6 +18,7 @@ __all__ = [
     "axis_ranges",
     "ellipse_mass",
     "ellipse_points",
+    "ellipse_trace",
     "em_scatter",
     "histogram_figure",
     "subsample_indices",
@@ -54,6 +55,16 @@ def ellipse_mass(n_sd: float, dim: int = 2) -> float:
 
         return float(chi2.cdf(n_sd**2, dim))
     return float(1.0 - np.exp(-(n_sd**2) / 2.0))
+
+
+def ellipse_trace(mean, cov, n_sd: float, n_points: int, line: dict, **fields) -> dict:
+    """A Plotly line trace (as a dict) of the ``n_sd`` ellipse of a 2-D Gaussian: the one
+    shape behind the explorer's ellipses, their ghosts and the scatter matrix's panels.
+    ``fields`` are further trace fields (name, hover, axes, meta, ...)."""
+    e = ellipse_points(mean, cov, n_sd, n_points)
+    return dict(
+        type="scatter", x=e[:, 0], y=e[:, 1], mode="lines", showlegend=False, line=line, **fields
+    )
 
 
 def ellipse_points(mean, cov, n_sd: float = 1.0, n_points: int = 100) -> np.ndarray:
@@ -222,17 +233,13 @@ def em_scatter(
     for j in range(k):
         color = component_color(slots[j])
         for s in sd_levels:
-            e = ellipse_points(means[j], covariances[j], s, ellipse_resolution)
             traces.append(
-                dict(
-                    type="scatter",
-                    x=e[:, 0],
-                    y=e[:, 1],
-                    mode="lines",
-                    showlegend=False,
-                    line=dict(
-                        color=color, width=2.5 if s == 1 else 1.5, dash=_DASH.get(s, "solid")
-                    ),
+                ellipse_trace(
+                    means[j],
+                    covariances[j],
+                    s,
+                    ellipse_resolution,
+                    dict(color=color, width=2.5 if s == 1 else 1.5, dash=_DASH.get(s, "solid")),
                     name=f"component {j}, {s} sd ({ellipse_mass(s):.1%})",
                     hovertemplate=f"component {j}: {s} sd ellipse, holds {ellipse_mass(s):.1%} "
                     "of its mass<extra></extra>",
@@ -313,15 +320,13 @@ def _ghost_traces(prev_means, prev_covariances, sd_levels, resolution, slots) ->
     ]
     for j in range(prev_means.shape[0]):
         for s in sd_levels[:2]:  # 1 and 2 sd: the 3-sd ghost adds clutter, not information
-            e = ellipse_points(prev_means[j], prev_covariances[j], s, resolution)
             traces.append(
-                dict(
-                    type="scatter",
-                    x=e[:, 0],
-                    y=e[:, 1],
-                    mode="lines",
-                    showlegend=False,
-                    line=dict(color=component_color(slots[j], alpha=0.35), width=1.2),
+                ellipse_trace(
+                    prev_means[j],
+                    prev_covariances[j],
+                    s,
+                    resolution,
+                    dict(color=component_color(slots[j], alpha=0.35), width=1.2),
                     hoverinfo="skip",
                     meta={"role": "ghost", "component": j, "n_sd": s},
                 )
