@@ -1143,3 +1143,10 @@ def test_import_predicts_on_an_excel_or_parquet_file(fmt):
     assert not at.exception and not _errors(at)
     out = at.dataframe[-1].value
     assert len(out) == 30 and "responsibility_0" in out.columns
+
+
+def test_selection_intro_lists_only_names_that_differ_from_mclusts():
+    at = _page(_app(), "pages/3_selection.py")
+    intro = " ".join(m.value for m in at.markdown)
+    assert "full = VVV" in intro and "spherical = VII" in intro
+    assert "EII = EII" not in intro and "V = V" not in intro

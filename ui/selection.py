@@ -37,7 +37,8 @@ def intro() -> None:
         "the number of parameters. **Sign convention: lower is better** (scikit-learn's): "
         "BIC = −2 log L + p log n, AIC = −2 log L + 2p, ICL = BIC + the classification entropy "
         "(penalizes overlapping clusters). R's mclust reports BIC with the opposite sign "
-        "(higher is better); its model names are shown beside ours: " + mclust_names() + "."
+        "(higher is better); its model names are shown beside ours (" + mclust_names() + "; "
+        "the other types carry mclust's names)."
     )
 
 

@@ -31,8 +31,10 @@ def cov_help() -> str:
 
 
 def mclust_names() -> str:
-    """'full = VVV, tied = EEE, ...' for every registered structure."""
-    return ", ".join(f"{t} = {get_structure(t).mclust_name}" for t in covariance_types())
+    """'full = VVV, tied = EEE, ...': the registered structures whose name is not mclust's
+    own (the others, EII ... V, already carry mclust's names)."""
+    pairs = ((t, get_structure(t).mclust_name) for t in covariance_types())
+    return ", ".join(f"{t} = {m}" for t, m in pairs if t != m)
 
 
 def share_panel() -> None:
