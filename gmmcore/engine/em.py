@@ -18,6 +18,7 @@ import numpy as np
 from .covariance import NK_EPS, CovarianceStructure, get_structure
 from .estep import accumulate, e_step, estimate_log_resp, gram
 from .initialization import INIT_METHODS, initial_responsibilities
+from .prior import resolve_prior
 from .snapshot import Event, Snapshot, frozen_array
 from .validation import (
     check_n_components,
@@ -88,14 +89,27 @@ class _Parameters:
         )
 
 
-def _m_step(stats, S2_fixed, structure: CovarianceStructure, reg_covar, previous=None, exact=None):
+def _m_step(
+    stats,
+    S2_fixed,
+    structure: CovarianceStructure,
+    reg_covar,
+    previous=None,
+    exact=None,
+    prior=None,
+):
     nk = stats.S0.sum(axis=0) + NK_EPS
     means = stats.S1 / nk[:, None]
     per_task = stats.S0 + NK_EPS
     weights = per_task / per_task.sum(axis=1, keepdims=True)
     common = structure.second_moment == "global_outer"
     S2 = S2_fixed if common else stats.S2
-    covariances, raw_min = structure.m_step(nk, means, S2, reg_covar, previous)
+    if prior is not None:  # posterior mode under a conjugate prior, see engine/prior.py
+        # (no two-pass fallback: the prior's scale keeps every covariance well above rounding)
+        means, covariances, raw_min = prior.m_step(structure, nk, means, S2, reg_covar, previous)
+        exact = None
+    else:
+        covariances, raw_min = structure.m_step(nk, means, S2, reg_covar, previous)
     if exact is not None:
         lost = _precision_lost(nk, S2, raw_min, reg_covar, common)
         if lost.size:
@@ -228,6 +242,7 @@ def start_parameters(
     prec_chol_init=None,
     shift=None,
     task_slices=None,
+    prior=None,
 ) -> _Parameters:
     """Starting parameters in centered coordinates from centered rows ``Xc`` of shape (m, D)
     (all the data, or a sample of a source read block by block): the initialization method's
@@ -247,7 +262,7 @@ def start_parameters(
     # The two-pass fallback here too: one-row components of a random_from_data start on data
     # of scale 1e5 lost their covariance to cancellation (12 of 40 seeds failed).
     exact = _exact_covariances(Xc, lambda: resp, structure, reg_covar)
-    params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar, exact=exact)
+    params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar, exact=exact, prior=prior)
     if weights_init is not None:
         params.weights = weights_init
     if means_init is not None:
@@ -370,6 +385,7 @@ def iter_em(
     random_state=None,
     tasks: Sequence | None = None,
     n_jobs: int | None = None,
+    prior=None,
 ) -> Iterator[Snapshot]:
     """Run EM and yield a frozen :class:`Snapshot` after the initialization and after every
     E and M half-step.
@@ -395,6 +411,9 @@ def iter_em(
     n_jobs : int, optional
         Threads for the E-step (scikit-learn's meaning: None is 1, -1 every core). The
         snapshots are bit-identical for every value (see :func:`gmmcore.engine.estep.e_step`).
+    prior : None, "default" or ConjugatePrior, optional
+        mclust's conjugate prior: every M-step is then the posterior mode (see
+        :mod:`gmmcore.engine.prior`); "default" is mclust's ``defaultPrior`` of X.
 
     Yields
     ------
@@ -436,6 +455,8 @@ def iter_em(
     # the others, whose means and differences then round at eps * 5e9 ~ 1e-6 of their spread.
     shift = np.median(X, axis=0)
     Xc = X - shift
+    if prior is not None:  # mclust's conjugate prior, in the centered coordinates
+        prior = resolve_prior(prior, X, k, structure.name).shifted(shift)
     S2_fixed = gram(Xc) if structure.second_moment == "global_outer" else None
     task_tuple = tuple(task_names) if task_names is not None else None
 
@@ -458,7 +479,7 @@ def iter_em(
     # -- initialization -------------------------------------------------------------------
     params = start_parameters(
         Xc, k, structure, reg_covar, init_params, rng, weights_init, means_init,
-        prec_chol_init, shift, task_slices,
+        prec_chol_init, shift, task_slices, prior,
     )  # fmt: skip
     params = _rounded(params, shift, dtype)
     current = snapshot(0, "init", params, None)
@@ -474,7 +495,9 @@ def iter_em(
         exact = _exact_covariances(
             Xc, _resp_of(Xc, task_slices, p, structure), structure, reg_covar
         )
-        new, nk, raw_min = _m_step(stats, S2_fixed, structure, reg_covar, p.covariances, exact)
+        new, nk, raw_min = _m_step(
+            stats, S2_fixed, structure, reg_covar, p.covariances, exact, prior
+        )
         return _rounded(new, shift, dtype), nk, raw_min
 
     yield from em_iterations(
