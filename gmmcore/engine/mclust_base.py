@@ -26,16 +26,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
+from . import factor, kernels
 from .covariance import CovarianceStructure, IllConditionedCovarianceError
 
 __all__ = [
     "INNER_MAX_ITER",
     "INNER_RTOL",
+    "WARM_INNER_RTOL",
     "DiagonalStructure",
     "EllipsoidalStructure",
     "common_orientation",
     "geometric_mean",
+    "inner_rtol",
+    "parameters_converged",
     "scatter_diagonals",
     "scatter_matrices",
 ]
@@ -50,9 +53,32 @@ __all__ = [
 # mclust's mstep by more than the reference tests' tolerances and two Old Faithful grid cells
 # changed; so the tight value stays.
 INNER_RTOL = 1e-14
+# ... but only for a cold start (``previous is None``: one M-step from given responsibilities,
+# what the reference tests compare). Inside EM every M-step is warm-started from the previous
+# covariances, so the inner iterations carry on from one EM iteration to the next, and each
+# inner iteration is an ascent step (generalized EM): stopping at mclust's own tolerance,
+# sqrt(eps), loses nothing EM does not recover at its next iteration. Measured on iris's
+# default grid (K = 2..9): EVE 667 -> 236 ms, VVE 1154 -> 351 ms, every BIC within 0.003 of
+# the 1e-14 fits (far below EM's own tolerance, tol=1e-5 per sample).
+WARM_INNER_RTOL = float(np.sqrt(np.finfo(np.float64).eps))
 # A cap so that one M-step stays bounded on pathological inputs; warm starts from the previous
 # covariances need a handful of iterations once EM settles.
 INNER_MAX_ITER = 1000
+
+
+def inner_rtol(previous) -> float:
+    """The inner loops' relative tolerance: INNER_RTOL from a cold start (``previous`` is
+    None), WARM_INNER_RTOL when warm-started from EM's previous covariances."""
+    return INNER_RTOL if previous is None else WARM_INNER_RTOL
+
+
+def parameters_converged(old, new, rtol: float) -> bool:
+    """mclust's stopping rule for the fixed-point inner loops: every parameter array in
+    ``new`` moved by at most ``rtol`` relative (``|a - b| / (1 + |b|)``) from ``old``."""
+    return all(
+        float(np.max(np.abs(a - b) / (1.0 + np.abs(b)), initial=0.0)) <= rtol
+        for a, b in zip(old, new, strict=True)
+    )
 
 
 def _linalg():
@@ -164,29 +190,7 @@ class EllipsoidalStructure(CovarianceStructure):
         raise NotImplementedError
 
     def precisions_cholesky(self, covariances, reg_covar=0.0):
-        # One batched factorization and inversion of the K small matrices: the former loop of
-        # scipy calls cost ~240 us per M-step on Old Faithful, most of it call overhead.
-        with kernels.serial_blas():
-            try:
-                chol = np.linalg.cholesky(covariances)
-            except np.linalg.LinAlgError:
-                chol = None
-            if chol is None or not np.isfinite(chol).all():
-                self._raise_first_not_positive_definite(covariances, reg_covar)
-            # The inverse of a lower-triangular factor is lower triangular; tril drops the
-            # rounding residue LU's pivoting may leave above the diagonal.
-            return np.tril(np.linalg.inv(chol)).transpose(0, 2, 1).copy()
-
-    @staticmethod
-    def _raise_first_not_positive_definite(covariances, reg_covar):
-        for j, cov in enumerate(covariances):
-            try:
-                chol = np.linalg.cholesky(cov)
-            except np.linalg.LinAlgError:
-                chol = None
-            if chol is None or not np.isfinite(chol).all():
-                raise IllConditionedCovarianceError(j, reg_covar)
-        raise IllConditionedCovarianceError(0, reg_covar)  # pragma: no cover
+        return factor.precisions_cholesky(covariances, reg_covar)
 
     def precisions_cholesky_from_precisions(self, precisions):
         linalg = _linalg()

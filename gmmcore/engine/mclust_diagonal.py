@@ -23,10 +23,11 @@ import numpy as np
 
 from .mclust_base import (
     INNER_MAX_ITER,
-    INNER_RTOL,
     DiagonalStructure,
     _raise_unless_positive,
     geometric_mean,
+    inner_rtol,
+    parameters_converged,
     scatter_diagonals,
 )
 
@@ -111,13 +112,14 @@ class VariableVolumeDiagonal(DiagonalStructure):
             shape /= geometric_mean(shape)
         _raise_unless_positive(w.sum(axis=0), reg_covar)
         scale = None
+        rtol = inner_rtol(previous)
         for _ in range(INNER_MAX_ITER):
             old = (scale, shape)
             # Each update is the exact maximizer given the other: the objective never drops.
             scale = (w / shape).sum(axis=1) / (d * nk)
             shape = (w / scale[:, None]).sum(axis=0)
             shape /= geometric_mean(shape)
-            if old[0] is not None and _converged(old, (scale, shape)):
+            if old[0] is not None and parameters_converged(old, (scale, shape), rtol):
                 break
         cov = scale[:, None] * shape
         return cov, cov.min(axis=1) - reg_covar
@@ -127,14 +129,6 @@ class VariableVolumeDiagonal(DiagonalStructure):
 
     def expected_shape(self, n_components, n_features):
         return (n_components, n_features)
-
-
-def _converged(old, new) -> bool:
-    """mclust's inner stopping rule: every parameter moved by < INNER_RTOL relative."""
-    return all(
-        np.max(np.abs(a - b) / (1.0 + np.abs(b)), initial=0.0) <= INNER_RTOL
-        for a, b in zip(old, new, strict=True)
-    )
 
 
 class EqualVolumeDiagonal(DiagonalStructure):

@@ -28,10 +28,11 @@ import numpy as np
 
 from .mclust_base import (
     INNER_MAX_ITER,
-    INNER_RTOL,
     EllipsoidalStructure,
     _raise_unless_positive,
     geometric_mean,
+    inner_rtol,
+    parameters_converged,
 )
 
 __all__ = [
@@ -102,6 +103,7 @@ class VariableVolumeEqualShapeOrientation(EllipsoidalStructure):
         # update (C given the volumes) is then an ascent step from the previous parameters.
         scale = np.ones(k) if previous is None else _volumes(np.asarray(previous))
         target = np.inf
+        rtol = inner_rtol(previous)
         for _ in range(INNER_MAX_ITER):  # under m_step's kernels.serial_blas
             S = np.tensordot(1.0 / scale, W, axes=1)
             S = 0.5 * (S + S.T)
@@ -110,7 +112,7 @@ class VariableVolumeEqualShapeOrientation(EllipsoidalStructure):
             scale = np.einsum("kij,ji->k", W, C_inv) / (d * nk)
             # -2 Q up to constants: sum_k n_k D (1 + log lambda_k) (mclust's target).
             new = float(d * (nk.sum() + (nk * np.log(scale)).sum()))
-            done = _relative_change(target, new) <= INNER_RTOL
+            done = _relative_change(target, new) <= rtol
             target = new
             if done:
                 break
@@ -143,15 +145,13 @@ class EqualShapeVariableVolume(EllipsoidalStructure):
         # Orientations are the eigenvectors of W_k whatever the shape (eigenvalues in the
         # same decreasing order as the shape's), so only volumes and shape iterate.
         scale = None
+        rtol = inner_rtol(previous)
         for _ in range(INNER_MAX_ITER):
             old = (scale, shape)
             scale = (ev / shape).sum(axis=1) / (d * nk)
             shape = (ev / scale[:, None]).sum(axis=0)
             shape /= geometric_mean(shape)
-            if old[0] is not None and all(
-                np.max(np.abs(a - b) / (1.0 + np.abs(b))) <= INNER_RTOL
-                for a, b in zip(old, (scale, shape), strict=True)
-            ):
+            if old[0] is not None and parameters_converged(old, (scale, shape), rtol):
                 break
         return np.einsum("kij,kj,klj->kil", V, scale[:, None] * shape, V)
 

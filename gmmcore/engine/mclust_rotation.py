@@ -33,11 +33,11 @@ import numpy as np
 
 from .mclust_base import (
     INNER_MAX_ITER,
-    INNER_RTOL,
     EllipsoidalStructure,
     _raise_unless_positive,
     common_orientation,
     geometric_mean,
+    inner_rtol,
 )
 
 __all__ = ["EqualVolumeCommonOrientation", "VariableCommonOrientation"]
@@ -93,12 +93,13 @@ class _CommonOrientation(EllipsoidalStructure):
             M = self._weights_from_previous(M)
         alpha = ev[:, 0]
         target = np.inf
+        rtol = inner_rtol(previous)
         for _ in range(INNER_MAX_ITER):  # under m_step's kernels.serial_blas
             D = _mm_orientation(W, alpha, D, M)
             b = _rotated_diagonals(W, D)
             _raise_unless_positive(b, reg_covar)
             M, new, diag = self._update(nk, b)
-            done = abs(new - target) / (1.0 + abs(new)) <= INNER_RTOL
+            done = abs(new - target) / (1.0 + abs(new)) <= rtol
             target = new
             if done:
                 break

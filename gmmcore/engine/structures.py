@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
+from . import factor, kernels
 from .covariance import CovarianceStructure, IllConditionedCovarianceError
 
 __all__ = ["BUILT_IN_STRUCTURES", "Diag", "Full", "Spherical", "Tied"]
@@ -20,13 +20,6 @@ def _scipy_linalg():
     from scipy import linalg
 
     return linalg
-
-
-def _cholesky_or_raise(cov: np.ndarray, component: int | None, reg_covar: float) -> np.ndarray:
-    try:
-        return _scipy_linalg().cholesky(cov, lower=True, check_finite=False)
-    except np.linalg.LinAlgError:
-        raise IllConditionedCovarianceError(component, reg_covar) from None
 
 
 def _upper_cholesky_of_precision(precision: np.ndarray) -> np.ndarray:
@@ -60,15 +53,7 @@ class Full(CovarianceStructure):
         return cov, raw_min
 
     def precisions_cholesky(self, covariances, reg_covar=0.0):
-        k, d, _ = covariances.shape
-        out = np.empty_like(covariances)
-        eye = np.eye(d)
-        linalg = _scipy_linalg()
-        with kernels.serial_blas():  # see kernels.SERIAL_BLAS: tiny LAPACK calls
-            for j in range(k):  # K small factorizations; never a loop over samples
-                chol = _cholesky_or_raise(covariances[j], j, reg_covar)
-                out[j] = linalg.solve_triangular(chol, eye, lower=True, check_finite=False).T
-        return out
+        return factor.precisions_cholesky(covariances, reg_covar)
 
     def precisions_cholesky_from_precisions(self, precisions):
         return np.stack([_upper_cholesky_of_precision(p) for p in precisions])
@@ -115,12 +100,7 @@ class Tied(CovarianceStructure):
         return cov, raw_min
 
     def precisions_cholesky(self, covariances, reg_covar=0.0):
-        d = covariances.shape[0]
-        with kernels.serial_blas():
-            chol = _cholesky_or_raise(covariances, None, reg_covar)
-            return (
-                _scipy_linalg().solve_triangular(chol, np.eye(d), lower=True, check_finite=False).T
-            )
+        return factor.precisions_cholesky(covariances, reg_covar)
 
     def precisions_cholesky_from_precisions(self, precisions):
         return _upper_cholesky_of_precision(precisions)
