@@ -17,6 +17,7 @@ from ._sklearn_compat import (
 )
 from .engine.covariance import IllConditionedCovarianceError, get_structure
 from .engine.em import Snapshot, iter_em
+from .engine.prior import resolve_prior
 from .engine.validation import check_n_components, check_random_state, check_tasks, check_X
 from .exceptions import ConvergenceWarning, NotFittedError
 from .restarts import (
@@ -81,6 +82,10 @@ class GaussianMixture:
     step_exponent, step_offset : float, default=0.6 and 2.0
         The step size ``gamma_t = (t + step_offset)^(-step_exponent)`` of :meth:`partial_fit`
         (stepwise EM, see :mod:`gmmcore.engine.online`); step_exponent in (0.5, 1].
+    prior : None, "default" or ConjugatePrior, default=None
+        mclust's conjugate prior (:mod:`gmmcore.engine.prior`): "default" is mclust's
+        ``defaultPrior`` computed from X; EM then finds the posterior mode, which keeps
+        components from collapsing. In-memory ``fit`` only; not for VEE, EVE, VVE, EVV.
 
     Attributes
     ----------
@@ -97,6 +102,7 @@ class GaussianMixture:
     n_features_in_ : int
     feature_names_in_ : ndarray of str, when X was a DataFrame
     task_n_samples_ : list of int or None, fitting rows per task (in ``tasks_`` order)
+    prior_ : ConjugatePrior or None, the prior the fit used (``prior`` resolved on X)
 
     Examples
     --------
@@ -132,6 +138,7 @@ class GaussianMixture:
         n_jobs=None,
         step_exponent=0.6,
         step_offset=2.0,
+        prior=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -150,6 +157,7 @@ class GaussianMixture:
         self.n_jobs = n_jobs
         self.step_exponent = step_exponent
         self.step_offset = step_offset
+        self.prior = prior
 
     # -- scikit-learn plumbing ------------------------------------------------------------
     def get_params(self, deep=True):
@@ -227,6 +235,7 @@ class GaussianMixture:
         self
         """
         if _is_dask(X):  # blockwise on the dask workers, see gmmcore.scale.dask
+            self._no_prior("a dask collection")
             from .scale.dask import fit_dask
 
             return fit_dask(self, X, tasks)
@@ -250,6 +259,7 @@ class GaussianMixture:
         """
         from .scale.estimator import partial_fit
 
+        self._no_prior("partial_fit")
         return partial_fit(self, X)
 
     def fit_source(self, source, *, init_sample=None, progress=None):
@@ -266,7 +276,15 @@ class GaussianMixture:
         """
         from .scale.estimator import fit_source
 
+        self._no_prior("fit_source")
         return fit_source(self, source, init_sample=init_sample, progress=progress)
+
+    def _no_prior(self, what: str) -> None:
+        if self.prior is not None:
+            raise ValueError(
+                f"prior={self.prior!r} is supported by fit on in-memory data only, not by "
+                f"{what}; fit in memory, or set prior=None."
+            )
 
     def fit_predict(self, X, y=None, *, tasks=None):
         """Fit, then return the labels of X under the fitted model, shape (n_samples,)."""
@@ -289,6 +307,7 @@ class GaussianMixture:
                 "or more data)."
             )
         rng = check_random_state(self.random_state)
+        prior = resolve_prior(self.prior, Xa, k, structure.name)
         # As scikit-learn: a warm start continues from the fitted parameters, once, and
         # measures its first change of the lower bound from the fitted lower_bound_.
         warm = bool(self.warm_start) and hasattr(self, "converged_")
@@ -311,7 +330,7 @@ class GaussianMixture:
         for index in range(n_init):
             reporter.start(index)
             try:
-                result = self._run(Xa, k, rng, tasks, init, start_bound, reporter, index)
+                result = self._run(Xa, k, rng, tasks, init, start_bound, reporter, index, prior)
             except IllConditionedCovarianceError as err:
                 err.args = (f"{_ILL_DEFINED} ({err})",)
                 raise
@@ -326,10 +345,11 @@ class GaussianMixture:
         if names is None and hasattr(self, "feature_names_in_"):
             del self.feature_names_in_  # refitted on data without names, as scikit-learn
         self.restarts_ = restarts
+        self.prior_ = prior
         warn_if_not_converged(self, stacklevel=3)
         return self
 
-    def _run(self, X, k, rng, tasks, init, start_bound, reporter, index) -> RestartResult:
+    def _run(self, X, k, rng, tasks, init, start_bound, reporter, index, prior=None):
         """One EM run: consume :func:`iter_em`'s snapshots, decide convergence from
         ``start_bound`` on (the engine starts from -inf, a warm start from ``lower_bound_``),
         report progress, and stop the generator once converged."""
@@ -344,6 +364,7 @@ class GaussianMixture:
             random_state=rng,
             tasks=tasks,
             n_jobs=self.n_jobs,
+            prior=prior,
             **init,
         )
         history, previous, change, converged = [], start_bound, np.inf, False

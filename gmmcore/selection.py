@@ -42,7 +42,6 @@ also stored in ``grid.attrs["fit_params"]``.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 from collections.abc import Callable, Iterable, Sequence
@@ -50,9 +49,12 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .engine import covariance, criteria, kernels
+from . import grid_pool
+from .engine import covariance, criteria
 from .engine.covariance import get_structure
 from .engine.em import check_em_settings, degenerate_components
+from .engine.estep import effective_n_jobs
+from .engine.prior import PRIOR_MODELS
 from .engine.validation import check_n_components, check_positive, check_tasks, check_X
 from .mixture import GaussianMixture
 
@@ -80,28 +82,8 @@ _CRITERIA = ("bic", "aic", "icl")
 _CELL_ERRORS = (ValueError, ArithmeticError)
 
 # Up to this many numbers in X the whole grid runs with single-threaded BLAS, in *every* BLAS
-# the process has loaded. Every call of a grid on such data is small (N x D x K products,
-# D x D factorizations), where threads only wait for each other on a shared machine. The
-# engine's own switch (kernels.serial_blas) knows only the BLAS libraries loaded when it was
-# first used, which can miss scipy's (scipy.linalg is imported lazily and ships its own
-# OpenBLAS): scipy's 2 x 2 solve_triangular then took ~450 us instead of ~10 us, and Old
-# Faithful's default grid 8-37 s instead of ~3 s (2 shared cores; the same numbers either
-# way: results do not depend on BLAS's thread count). Larger data keep BLAS's threads.
+# the process has loaded (see grid_pool.single_threaded_blas). Larger data keep BLAS's threads.
 _SERIAL_GRID_SIZE = 2**20
-
-
-def _single_threaded_blas():
-    """A context holding every loaded BLAS (numpy's and scipy's) at one thread; a no-op
-    without threadpoolctl or with GMMCORE_SERIAL_BLAS=0."""
-    if not kernels.SERIAL_BLAS:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    from scipy import linalg  # noqa: F401  (loaded first, so its OpenBLAS is limited too)
-
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _check_components(n_components) -> list[int]:
@@ -165,7 +147,27 @@ def _check_fit_arguments(n_init, tol, reg_covar, max_iter, init_params, random_s
         )
 
 
-def _fit_cell(X, k, covariance_type, tasks, n_weight_sets, fit_params) -> dict:
+def _check_prior_types(prior, types: list[str], named: bool) -> list[str]:
+    """The types to fit under ``prior``: mclust has no prior for VEE, EVE, VVE and EVV, so
+    the default list drops them (as mclustBIC does) and naming one is a ValueError."""
+    if prior is None:
+        return types
+    if not (isinstance(prior, str) and prior == "default"):
+        raise ValueError(
+            f"prior must be None or 'default' (mclust's defaultPrior, computed per cell), "
+            f"got {prior!r}."
+        )
+    ok = [t for t in types if get_structure(t).mclust_name in PRIOR_MODELS]
+    if named and len(ok) < len(types):
+        bad = [get_structure(t).mclust_name for t in types if t not in ok]
+        raise ValueError(
+            f"mclust has no conjugate prior for {', '.join(bad)}; leave them out of "
+            f"covariance_types or use prior=None (models with a prior: {', '.join(PRIOR_MODELS)})."
+        )
+    return ok
+
+
+def _fit_cell(X, tasks, n_weight_sets, fit_params, k, covariance_type) -> dict:
     structure = get_structure(covariance_type)
     row = {
         "n_components": k,
@@ -223,6 +225,8 @@ def model_grid(
     random_state: int = 0,
     tasks=None,
     progress: Callable[[int, int, dict], object] | None = None,
+    n_jobs: int | None = None,
+    prior: str | None = None,
 ) -> pd.DataFrame:
     """Fit one Gaussian mixture per (K, covariance type) cell and tabulate the criteria.
 
@@ -260,6 +264,18 @@ def model_grid(
     progress : callable, optional
         Called as ``progress(done, total, row)`` after every cell, ``row`` being that cell's
         row as a dict with the keys of :data:`GRID_COLUMNS`.
+    n_jobs : int, optional
+        Processes fitting cells (scikit-learn's meaning: None is 1, -1 every core). The grid
+        is the same, bit for bit, for every value (:mod:`gmmcore.grid_pool`); the command
+        line and the dashboard use every core. Cells are reported to ``progress`` as they
+        finish, which with several processes is not cell order.
+    prior : None or "default", default=None
+        "default": every cell is fitted under mclust's conjugate prior, ``defaultPrior``
+        computed from X for that cell's K and model (``mclustBIC(X, prior =
+        priorControl())``; see :mod:`gmmcore.engine.prior`), so cells that collapse without
+        it can be fitted. BIC, AIC and ICL stay mclust's: the log-likelihood of the
+        posterior-mode parameters, the usual parameter count. mclust has no prior for VEE,
+        EVE, VVE and EVV: the default list of types leaves them out, naming one is an error.
 
     Returns
     -------
@@ -299,6 +315,10 @@ def model_grid(
     Xa = check_X(X)
     ks = _check_components(n_components)
     types = _check_types(covariance_types, Xa.shape[1])
+    named = not (
+        covariance_types is None or isinstance(covariance_types, str) and covariance_types == "all"
+    )
+    types = _check_prior_types(prior, types, named)
     _check_fit_arguments(n_init, tol, reg_covar, max_iter, init_params, random_state)
     n_weight_sets = 1
     if tasks is not None:
@@ -314,16 +334,25 @@ def model_grid(
         max_iter=max_iter,
         init_params=init_params,
         random_state=int(random_state),
+        **({} if prior is None else {"prior": prior}),
     )
     cells = [(k, t) for k in ks for t in types]
-    rows = []
-    small = Xa.size <= _SERIAL_GRID_SIZE
-    with _single_threaded_blas() if small else contextlib.nullcontext():
-        for done, (k, t) in enumerate(cells, start=1):
-            row = _fit_cell(Xa, k, t, tasks, n_weight_sets, fit_params)
-            rows.append(row)
-            if progress is not None:
-                progress(done, len(cells), dict(row))
+    done = 0
+
+    def on_done(_, row):
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, len(cells), dict(row))
+
+    rows = grid_pool.run_cells(
+        _fit_cell,
+        (Xa, tasks, n_weight_sets, fit_params),
+        cells,
+        effective_n_jobs(n_jobs),
+        on_done,
+        serial_blas=Xa.size <= _SERIAL_GRID_SIZE,
+    )
 
     grid = pd.DataFrame(rows, columns=list(GRID_COLUMNS))
     grid = grid.astype(
