@@ -86,6 +86,7 @@ def fit_multitask(
     weights_init=None,
     means_init=None,
     precisions_init=None,
+    prior=None,
 ) -> FittedModel:
     """Fit a mixture to data with a task column, pooled, separate or shared.
 
@@ -104,6 +105,9 @@ def fit_multitask(
         Pooled and shared modes only, as for :class:`gmmcore.GaussianMixture`; for shared,
         ``weights_init`` has shape (n_tasks, K) with tasks in sorted order and may contain
         exact zeros (a component absent from a task).
+    prior : None, "default" or ConjugatePrior, optional
+        mclust's conjugate prior, as for :class:`gmmcore.GaussianMixture` ("default" is
+        computed from the rows each mixture is fitted to: all of them, or one task's).
 
     Returns
     -------
@@ -132,6 +136,7 @@ def fit_multitask(
         max_iter=max_iter,
         init_params=init_params,
         random_state=random_state,
+        prior=prior,
     )
     inits = dict(weights_init=weights_init, means_init=means_init, precisions_init=precisions_init)
     if mode == "separate":

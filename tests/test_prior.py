@@ -458,3 +458,55 @@ def test_multitask_shared_fit_takes_the_prior():
     tasks = np.where(np.arange(len(X)) % 2 == 0, "a", "b")
     gm = GaussianMixture(2, prior="default", random_state=0).fit(X, tasks=tasks)
     assert gm.weights_.shape == (2, 2) and gm.prior_ is not None
+
+
+# -- the model file -----------------------------------------------------------------------------
+def test_model_file_records_the_prior_and_round_trips_it(tmp_path):
+    """``fit.prior`` holds the prior exactly (floats round-trip); files without it load as
+    before (prior None)."""
+    from gmmcore import from_json, load_model, save_model, to_json
+
+    X = DATA["faithful"]
+    gm = GaussianMixture(2, covariance_type="VII", prior="default", random_state=0).fit(X)
+    path = tmp_path / "m.json"
+    save_model(gm, path)
+    doc = json.loads(path.read_text())
+    assert doc["fit"]["prior"] == gm.prior_.to_dict()
+    loaded = load_model(path).mixture
+    assert loaded.prior_.to_dict() == gm.prior_.to_dict()
+    assert loaded.get_params()["prior"].to_dict() == gm.prior_.to_dict()
+    with warnings.catch_warnings():  # the file names the columns x0, x1; X has no names
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(loaded.predict_proba(X), gm.predict_proba(X))
+    plain = json.loads(to_json(GaussianMixture(2, random_state=0).fit(X)))
+    assert "prior" not in plain["fit"]
+    assert from_json(json.dumps(plain)).mixture.prior_ is None
+    doc["fit"]["prior"]["mean"] = [1.0]
+    with pytest.raises(ValueError, match="fit.prior.mean has 1 entries"):
+        from_json(json.dumps(doc))
+
+
+# -- the command line ---------------------------------------------------------------------------
+def test_cli_fit_and_select_take_prior_default(tmp_path, capsys):
+    from gmmcore.cli import main
+
+    data = str(ROOT / "sample_data" / "faithful.csv")
+    out = tmp_path / "m.json"
+    assert main(["fit", data, "-k", "3", "--prior", "default", "-o", str(out)]) == 0
+    assert "prior" in json.loads(out.read_text())["fit"]
+    assert main(["select", data, "-k", "1-2", "--prior", "default", "-q", "--csv"]) == 0
+    table = capsys.readouterr().out
+    assert "EVE" not in table and "VVV" in table
+
+
+def test_cli_bad_prior_is_one_line_and_exit_2(tmp_path, capsys):
+    from gmmcore.cli import main
+
+    data = str(ROOT / "sample_data" / "faithful.csv")
+    assert main(["fit", data, "-k", "2", "--prior", "flat", "-o", str(tmp_path / "m.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--prior" in err and "default" in err
+    code = main(["select", data, "-k", "2", "--covariance-types", "EVE", "--prior", "default"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no conjugate prior for EVE" in err

@@ -237,11 +237,15 @@ def run_command(func: Callable, args) -> int:
 
 
 def em_settings(args) -> dict:
-    """The EM settings every command passes on (restarts, seed, tol, reg_covar, max_iter)."""
-    return dict(
+    """The EM settings every command passes on (restarts, seed, tol, reg_covar, max_iter,
+    and the prior when ``--prior default``)."""
+    settings = dict(
         n_init=args.n_init,
         random_state=args.seed,
         tol=args.tol,
         reg_covar=args.reg_covar,
         max_iter=args.max_iter,
     )
+    if getattr(args, "prior", "none") != "none":
+        settings["prior"] = args.prior
+    return settings

@@ -194,6 +194,14 @@ def _add_fit_options(p, *, seed_default):
         metavar="N",
         help="Most EM iterations per restart (default: 100).",
     )
+    p.add_argument(
+        "--prior",
+        choices=("none", "default"),
+        default="none",
+        help="'default': mclust's conjugate prior (defaultPrior), which keeps components "
+        "from collapsing onto a few points; BIC stays mclust's. Not for VEE, EVE, VVE, EVV "
+        "(select leaves them out). Default: none.",
+    )
 
 
 # -- the parser ---------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def check_prior_model(structure: CovarianceStructure) -> str:
         raise ValueError(
             f"covariance_type={structure.name!r} ({name}) has no conjugate prior: mclust "
             f"defines one only for {', '.join(PRIOR_MODELS)} (not for VEE, EVE, VVE, EVV). "
-            "Fit it without prior (prior=None), or choose one of those models."
+            "Fit it without the prior, or choose one of those models."
         )
     return name
 

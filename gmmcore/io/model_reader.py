@@ -18,6 +18,7 @@ import numpy as np
 
 from ..engine.covariance import get_structure
 from ..engine.em import Event, Snapshot, frozen_array
+from ..engine.prior import ConjugatePrior
 from ..engine.weights import pooled_weights
 from ..mixture import GaussianMixture
 from ..model import FittedModel
@@ -290,7 +291,10 @@ def _build_mixture(
         for key in ("tol", "reg_covar", "max_iter", "n_init", "init_params", "random_state")
         if fit.get(key) is not None
     }
-    return GaussianMixture.from_snapshot(
+    prior = _prior(fit, d)
+    if prior is not None:
+        params["prior"] = prior
+    gm = GaussianMixture.from_snapshot(
         final,
         history=history,
         converged=bool(fit["converged"]),
@@ -300,6 +304,28 @@ def _build_mixture(
         task_n_samples=task_n_samples,
         **params,
     )
+    gm.prior_ = prior
+    return gm
+
+
+def _prior(fit: dict, d: int):
+    """The conjugate prior a fit used (``fit.prior``), or None for files without one."""
+    fields = fit.get("prior")
+    if fields is None:
+        return None
+    try:
+        prior = ConjugatePrior.from_dict(fields)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(
+            f"fit.prior is not a valid conjugate prior ({exc}); it needs shrinkage, mean, dof "
+            f"and scale as written by gmmcore, or remove it ({FIX})"
+        ) from None
+    if prior.mean.size != d:
+        raise ModelFileError(
+            f"fit.prior.mean has {prior.mean.size} entries but the model has {d} features; "
+            f"fix or remove fit.prior ({FIX})"
+        )
+    return prior
 
 
 def _history(snaps, structure, k, d, tasks, n_samples, prefix, tol=WEIGHT_SUM_TOL) -> tuple:

@@ -100,6 +100,8 @@ def _settings(gm: GaussianMixture) -> dict:
         # Written only for float32 fits: their parameters (stored exactly, as float64 numbers)
         # sum to 1 only to float32 precision, which the loader then allows.
         **({"dtype": "float32"} if np.asarray(gm.means_).dtype == np.float32 else {}),
+        # Written only for fits under mclust's conjugate prior (gmmcore.engine.prior).
+        **({"prior": gm.prior_.to_dict()} if getattr(gm, "prior_", None) is not None else {}),
     )
 
 
@@ -192,6 +194,7 @@ _FIT_KEYS = (
     "n_init",
     "init_params",
     "dtype",
+    "prior",
 )
 
 
