@@ -89,3 +89,34 @@ def test_dask_multitask_fit_with_a_task_column(client):
     np.testing.assert_array_equal(
         got.predict(ddf, tasks="site").compute(), ref.predict(X, tasks=labels)
     )
+
+
+@pytest.mark.filterwarnings("ignore::gmmcore.ConvergenceWarning")
+def test_dask_fit_runs_n_init_restarts_as_in_memory(client):
+    """n_init restarts from the one sample, the kept one chosen as in memory (restart 0
+    collapses with a higher likelihood than the sound ones; see test_scale_stream.py)."""
+    from test_scale_stream import assert_same_restarts, collapsing_data
+
+    from gmmcore.engine.em import degenerate_components
+
+    X = collapsing_data()
+    settings = dict(n_init=3, random_state=1, max_iter=300)
+    ref = GaussianMixture(3, **settings).fit(X)
+    got = GaussianMixture(3, **settings).fit(da.from_array(X, chunks=(70, 2)))
+    assert_same_restarts(got, ref)
+    assert got.restarts_[0].degenerate
+    assert degenerate_components(got.snapshot_, got.reg_covar) == []
+
+
+def test_dask_fit_takes_the_two_pass_fallback_on_the_workers(client):
+    """A thin component 1e5 away: the fallback's scatter runs blockwise on the workers and
+    the fit ends where the in-memory one does."""
+    from test_scale_stream import far_tiny_cluster_data
+
+    X = far_tiny_cluster_data()
+    ref = GaussianMixture(3, random_state=0).fit(X)
+    with distributed.get_task_stream(client) as ts:
+        got = GaussianMixture(3, random_state=0).fit(da.from_array(X, chunks=(100, 2)))
+    assert any("_block_scatter" in str(t["key"]) for t in ts.data)
+    assert got.n_iter_ == ref.n_iter_
+    np.testing.assert_allclose(got.covariances_, ref.covariances_, rtol=1e-8, atol=1e-14)

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from gmmcore import GaussianMixture
+from gmmcore.engine.em import degenerate_components
 from gmmcore.scale import ArraySource, CsvSource, ParquetSource, TextProgress, sample_rows
 
 
@@ -111,3 +112,99 @@ def test_cli_fit_stream(tmp_path):
     assert "EM pass 1 [" in run.stderr and "6000 rows" in run.stdout
     bad = subprocess.run([*cmd, "--columns", "a,zz", "--output", str(out)], capture_output=True)
     assert bad.returncode != 0 and b"no column(s) 'zz'" in bad.stderr
+
+
+def collapsing_data():
+    """tests/test_mclust_restarts.py's data: two blobs, four copies of one point and three
+    points 1e-4 apart; with kmeans, K=3 and seed 1, restarts 0 and 3 of 8 collapse, and the
+    highest lower bound is a collapsed one."""
+    rng = np.random.default_rng(1)
+    return np.vstack(
+        [
+            rng.normal(size=(100, 2)),
+            rng.normal(size=(100, 2)) + [5.0, 0.0],
+            np.tile([[2.5, 4.0]], (4, 1)),
+            rng.normal(size=(3, 2)) * 1e-4 + [-3.0, 3.0],
+        ]
+    )
+
+
+def assert_same_restarts(got, ref):
+    """Every restart of ``got`` ended where ``ref``'s did, and the same one was kept."""
+    assert len(got.restarts_) == len(ref.restarts_)
+    for g, r in zip(got.restarts_, ref.restarts_, strict=True):
+        assert g.index == r.index and g.n_iter == r.n_iter and g.degenerate == r.degenerate
+        assert g.lower_bound == pytest.approx(r.lower_bound, rel=1e-10)
+    np.testing.assert_allclose(got.means_, ref.means_, rtol=0, atol=1e-8)
+    assert got.lower_bound_ == pytest.approx(ref.lower_bound_, rel=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore::gmmcore.ConvergenceWarning")
+def test_streamed_fit_runs_n_init_restarts_as_in_memory():
+    """n_init restarts from the sample, drawn as in memory (a source within init_sample rows
+    gives the in-memory restarts), the kept one chosen by the same rule: the highest lower
+    bound here is a collapsed restart, and a sound one is kept."""
+    X = collapsing_data()
+    settings = dict(n_init=8, random_state=1, max_iter=300)
+    ref = GaussianMixture(3, **settings).fit(X)
+    out = io.StringIO()
+    got = GaussianMixture(3, **settings).fit_source(
+        ArraySource(X, block_rows=50), progress=TextProgress(out)
+    )
+    assert_same_restarts(got, ref)
+    bounds = [r.lower_bound for r in got.restarts_]
+    assert got.restarts_[int(np.argmax(bounds))].degenerate
+    assert degenerate_components(got.snapshot_, got.reg_covar) == []
+    assert "run 8/8, EM pass 1 [" in out.getvalue()
+    with pytest.raises(ValueError, match="n_init must be a whole number >= 1"):
+        GaussianMixture(3, n_init=0).fit_source(ArraySource(X))
+
+
+def far_tiny_cluster_data():
+    """tests/test_mclust_exact.py's data: a cluster of spread 1e-3 at 1e5 from the others."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(200, 2)) @ np.array([[2.0, 0.5], [0.0, 1.0]])
+    b = rng.normal(size=(150, 2)) @ np.array([[1.0, -0.4], [0.0, 0.6]]) + [6.0, 0.0]
+    c = rng.normal(size=(30, 2)) * 1e-3 + [1e5, 1e5]
+    return np.vstack([a, b, c])
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_streamed_fit_takes_the_two_pass_fallback_as_in_memory(covariance_type, monkeypatch):
+    """The far, thin component's one-pass covariance has lost ~1e-6 (its whole variance) to
+    cancellation; the streamed fit reads the source once more for the two-pass scatter, as the
+    in-memory fit does, and ends where it ends."""
+    from gmmcore.scale import stream
+
+    calls = []
+    original = stream.block_scatter
+    monkeypatch.setattr(stream, "block_scatter", lambda *a: calls.append(1) or original(*a))
+    X = far_tiny_cluster_data()
+    ref = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    got = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit_source(
+        ArraySource(X, block_rows=100)
+    )
+    assert calls, "the data must exercise the fallback"
+    assert got.n_iter_ == ref.n_iter_
+    np.testing.assert_allclose(got.means_, ref.means_, rtol=1e-12)
+    # The far component's covariance is ~2e-6 (1e-6 of it reg_covar): relative to it.
+    np.testing.assert_allclose(got.covariances_, ref.covariances_, rtol=1e-8, atol=1e-14)
+
+
+def test_without_the_fallback_a_far_thin_component_loses_its_covariance():
+    """Why block sources need the fallback: with the one-pass covariances only (no
+    ``scatter_of``), the component at 1e5 gets a covariance more than twice the in-memory
+    fit's (variance 2.1e-6 -> 4.8e-6) with a made-up correlation."""
+    from gmmcore.engine.blockem import iter_em_blocks
+    from gmmcore.scale.stream import _gram_of, source_statistics
+
+    X = far_tiny_cluster_data()
+    ref = GaussianMixture(3, random_state=0).fit(X)
+    source, box = ArraySource(X, block_rows=100), {}
+    *_, last = iter_em_blocks(
+        source_statistics(source, lambda: box["shift"]), X, X.shape[0], 3, random_state=0,
+        gram_of=_gram_of(source), on_shift=lambda s: box.__setitem__("shift", s),
+    )  # fmt: skip
+    far = int(np.argmax(ref.means_[:, 0]))
+    one_pass = np.asarray(last.covariances)[int(np.argmax(np.asarray(last.means)[:, 0]))]
+    assert np.abs(one_pass - ref.covariances_[far]).max() > ref.covariances_[far].max()

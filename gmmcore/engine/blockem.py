@@ -13,10 +13,16 @@ median (see :func:`iter_em`, "the median, not the mean"). With a sample holding 
 the source's order, the snapshots equal :func:`iter_em`'s up to the order of summation
 (~1e-15 relative per iteration).
 
-Not done in the iterations, by design: the two-pass covariance fallback of :func:`iter_em`
-(``_exact_covariances``) needs the responsibilities of every row at once (the start has it:
-the sample is in memory); a blocked fit keeps the one-pass covariances, which are exact to ~1e-12 relative for components within ~265
-standard deviations of the data's median (see ``em._precision_lost``).
+The two-pass covariance fallback of :func:`iter_em` (``em._exact_covariances``): when the
+one-pass covariance ``S2/nk - mu mu^T`` of a component may have lost more than 1e-6 of its
+smallest variance to cancellation (``em._precision_lost``: a component thin next to its
+distance from the median, e.g. a tight cluster 1e5 away), the covariances are recomputed from
+the scatter about the new means, ``sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T``, under the
+responsibilities of the parameters the E-step used. In memory that is one more pass over the
+array; here it is one more pass over the source (``scatter_of``, summed over the blocks in a
+fixed order, :func:`block_scatter` per block), only in the iterations that need it. Without
+it such a component's covariance keeps ~eps |mu|^2 of absolute error: at 1e5 away that is
+~1e-6, its whole variance for a spread of 1e-3 (tests/test_scale_stream.py).
 """
 
 from __future__ import annotations
@@ -36,15 +42,23 @@ from .em import (
     start_parameters,
     task_slices,
 )
-from .estep import SufficientStatistics
+from .estep import SufficientStatistics, estimate_log_resp
 from .validation import check_n_components, check_random_state, check_X
 from .weights import safe_log
 
-__all__ = ["BlockStatistics", "add_statistics", "iter_em_blocks"]
+__all__ = ["BlockScatter", "BlockStatistics", "add_statistics", "block_scatter", "iter_em_blocks"]
 
 # stats_of(log_weights (1, K), centered means (K, D), prec_chol, structure) -> summed
 # statistics of every row of the source, centered on the shift given to the source.
 BlockStatistics = Callable[..., SufficientStatistics]
+# scatter_of(log_weights (n_tasks, K), means, prec_chol, structure, centers (K, D)) -> the
+# summed scatter of every row about ``centers`` under those parameters' responsibilities
+# (see block_scatter), centered on the same shift.
+BlockScatter = Callable[..., np.ndarray]
+
+# Rows per piece of block_scatter: bounds its (rows, K) responsibilities and (rows, D)
+# differences (~4 MiB at K = 8) whatever the size of a block.
+SCATTER_ROWS = 1 << 16
 
 
 def add_statistics(a: SufficientStatistics, b: SufficientStatistics) -> SufficientStatistics:
@@ -56,6 +70,35 @@ def add_statistics(a: SufficientStatistics, b: SufficientStatistics) -> Sufficie
         None if a.S2 is None else a.S2 + b.S2,
         a.log_likelihood + b.log_likelihood,
     )
+
+
+def block_scatter(Xc, task_slices, log_weights, means, prec_chol, structure, centers):
+    """The two-pass scatter of one block of centered rows ``Xc`` (m, D): for every component,
+    ``sum_i r_ik (x_i - c_k)(x_i - c_k)^T`` with the responsibilities ``r`` of the parameters
+    (``log_weights`` (n_tasks, K), rows grouped by task as ``task_slices``) and the centers
+    ``c`` (K, D), shaped as the structure's second moment: (K, D, D) for "outer", (K, D) (the
+    diagonals) for "square", their sum over k (D, D) for "global_outer". The same sums as
+    ``em._exact_covariances`` forms over every row, here per block (summed by the caller in a
+    fixed order), in pieces of SCATTER_ROWS rows."""
+    k, d = centers.shape
+    kind = structure.second_moment
+    out = np.zeros((d, d) if kind == "global_outer" else (k, d, d) if kind == "outer" else (k, d))
+    for task, (start, stop) in enumerate(task_slices):
+        for lo in range(start, stop, SCATTER_ROWS):
+            X = Xc[lo : min(lo + SCATTER_ROWS, stop)]
+            _, log_resp = estimate_log_resp(X, log_weights[task], means, prec_chol, structure)
+            resp = np.exp(log_resp)
+            for j in range(k):  # K products over the rows, as em._exact_covariances
+                diff = X - centers[j]
+                if kind == "square":
+                    out[j] += resp[:, j] @ (diff * diff)
+                    continue
+                scatter = (resp[:, j, None] * diff).T @ diff
+                if kind == "outer":
+                    out[j] += scatter
+                else:
+                    out += scatter
+    return out
 
 
 def iter_em_blocks(
@@ -77,6 +120,7 @@ def iter_em_blocks(
     on_shift: Callable[[np.ndarray], None] | None = None,
     task_names: Sequence[str] | None = None,
     sample_tasks=None,
+    scatter_of: BlockScatter | None = None,
 ) -> Iterator[Snapshot]:
     """EM whose E-step is ``stats_of``: snapshots as :func:`gmmcore.engine.em.iter_em`.
 
@@ -99,6 +143,11 @@ def iter_em_blocks(
         A multi-task (shared) mixture over these tasks (sorted; ``stats_of`` then sums S0 per
         task), with ``sample_tasks`` the task code (index into ``task_names``) of each
         sample row, shape (m,).
+    scatter_of : callable, optional
+        ``scatter_of(log_weights, means, prec_chol, structure, centers)``: the two-pass
+        scatter of every row (see :func:`block_scatter`, summed over the source in a fixed
+        order). Given, the M-step falls back to it as :func:`iter_em` does (see the module
+        docstring); without it the one-pass covariances are kept.
     Other parameters as :func:`gmmcore.engine.em.iter_em`.
     """
     k = check_n_components(n_components)
@@ -151,7 +200,15 @@ def iter_em_blocks(
         return stats_of(safe_log(p.weights), p.means, p.prec_chol, structure)
 
     def m_step_of(stats, p):
-        return _m_step(stats, S2_fixed, structure, reg_covar, p.covariances)
+        exact = None
+        if scatter_of is not None:
+
+            def exact(nk, means, previous):  # one more pass, only when _m_step asks
+                S2c = scatter_of(safe_log(p.weights), p.means, p.prec_chol, structure, means)
+                # about zero means, as em._exact_covariances: S2c - nk 0 0^T is the scatter
+                return structure.m_step(nk, np.zeros_like(means), S2c, reg_covar, previous)
+
+        return _m_step(stats, S2_fixed, structure, reg_covar, p.covariances, exact)
 
     yield from em_iterations(
         current, params, e_step_of, m_step_of, snapshot, structure=structure, n_samples=n,

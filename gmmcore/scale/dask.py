@@ -19,6 +19,14 @@ The start: a uniform sample of ``init_sample`` rows (default 100,000; each block
 row with the same probability, seeded by ``random_state``), computed to the client, where
 ``init_params`` runs; collections with at most ``init_sample`` rows are computed whole, so the
 fit equals the in-memory one up to the order of summation (1e-10 is tested).
+
+Restarts (``n_init``): the sample is computed once; each restart runs ``init_params`` on it
+with the next draws of the same generator (as ``fit`` on an array: a collection within
+``init_sample`` rows gives the in-memory restarts) and its own EM over every block, so a fit
+costs ``n_init`` times the E-steps of one run; the run kept is chosen as ``fit`` chooses it
+(:func:`gmmcore.restarts.better_restart`). The two-pass covariance fallback (see
+:mod:`gmmcore.engine.blockem`) runs as one more blockwise pass (:func:`dask_scatter`) in the
+iterations that need it.
 """
 
 from __future__ import annotations
@@ -27,12 +35,12 @@ import warnings
 
 import numpy as np
 
-from ..engine.blockem import add_statistics, iter_em_blocks
+from ..engine.blockem import add_statistics, block_scatter, iter_em_blocks
 from ..engine.estep import e_step
 from ..engine.validation import check_random_state
 from .stream import INIT_SAMPLE
 
-__all__ = ["as_dask_array", "blockwise", "dask_statistics", "fit_dask", "score"]
+__all__ = ["as_dask_array", "blockwise", "dask_scatter", "dask_statistics", "fit_dask", "score"]
 
 
 def as_dask_array(X):
@@ -57,25 +65,37 @@ def as_dask_array(X):
     return X.astype(np.float64)
 
 
-def _block_stats(block, codes, shift, log_weights, means, prec_chol, structure):
+def _grouped(block, codes, n_tasks):
+    """The block's rows grouped by task (stable) and each task's (start, stop) slice."""
     if not np.isfinite(block).all():
         raise ValueError("X contains NaN or infinity (in a dask block).")
     if codes is None:
-        slices = [(0, block.shape[0])]
-    else:  # rows grouped by task within the block (S0 per task)
-        order = np.argsort(codes, kind="stable")
-        block = block[order]
-        counts = np.bincount(codes, minlength=log_weights.shape[0])
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        slices = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return block, [(0, block.shape[0])]
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=n_tasks)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    return block[order], [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _block_stats(block, codes, shift, log_weights, means, prec_chol, structure):
+    block, slices = _grouped(block, codes, log_weights.shape[0])  # S0 per task
     return e_step(block - shift, slices, log_weights, means, prec_chol, structure)
 
 
-def _tree_sum(parts):
-    """Pairwise sums of adjacent delayed statistics, level by level: ceil(log2 n) levels."""
+def _block_scatter(block, codes, shift, log_weights, means, prec_chol, structure, centers):
+    block, slices = _grouped(block, codes, log_weights.shape[0])
+    return block_scatter(block - shift, slices, log_weights, means, prec_chol, structure, centers)
+
+
+def _add(a, b):
+    return a + b
+
+
+def _tree_sum(parts, op=add_statistics):
+    """Pairwise sums (``op``) of adjacent delayed parts, level by level: ceil(log2 n) levels."""
     from dask import delayed
 
-    add = delayed(add_statistics, pure=True)
+    add = delayed(op, pure=True)
     while len(parts) > 1:
         nxt = [add(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
         if len(parts) % 2:
@@ -105,6 +125,28 @@ def dask_statistics(X, shift_of, codes=None):
         return total
 
     return stats_of
+
+
+def dask_scatter(X, shift_of, codes=None):
+    """The two-pass fallback's blockwise pass: ``scatter_of(log_weights, means, prec_chol,
+    structure, centers)`` (see :data:`gmmcore.engine.blockem.BlockScatter`), one task per
+    block on the workers, summed by the same tree as :func:`dask_statistics`."""
+    from dask import compute, delayed
+
+    blocks = X.to_delayed().ravel()
+    code_blocks = [None] * len(blocks) if codes is None else codes.to_delayed().ravel()
+
+    def scatter_of(log_weights, means, prec_chol, structure, centers):
+        task = delayed(_block_scatter, pure=True)
+        shift = shift_of()
+        parts = [
+            task(b, c, shift, log_weights, means, prec_chol, structure, centers)
+            for b, c in zip(blocks, code_blocks, strict=True)
+        ]
+        (total,) = compute(_tree_sum(parts, _add))
+        return total
+
+    return scatter_of
 
 
 def _gram_of(X):
@@ -167,11 +209,14 @@ def _task_codes(X, tasks):
 
 
 def fit_dask(gm, X, tasks=None):
-    """See :meth:`gmmcore.GaussianMixture.fit` (one run: ``n_init`` is ignored)."""
+    """See :meth:`gmmcore.GaussianMixture.fit` (``n_init`` restarts: see the module
+    docstring)."""
     import copy
 
-    from .estimator import set_from_history
+    from .estimator import check_n_init, set_from_runs
+    from .stream import cached_gram
 
+    n_init = check_n_init(gm.n_init)
     codes = names = counts = None
     if tasks is None:
         X = as_dask_array(X)
@@ -182,27 +227,36 @@ def fit_dask(gm, X, tasks=None):
     # As in stream.iter_em_source: the sample's seed from a copy of the generator.
     sample, sample_codes = _sample(X, codes, INIT_SAMPLE, copy.deepcopy(rng))
     box = {}
-    snaps = iter_em_blocks(
-        dask_statistics(X, lambda: box["shift"], codes),
-        sample,
-        X.shape[0],
-        gm.n_components,
-        covariance_type=gm.covariance_type,
-        tol=gm.tol,
-        reg_covar=gm.reg_covar,
-        max_iter=gm.max_iter,
-        init_params=gm.init_params,
-        weights_init=gm.weights_init,
-        means_init=gm.means_init,
-        precisions_init=gm.precisions_init,
-        random_state=rng,
-        gram_of=_gram_of(X),
-        on_shift=lambda s: box.__setitem__("shift", s),
-        task_names=names,
-        sample_tasks=sample_codes,
-    )
-    history = tuple(snaps)
-    return set_from_history(gm, history, task_n_samples=counts)
+
+    def shift():
+        return box["shift"]
+
+    gram_of = cached_gram(_gram_of(X))
+
+    def runs():
+        for _ in range(n_init):
+            yield iter_em_blocks(
+                dask_statistics(X, shift, codes),
+                sample,
+                X.shape[0],
+                gm.n_components,
+                covariance_type=gm.covariance_type,
+                tol=gm.tol,
+                reg_covar=gm.reg_covar,
+                max_iter=gm.max_iter,
+                init_params=gm.init_params,
+                weights_init=gm.weights_init,
+                means_init=gm.means_init,
+                precisions_init=gm.precisions_init,
+                random_state=rng,
+                gram_of=gram_of,
+                on_shift=lambda s: box.__setitem__("shift", s),
+                task_names=names,
+                sample_tasks=sample_codes,
+                scatter_of=dask_scatter(X, shift, codes),
+            )
+
+    return set_from_runs(gm, runs(), task_n_samples=counts)
 
 
 def blockwise(gm, method: str, X, tasks=None, **kwargs):

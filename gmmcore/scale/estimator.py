@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.online import OnlineEM
-from ..restarts import RestartResult, run_result, warn_if_not_converged
+from ..restarts import RestartResult, better_restart, run_result, warn_if_not_converged
 
-__all__ = ["fit_source", "partial_fit"]
+__all__ = ["check_n_init", "fit_source", "partial_fit", "set_from_runs"]
 
 
 def partial_fit(gm, X):
@@ -53,16 +53,25 @@ def partial_fit(gm, X):
     return gm
 
 
+def check_n_init(n_init) -> int:
+    """``n_init`` as ``fit`` accepts it (a whole number >= 1), else ValueError."""
+    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
+        raise ValueError(f"n_init must be a whole number >= 1, got {n_init!r}.")
+    return int(n_init)
+
+
 def fit_source(gm, source, *, init_sample=None, progress=None):
     """See :meth:`gmmcore.GaussianMixture.fit_source`."""
     from .sources import open_source
-    from .stream import INIT_SAMPLE, iter_em_source
+    from .stream import INIT_SAMPLE, iter_em_source_runs
 
+    n_init = check_n_init(gm.n_init)
     if not hasattr(source, "blocks"):
         source = open_source(source)
-    snaps = iter_em_source(
+    runs = iter_em_source_runs(
         source,
         gm.n_components,
+        n_init=n_init,
         init_sample=INIT_SAMPLE if init_sample is None else init_sample,
         random_state=gm.random_state,
         n_jobs=gm.n_jobs,
@@ -76,15 +85,23 @@ def fit_source(gm, source, *, init_sample=None, progress=None):
         means_init=gm.means_init,
         precisions_init=gm.precisions_init,
     )
-    return set_from_history(gm, tuple(snaps))
+    return set_from_runs(gm, runs)
 
 
-def set_from_history(gm, history, task_n_samples=None):
-    """Make one EM run's snapshots the fitted state of ``gm`` (warning when it did not
-    converge, as ``fit``); returns ``gm``."""
-    result = run_result(history, reg_covar=gm.reg_covar)
+def set_from_runs(gm, runs, task_n_samples=None):
+    """Run every restart (``runs``: one snapshot iterator per restart, each consumed before
+    the next is made), keep the best by :func:`gmmcore.restarts.better_restart` (the rule of
+    ``fit``: a collapsed run never beats a sound one, else the highest lower bound, the
+    first of equals) as the fitted state of ``gm``, every run's outcome in ``restarts_``
+    (warning when the kept run did not converge, as ``fit``); returns ``gm``."""
+    restarts, best = [], None
+    for index, snaps in enumerate(runs):
+        result = run_result(tuple(snaps), index=index, reg_covar=gm.reg_covar)
+        restarts.append(result)
+        if best is None or better_restart(result, best):
+            best = result
     gm.__dict__.pop("_online", None)
-    gm._set_fitted(result, task_n_samples=task_n_samples)
-    gm.restarts_ = [result]
+    gm._set_fitted(best, task_n_samples=task_n_samples)
+    gm.restarts_ = restarts
     warn_if_not_converged(gm, stacklevel=3)
     return gm
