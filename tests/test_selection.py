@@ -454,9 +454,9 @@ def test_cell_with_every_restart_collapsed_is_degenerate():
 
 def test_small_grid_holds_every_blas_at_one_thread_with_the_same_numbers(X, monkeypatch):
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from gmmcore import selection
+    from gmmcore import grid_pool, selection
 
-    with selection._single_threaded_blas():
+    with grid_pool.single_threaded_blas():
         # scipy's OpenBLAS too: the engine's own switch can miss it (loaded lazily).
         blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
         assert blas and all(i["num_threads"] == 1 for i in blas)
@@ -464,3 +464,52 @@ def test_small_grid_holds_every_blas_at_one_thread_with_the_same_numbers(X, monk
     monkeypatch.setattr(selection, "_SERIAL_GRID_SIZE", -1)
     threaded = model_grid(X, [2, 3], ["full", "VEV", "VEI"])
     pd.testing.assert_frame_equal(held, threaded)
+
+
+# -- cells on several processes (n_jobs) ----------------------------------------------------
+
+
+def _pid_cell(_shared, _cell):
+    import os
+
+    return os.getpid()
+
+
+def test_grid_on_two_processes_is_the_same_bit_for_bit(X):
+    done = []
+    serial = model_grid(X, [1, 2, 3], ["full", "VEV", "EII", "VVE"])
+    parallel = model_grid(
+        X,
+        [1, 2, 3],
+        ["full", "VEV", "EII", "VVE"],
+        n_jobs=2,
+        progress=lambda d, total, row: done.append((d, total)),
+    )
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert done == [(i, 12) for i in range(1, 13)]  # every cell reported once, counted in order
+
+
+def test_cells_really_run_on_a_worker_process_and_results_keep_cell_order():
+    import os
+
+    from gmmcore import grid_pool
+
+    cells = [(i,) for i in range(40)]
+    seen = []
+    pids = grid_pool.run_cells(_pid_cell, (None,), cells, 2, lambda i, r: seen.append(i))
+    assert sorted(seen) == list(range(40))
+    assert pids[0] == os.getpid()  # the first cell builds the hierarchical tree here
+    assert len(set(pids)) == 2  # the other process took some cells
+
+
+def test_worker_warnings_reach_the_caller(X):
+    from gmmcore import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning):
+        model_grid(X, [2, 3, 4], ["full", "VVI"], max_iter=1, n_jobs=2)
+
+
+@pytest.mark.parametrize("n_jobs", [0, 1.5, "two"])
+def test_bad_n_jobs_is_a_clear_error(X, n_jobs):
+    with pytest.raises(ValueError, match="n_jobs must be None or a nonzero whole number"):
+        model_grid(X, [1, 2], ["full"], n_jobs=n_jobs)
