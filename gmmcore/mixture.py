@@ -267,8 +267,9 @@ class GaussianMixture:
         memory): a :class:`gmmcore.scale.ParquetSource`, :class:`~gmmcore.scale.CsvSource`,
         :class:`~gmmcore.scale.ArraySource`, or a path (``open_source``: every numeric column
         of a Parquet file, every column of a CSV). The start comes from a uniform sample of
-        ``init_sample`` rows (default :data:`gmmcore.scale.stream.INIT_SAMPLE`); one run
-        (``n_init`` is ignored). ``progress``: e.g. ``gmmcore.scale.TextProgress()``.
+        ``init_sample`` rows (default :data:`gmmcore.scale.stream.INIT_SAMPLE`), drawn once;
+        ``n_init`` restarts each start from it and re-read the source on every pass
+        (:mod:`gmmcore.scale.stream`). ``progress``: e.g. ``gmmcore.scale.TextProgress()``.
 
         Returns
         -------
