@@ -510,3 +510,40 @@ def test_cli_bad_prior_is_one_line_and_exit_2(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no conjugate prior for EVE" in err
+
+
+# -- the dashboard ------------------------------------------------------------------------------
+def _app_on(page: str, params: dict | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(params or {})
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_dashboard_grid_with_the_prior_checkbox_fits_under_the_prior():
+    """The Model selection checkbox runs the grid with prior="default" (recorded in its
+    fit_params) and leaves out the four models without a prior, with no error."""
+    at = _app_on("pages/3_selection.py")
+    box = at.checkbox(key="grid_prior")
+    assert box.value is False and "collapse" in box.label and box.help
+    box.check()
+    at.slider(key="grid_k_range").set_value((1, 2))
+    at.multiselect(key="grid_types").set_value(["full", "EVE"])
+    next(b for b in at.button if b.label == "Run the grid").click().run()
+    assert not at.exception and not at.error
+    grid = at.session_state["grid_result"]["grid"]
+    assert list(grid["mclust_name"]) == ["VVV", "VVV"]
+    assert grid.attrs["fit_params"]["prior"] == "default"
+
+
+def test_dashboard_prior_checkbox_round_trips_through_the_link():
+    at = _app_on("pages/3_selection.py", {"sample": "Old Faithful", "gp": "1"})
+    assert at.checkbox(key="grid_prior").value is True
+    assert at.query_params["gp"] == "1"
+    plain = _app_on("pages/3_selection.py", {"sample": "Old Faithful"})
+    assert plain.checkbox(key="grid_prior").value is False
+    assert plain.query_params.get("gp", "0") == "0"

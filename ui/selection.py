@@ -7,7 +7,9 @@ from typing import NamedTuple
 import pandas as pd
 import streamlit as st
 
+from gmmcore.engine.covariance import get_structure
 from gmmcore.engine.initialization import INIT_METHODS
+from gmmcore.engine.prior import PRIOR_MODELS
 from gmmcore.io.csv_safe import to_safe_csv
 from gmmcore.selection import best_cell, model_grid
 from gmmcore.viz import criteria_figure
@@ -45,6 +47,7 @@ def intro() -> None:
 def grid_form(fit: dict, use_tasks: bool, n_features: int | None = None) -> bool:
     """The grid's range, types (those that apply to ``n_features`` features), restarts and
     initialization. Returns whether Run was pressed."""
+    prior = bool(st.session_state.get(S.GRID_PRIOR))
     with st.form(S.GRID_FORM):
         c = st.columns([2, 3, 1, 1])
         c[0].slider("Range of K", 1, 15, key=S.GRID_K_RANGE, persist_state="session")
@@ -57,11 +60,22 @@ def grid_form(fit: dict, use_tasks: bool, n_features: int | None = None) -> bool
         )
         c[2].number_input("Restarts per cell", 1, 10, key=S.GRID_N_INIT, persist_state="session")
         c[3].selectbox("Initialization", INIT_METHODS, key=S.GRID_INIT, persist_state="session")
+        st.checkbox(
+            "Conjugate prior (mclust's defaultPrior): fits cells that would otherwise collapse",
+            key=S.GRID_PRIOR,
+            persist_state="session",
+            help="Without it, a component can shrink onto a few points and its cell is marked "
+            "degenerate and skipped. The prior gently pulls every component towards the whole "
+            "data's spread (as R's mclust does with prior = priorControl()), so such cells get "
+            "a sensible fit. BIC is still computed as mclust does. Four models have no prior "
+            "(VEE, EVE, VVE, EVV) and are left out while it is on.",
+        )
         st.caption(
             f"Every cell uses the EM explorer's seed {fit['random_state']}, tol {fit['tol']:g}, "
             f"reg_covar {fit['reg_covar']:g}, max_iter {fit['max_iter']}"
             + (", shared across tasks" if use_tasks else "")
-            + "; opening a cell in the explorer refits it with exactly these settings."
+            + "; opening a cell in the explorer refits it with exactly these settings"
+            + (" (except the prior: the explorer fits without it)." if prior else ".")
         )
         return st.form_submit_button("Run the grid", type="primary")
 
@@ -79,12 +93,14 @@ def grid_request(data: D.PreparedDataset, fit: dict, use_tasks: bool) -> GridReq
                 "max_iter": fit["max_iter"],
                 "init_params": s[S.GRID_INIT],
                 "random_state": fit["random_state"],
+                **({"prior": "default"} if s.get(S.GRID_PRIOR) else {}),
             }.items()
         )
     )
-    return GridRequest(
-        data.key, tuple(s[S.GRID_K_RANGE]), tuple(s[S.GRID_TYPES]), fit_params, use_tasks
-    )
+    types = tuple(s[S.GRID_TYPES])
+    if s.get(S.GRID_PRIOR):  # mclust has no prior for VEE, EVE, VVE, EVV: left out, as mclustBIC
+        types = tuple(t for t in types if get_structure(t).mclust_name in PRIOR_MODELS)
+    return GridRequest(data.key, tuple(s[S.GRID_K_RANGE]), types, fit_params, use_tasks)
 
 
 # One grid cell's fit is cached, not the whole grid: the cached function has no UI side effects
