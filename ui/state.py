@@ -358,6 +358,10 @@ _SIMPLE_PARAMS = (
     ("tk", TASKS_K, "int", 1, 15),
     ("tt", TASKS_TYPE, "type", None, None),
 )
+# Model selection: fit the grid under mclust's conjugate prior (a checkbox; URL flag "gp").
+GRID_PRIOR = "grid_prior"
+DEFAULTS[GRID_PRIOR] = False
+_SIMPLE_PARAMS += (("gp", GRID_PRIOR, "flag", None, None),)
 # The applied fit (FIT_SETTINGS), by the URL's names: (param, settings name, widget key).
 _FIT_PARAMS = (
     ("k", "n_components", K),
