@@ -8,6 +8,7 @@ other bad input.
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from ..engine.covariance import covariance_aliases, covariance_types, get_structure
 from ..engine.initialization import INIT_METHODS
+from ..selection import model_grid
 from .common import CLI_PROG
 from .fit import MODE_HELP, cmd_fit
 from .predict import cmd_predict
@@ -159,7 +161,14 @@ def _add_data_options(p, *, task_help: str | None):
     )
 
 
-def _add_fit_options(p, *, seed_default):
+# select's EM settings are model_grid's defaults (mclust's way: its hierarchical start, EM run
+# close to convergence); fit keeps scikit-learn's (tol 1e-3, max_iter 100, k-means start).
+_GRID_DEFAULTS = {
+    name: param.default for name, param in inspect.signature(model_grid).parameters.items()
+}
+
+
+def _add_fit_options(p, *, seed_default, tol_default=1e-3, max_iter_default=100):
     p.add_argument(
         "--n-init",
         type=_positive_int("--n-init"),
@@ -177,8 +186,9 @@ def _add_fit_options(p, *, seed_default):
     p.add_argument(
         "--tol",
         type=_non_negative_float("--tol"),
-        default=1e-3,
-        help="Stop when the mean log-likelihood per row changes by less than this (default: 1e-3).",
+        default=tol_default,
+        help="Stop when the mean log-likelihood per row changes by less than this "
+        f"(default: {tol_default:g}).",
     )
     p.add_argument(
         "--reg-covar",
@@ -190,9 +200,9 @@ def _add_fit_options(p, *, seed_default):
     p.add_argument(
         "--max-iter",
         type=_positive_int("--max-iter"),
-        default=100,
+        default=max_iter_default,
         metavar="N",
-        help="Most EM iterations per restart (default: 100).",
+        help=f"Most EM iterations per restart (default: {max_iter_default}).",
     )
     p.add_argument(
         "--prior",
@@ -341,7 +351,27 @@ def _add_select_command(sub) -> None:
         "applies to the data, i.e. mclust's E and V for one feature, the fourteen others "
         f"otherwise. Known: {_choices_text()}.",
     )
-    _add_fit_options(sel, seed_default=0)
+    _add_fit_options(
+        sel,
+        seed_default=0,
+        tol_default=_GRID_DEFAULTS["tol"],
+        max_iter_default=_GRID_DEFAULTS["max_iter"],
+    )
+    sel.add_argument(
+        "--init",
+        choices=INIT_METHODS,
+        default=_GRID_DEFAULTS["init_params"],
+        help=f"Initialization of every fit (default: {_GRID_DEFAULTS['init_params']}, mclust's "
+        "model-based hierarchical clustering, computed once and shared by every cell).",
+    )
+    sel.add_argument(
+        "--n-jobs",
+        type=int,
+        default=-1,
+        metavar="N",
+        help="Processes fitting the grid's cells: -1 every core (default), 1 one; the table is "
+        "identical for every value.",
+    )
     sel.add_argument(
         "--test-size",
         type=_fraction,

@@ -73,6 +73,7 @@ def cmd_select_tasks(args) -> int:
             k,
             covariance_type=cov,
             test_size=test_size,
+            init_params=args.init,
             **em_settings(args),
         )
         df.insert(1, "n_components", k)
@@ -135,6 +136,8 @@ def cmd_select(args) -> int:
         n_components=args.components,
         covariance_types=args.covariance_types,
         progress=progress,
+        init_params=args.init,
+        n_jobs=args.n_jobs,
         **em_settings(args),
     )
     _raise_if_all_failed(grid, grid["error"].isna())
@@ -145,7 +148,8 @@ def cmd_select(args) -> int:
     std = ", standardized" if args.standardize else ""
     print(
         f"{n} rows x {len(names)} features ({', '.join(names)}{std}); "
-        f"n_init={args.n_init}, seed={args.seed}"
+        f"init={args.init}, n_init={args.n_init}, seed={args.seed}, tol={args.tol:g}, "
+        f"max_iter={args.max_iter}"
     )
     print(format_grid(grid, best.name))
     print(
