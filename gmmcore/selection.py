@@ -58,7 +58,18 @@ from .engine.prior import PRIOR_MODELS
 from .engine.validation import check_n_components, check_positive, check_tasks, check_X
 from .mixture import GaussianMixture
 
-__all__ = ["GRID_COLUMNS", "best_cell", "model_grid"]
+__all__ = ["GRID_COLUMNS", "GRID_DEFAULTS", "best_cell", "model_grid"]
+
+#: model_grid's EM settings by default (mclust's way: its hierarchical start, shared by every
+#: cell, and EM run close to convergence); the command line's ``select`` and the dashboard's
+#: Model selection page use the same.
+GRID_DEFAULTS: dict = {
+    "n_init": 1,
+    "tol": 1e-5,
+    "reg_covar": 1e-6,
+    "max_iter": 1000,
+    "init_params": "hc",
+}
 
 GRID_COLUMNS: tuple[str, ...] = (
     "n_components",
@@ -217,11 +228,11 @@ def model_grid(
     n_components: Iterable[int] | int = range(1, 10),
     covariance_types: Sequence[str] | None = None,
     *,
-    n_init: int = 1,
-    tol: float = 1e-5,
-    reg_covar: float = 1e-6,
-    max_iter: int = 1000,
-    init_params: str = "hc",
+    n_init: int = GRID_DEFAULTS["n_init"],
+    tol: float = GRID_DEFAULTS["tol"],
+    reg_covar: float = GRID_DEFAULTS["reg_covar"],
+    max_iter: int = GRID_DEFAULTS["max_iter"],
+    init_params: str = GRID_DEFAULTS["init_params"],
     random_state: int = 0,
     tasks=None,
     progress: Callable[[int, int, dict], object] | None = None,

@@ -318,11 +318,9 @@ def test_grid_runs_and_a_cell_opens_in_the_explorer():
     at.button(key="open_cell").click().run()
     assert not at.exception
     fit = at.session_state["fit_settings"]
-    assert (fit["n_components"], fit["covariance_type"], fit["init_params"]) == (
-        3,
-        "tied",
-        "kmeans",
-    )
+    # The grid's own settings (model_grid's defaults: hc start, tol 1e-5, max_iter 1000).
+    assert (fit["n_components"], fit["covariance_type"], fit["init_params"]) == (3, "tied", "hc")
+    assert (fit["tol"], fit["max_iter"]) == (1e-5, 1000)
     assert at.title[0].value == "EM explorer"
 
 
@@ -725,7 +723,7 @@ def test_opened_grid_cell_is_in_the_link_with_its_start():
     at.button(key="open_cell").click().run()
     assert at.title[0].value == "EM explorer"
     link = {k: at.query_params[k] for k in at.query_params}
-    assert (link["k"], link["type"], link["init"], link["n"]) == ("3", "tied", "kmeans", "1")
+    assert (link["k"], link["type"], link["init"], link["n"]) == ("3", "tied", "hc", "1")
     # Reopened from the link: the grid's fit (its BIC) is the explorer's.
     grid = at.session_state["grid_result"]["grid"]
     cell = grid[(grid["n_components"] == 3) & (grid["covariance_type"] == "tied")].iloc[0]
@@ -1005,13 +1003,16 @@ def test_running_the_same_grid_twice_shows_no_traceback():
 
 def test_grid_assembled_from_cached_cells_equals_model_grid():
     from gmmcore.selection import model_grid
-    from ui.selection import assemble_grid, fit_cell
+    from ui.selection import assemble_grid, fit_cells
 
     X = pd.read_csv(ROOT / "sample_data" / "faithful.csv").to_numpy()
     params = tuple(sorted({"n_init": 1, "random_state": 0, "tol": 1e-3}.items()))
-    cells = [fit_cell("k", X, None, k, t, params) for k in (1, 2) for t in ("full", "tied")]
+    cells = [(k, t) for k in (1, 2) for t in ("full", "tied")]
+    fitted = fit_cells("faithful-test", X, None, cells[:1], params)  # one cell cached first
+    rows = fit_cells("faithful-test", X, None, cells, params)  # the other three fitted
+    assert rows[0] is fitted[0]
     expected = model_grid(X, [1, 2], ["full", "tied"], n_init=1, random_state=0, tol=1e-3)
-    pd.testing.assert_frame_equal(assemble_grid(cells, params), expected)
+    pd.testing.assert_frame_equal(assemble_grid(rows, params), expected)
 
 
 def test_import_warns_when_the_data_is_on_another_scale():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import NamedTuple
 
 import pandas as pd
@@ -11,7 +13,7 @@ from gmmcore.engine.covariance import get_structure
 from gmmcore.engine.initialization import INIT_METHODS
 from gmmcore.engine.prior import PRIOR_MODELS
 from gmmcore.io.csv_safe import to_safe_csv
-from gmmcore.selection import best_cell, model_grid
+from gmmcore.selection import GRID_DEFAULTS, best_cell, model_grid
 from gmmcore.viz import criteria_figure
 
 from . import data as D
@@ -71,8 +73,9 @@ def grid_form(fit: dict, use_tasks: bool, n_features: int | None = None) -> bool
             "(VEE, EVE, VVE, EVV) and are left out while it is on.",
         )
         st.caption(
-            f"Every cell uses the EM explorer's seed {fit['random_state']}, tol {fit['tol']:g}, "
-            f"reg_covar {fit['reg_covar']:g}, max_iter {fit['max_iter']}"
+            f"Every cell runs EM to tol {GRID_DEFAULTS['tol']:g} (max_iter "
+            f"{GRID_DEFAULTS['max_iter']}, as mclust) with the EM explorer's seed "
+            f"{fit['random_state']} and reg_covar {fit['reg_covar']:g}, on every core"
             + (", shared across tasks" if use_tasks else "")
             + "; opening a cell in the explorer refits it with exactly these settings"
             + (" (except the prior: the explorer fits without it)." if prior else ".")
@@ -81,16 +84,17 @@ def grid_form(fit: dict, use_tasks: bool, n_features: int | None = None) -> bool
 
 
 def grid_request(data: D.PreparedDataset, fit: dict, use_tasks: bool) -> GridRequest:
-    """The grid the widgets ask for, with the explorer's applied seed, tol, reg_covar and
-    max_iter (so a cell opened in the explorer is the same fit)."""
+    """The grid the widgets ask for: model_grid's tol and max_iter (mclust's way), the
+    explorer's applied seed and reg_covar; opening a cell gives the explorer all of them, so
+    it is the same fit."""
     s = st.session_state
     fit_params = tuple(
         sorted(
             {
                 "n_init": int(s[S.GRID_N_INIT]),
-                "tol": fit["tol"],
+                "tol": GRID_DEFAULTS["tol"],
                 "reg_covar": fit["reg_covar"],
-                "max_iter": fit["max_iter"],
+                "max_iter": GRID_DEFAULTS["max_iter"],
                 "init_params": s[S.GRID_INIT],
                 "random_state": fit["random_state"],
                 **({"prior": "default"} if s.get(S.GRID_PRIOR) else {}),
@@ -103,23 +107,56 @@ def grid_request(data: D.PreparedDataset, fit: dict, use_tasks: bool) -> GridReq
     return GridRequest(data.key, tuple(s[S.GRID_K_RANGE]), types, fit_params, use_tasks)
 
 
-# One grid cell's fit is cached, not the whole grid: the cached function has no UI side effects
-# (Streamlit replays elements a cached function drew, and replaying a progress bar created
-# outside it raised CacheReplayClosureError on the second run), and the progress bar is driven
-# here, cell by cell. Bounds: a grid is at most 15 K x the registered types (60 cells with the
-# built-in four); 512 one-row entries hold a handful of full grids across sessions, and the ttl
-# frees the cells of sessions that closed an hour ago (each entry is one small row, so the
-# bound is on the count, not the bytes).
+# Fitted cells are kept process-wide (every session shares them, like st.cache_data) in a
+# plain bounded dict rather than st.cache_data: the grid is fitted by one model_grid call on
+# every core (cells on worker processes), with a progress bar driven by its callback, and
+# Streamlit replays the elements a cached function touched (a progress bar created outside it
+# raised CacheReplayClosureError on the second run). Bounds: a grid is at most 15 K x the
+# registered types (16 for one feature, 14 otherwise); 512 one-row entries hold a handful of
+# full grids, the least recently used going first (each entry is one small row, so the bound
+# is on the count, not the bytes).
 CELL_CACHE_ENTRIES = 512
-CELL_CACHE_TTL_S = 3600
+_CELLS: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_CELLS_LOCK = threading.Lock()
 
 
-@st.cache_data(max_entries=CELL_CACHE_ENTRIES, ttl=CELL_CACHE_TTL_S, show_spinner=False)
-def fit_cell(data_key: str, _X, _tasks, k: int, covariance_type: str, fit_params: tuple):
-    """One row of ``model_grid`` (K = ``k``, ``covariance_type``) on the data whose content hash
-    is ``data_key``; every cell uses the same ``fit_params``, so a grid assembled from cells is
-    the grid ``model_grid`` fits in one call."""
-    return model_grid(_X, [k], [covariance_type], tasks=_tasks, **dict(fit_params))
+def _cell_key(data_key: str, use_tasks: bool, k: int, covariance_type: str, fit_params: tuple):
+    return (data_key, use_tasks, k, covariance_type, fit_params)
+
+
+def fit_cells(data_key: str, X, tasks, cells, fit_params: tuple, progress=None) -> list:
+    """One-row grids for ``cells`` [(K, covariance type), ...] on the data whose content hash
+    is ``data_key``, from the cache or fitted by one ``model_grid`` call on every core (over
+    the product of the K values and types of the cells not cached yet: a range or a list of
+    types extended, the usual change, adds exactly such a product). Every cell uses the same
+    ``fit_params``, so a grid assembled from them is the grid ``model_grid`` fits in one call
+    (the same for any n_jobs). ``progress(done, total, row)`` as model_grid's."""
+    use_tasks = tasks is not None
+    with _CELLS_LOCK:
+        missing = [c for c in cells if _cell_key(data_key, use_tasks, *c, fit_params) not in _CELLS]
+    if missing:
+        ks = sorted({k for k, _ in missing})
+        types = [t for t in dict.fromkeys(t for _, t in missing)]
+        grid = model_grid(
+            X, ks, types, tasks=tasks, progress=progress, n_jobs=-1, **dict(fit_params)
+        )
+        with _CELLS_LOCK:
+            for i in range(len(grid)):
+                row = grid.iloc[[i]].reset_index(drop=True)
+                key = _cell_key(
+                    data_key, use_tasks, int(row.at[0, "n_components"]),
+                    str(row.at[0, "covariance_type"]), fit_params,
+                )  # fmt: skip
+                _CELLS.setdefault(key, row)  # a cached cell in the product stays as it was
+            while len(_CELLS) > CELL_CACHE_ENTRIES:
+                _CELLS.popitem(last=False)
+    with _CELLS_LOCK:
+        out = []
+        for c in cells:
+            key = _cell_key(data_key, use_tasks, *c, fit_params)
+            _CELLS.move_to_end(key)
+            out.append(_CELLS[key])
+    return out
 
 
 def assemble_grid(rows: list[pd.DataFrame], fit_params: tuple) -> pd.DataFrame:
@@ -142,14 +179,16 @@ def run_grid(data: D.PreparedDataset, request: GridRequest) -> None:
     ]
     tasks = data.tasks if request.use_tasks else None
     bar = st.progress(0.0, text="Fitting the grid…")
-    rows = []
+
+    def progress(done, total, row):
+        bar.progress(
+            done / total,
+            text=f"Fitted {done} of {total} cells (last: K={row['n_components']}, "
+            f"{row['covariance_type']})",
+        )
+
     try:
-        for done, (k, cov_type) in enumerate(cells, start=1):
-            rows.append(fit_cell(data.key, data.X, tasks, k, cov_type, request.fit_params))
-            bar.progress(
-                done / len(cells),
-                text=f"Fitted {done} of {len(cells)} cells (last: K={k}, {cov_type})",
-            )
+        rows = fit_cells(data.key, data.X, tasks, cells, request.fit_params, progress)
     except ValueError as exc:
         st.error(f"The grid could not run: {exc}")
     else:

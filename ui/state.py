@@ -171,7 +171,7 @@ DEFAULTS = {
     GRID_K_RANGE: (1, 6),
     GRID_TYPES: list(COVARIANCE_TYPES),  # the built-in structures; any registered is offered
     GRID_N_INIT: 1,
-    GRID_INIT: "kmeans",
+    GRID_INIT: "hc",  # model_grid's default: mclust's hierarchical start
     GRID_CRITERION: "bic",
     GRID_RESULT: None,
     GRID_CELL: None,

@@ -8,7 +8,6 @@ other bad input.
 from __future__ import annotations
 
 import argparse
-import inspect
 import re
 from collections.abc import Callable
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from ..engine.covariance import covariance_aliases, covariance_types, get_structure
 from ..engine.initialization import INIT_METHODS
-from ..selection import model_grid
+from ..selection import GRID_DEFAULTS
 from .common import CLI_PROG
 from .fit import MODE_HELP, cmd_fit
 from .predict import cmd_predict
@@ -163,9 +162,7 @@ def _add_data_options(p, *, task_help: str | None):
 
 # select's EM settings are model_grid's defaults (mclust's way: its hierarchical start, EM run
 # close to convergence); fit keeps scikit-learn's (tol 1e-3, max_iter 100, k-means start).
-_GRID_DEFAULTS = {
-    name: param.default for name, param in inspect.signature(model_grid).parameters.items()
-}
+_GRID_DEFAULTS = GRID_DEFAULTS
 
 
 def _add_fit_options(p, *, seed_default, tol_default=1e-3, max_iter_default=100):
