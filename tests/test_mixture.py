@@ -149,8 +149,8 @@ def test_get_params_has_sklearn_constructor_arguments():
     sklearn_mixture = pytest.importorskip("sklearn.mixture")
     ours = set(GaussianMixture().get_params())
     # Reference: scikit-learn's GaussianMixture().get_params() keys, plus our documented
-    # extras (threads, and partial_fit's step-size schedule; issue 11).
-    extras = {"n_jobs", "step_exponent", "step_offset"}
+    # extras (threads, and partial_fit's step-size schedule; issue 11; mclust's prior, issue 9).
+    extras = {"n_jobs", "step_exponent", "step_offset", "prior"}
     assert ours == set(sklearn_mixture.GaussianMixture().get_params()) | extras
 
 
@@ -158,7 +158,7 @@ def test_defaults_match_sklearn():
     sklearn_mixture = pytest.importorskip("sklearn.mixture")
     ref = sklearn_mixture.GaussianMixture().get_params()
     for key, value in GaussianMixture().get_params().items():
-        if key not in ("n_jobs", "step_exponent", "step_offset"):  # ours only
+        if key not in ("n_jobs", "step_exponent", "step_offset", "prior"):  # ours only
             assert value == ref[key], key
 
 

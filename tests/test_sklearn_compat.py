@@ -80,7 +80,7 @@ def test_clone_is_unfitted_with_equal_deep_copied_parameters(blobs):
 def test_get_params_is_sorted_like_sklearn():
     ours = list(GaussianMixture().get_params())
     assert ours == sorted(ours)
-    extras = ("n_jobs", "step_exponent", "step_offset")  # ours only (issue 11)
+    extras = ("n_jobs", "step_exponent", "step_offset", "prior")  # ours only (issues 11, 9)
     assert [p for p in ours if p not in extras] == list(SkGaussianMixture().get_params())
 
 
