@@ -223,9 +223,9 @@ def test_explorer_steps_forward_and_back_through_e_and_m():
     assert at.session_state["step"] == 1
     at.button(key="step_last").click().run()
     last = at.session_state["step"]
-    assert last == at.slider(key="step").max and last > 2
+    assert last == _player_data(at)["n_steps"] - 1 and last > 2
     assert at.query_params["step"] == str(last)
-    at.slider(key="step").set_value(3).run()
+    _player_message(at, "stop", {"step": 3})  # the browser's slider released at step 3
     assert at.session_state["step"] == 3
     at.button(key="step_first").click().run()
     assert at.session_state["step"] == 0
@@ -541,25 +541,19 @@ def test_export_per_row_responsibilities_with_the_task_column():
     assert "Download labels + responsibilities (CSV)" in labels
 
 
-def test_play_advances_the_stepper_and_pause_stops_it():
-    """Play sets the stepper playing; every timer tick (a rerun of the fragment, simulated here
-    by at.run()) advances one half-step; Pause stops it where it is."""
+def test_play_runs_in_the_browser_and_its_stop_message_sets_the_step():
+    """Play and the slider live in the browser (ui/player.py): the page sends every half-step's
+    frames once and reruns only when the player stops, at the step it stopped on."""
     at = _page(_app(), "pages/2_explorer.py")
-    assert at.session_state["step"] == 0
-    at.button(key="step_play").click().run()
-    assert not at.exception and at.session_state["playing"] is True
-    after_play = at.session_state["step"]
-    at.run()  # one tick of the animation
-    at.run()  # another
-    assert at.session_state["step"] == after_play + 2
-    assert at.button(key="step_play").label == "Pause"
-    at.button(key="step_play").click().run()
-    assert at.session_state["playing"] is False
-    paused_at = at.session_state["step"]
-    at.run()
-    at.run()
-    assert at.session_state["step"] == paused_at  # no more ticks advance it
-    assert at.button(key="step_play").label == "Play"
+    data = _player_data(at)
+    assert [f["step"] for f in data["frames"]] == list(range(data["n_steps"]))
+    assert data["current"] == 0 and data["target"] == ".st-key-em_scatter"
+    _player_message(at, "stop", {"step": 4})
+    assert not at.exception and at.session_state["step"] == 4
+    assert _player_data(at)["current"] == 4
+    assert "Step 4 of" in _step_label(at)
+    _player_message(at, "stop", {"step": 10**6})  # clipped to the last half-step
+    assert at.session_state["step"] == data["n_steps"] - 1
 
 
 # -- session keys ------------------------------------------------------------------------------
@@ -1151,3 +1145,94 @@ def test_selection_intro_lists_only_names_that_differ_from_mclusts():
     intro = " ".join(m.value for m in at.markdown)
     assert "full = VVV" in intro and "spherical = VII" in intro
     assert "EII = EII" not in intro and "V = V" not in intro
+
+
+# -- issue 12: Play, scrubbing and placing means in the browser (ui/player.py) --------------
+
+
+def _player(at):
+    return next(e for e in at.get("bidi_component") if e.proto.id.endswith("-em_player"))
+
+
+def _player_data(at):
+    """The data the page gave the browser-side player (frames, current step, target)."""
+    import json
+
+    return json.loads(_player(at).proto.json)
+
+
+def _player_message(at, event, value):
+    """Send what the player's JavaScript sends (a trigger of the component) and rerun, as
+    the browser does; AppTest has no way to click inside a custom component."""
+    import json
+
+    from streamlit.components.v2.bidi_component.main import _make_trigger_id
+
+    states = at._tree.get_widget_states()
+    w = states.widgets.add()
+    w.id = _make_trigger_id(_player(at).proto.id, "events")
+    w.json_trigger_value = json.dumps([{"event": event, "value": value}])
+    at._run(states)
+    assert not at.exception, at.exception
+    return at
+
+
+def test_player_frames_follow_the_view_pca_and_scatter_matrix():
+    """The player animates the view shown: the PCA plane, or over the scatter matrix the
+    two-feature view of the chosen axes (drawn with its own axes)."""
+    at = _penguins()
+    _page(at, "pages/2_explorer.py")
+    two = _player_data(at)
+    assert two["overlay"] == "plot" and two["kind"] == "ellipses" and two["can_place"]
+    at.radio(key="view").set_value("PCA projection").run()
+    pca = _player_data(at)
+    assert pca["x_label"].startswith("PC1") and pca["run"] != two["run"]
+    at.radio(key="view").set_value("Scatter matrix").run()
+    matrix = _player_data(at)
+    assert matrix["target"] == ".st-key-em_splom" and matrix["overlay"] == "standalone"
+    assert matrix["x_label"].startswith(at.session_state["features"][0])
+
+
+def test_player_on_one_feature_animates_the_densities():
+    at = _app()
+    at.selectbox(key="sample_name").set_value("Lake acidity").run()
+    _page(at, "pages/2_explorer.py")
+    data = _player_data(at)
+    assert data["kind"] == "densities" and data["target"] == ".st-key-em_hist"
+    assert not data["can_place"]
+    _player_message(at, "stop", {"step": 2})
+    assert at.session_state["step"] == 2
+
+
+def test_means_placed_on_the_plot_fill_the_manual_start_and_start_em():
+    """'Place means': the clicked points (in the plane drawn) become the manual start's table,
+    K follows their number and EM restarts from them."""
+    at = _page(_app(), "pages/2_explorer.py")
+    _player_message(at, "place", {"means": [[2.0, 55.0], [4.5, 80.0], [3.5, 70.0]]})
+    at.run()  # the fragment asked for the whole page to follow the new fit
+    assert not at.exception and not _errors(at)
+    assert at.session_state["manual_means"] == [[2.0, 55.0], [4.5, 80.0], [3.5, 70.0]]
+    assert at.session_state["k"] == 3 and at.session_state["start"] == "manual"
+    assert at.session_state["fit_settings"]["n_components"] == 3
+    assert at.session_state["step"] == 0
+    assert any("placed on the plot" in c.value for c in at.caption)
+    table = _table(at, "eruptions", "waiting")  # the manual start's editable table
+    assert table.to_numpy().tolist() == [[2.0, 55.0], [4.5, 80.0], [3.5, 70.0]]
+
+
+def test_means_placed_on_a_pca_plane_are_lifted_to_every_feature():
+    at = _penguins()
+    _page(at, "pages/2_explorer.py")
+    at.radio(key="view").set_value("PCA projection").run()
+    _player_message(at, "place", {"means": [[-1.0, 0.0], [1.5, 0.5]]})
+    at.run()
+    means = at.session_state["manual_means"]
+    assert len(means) == 2 and all(len(m) == 4 for m in means)
+    assert at.session_state["fit_settings"]["n_components"] == 2
+
+
+def test_malformed_player_messages_change_nothing():
+    at = _page(_app(), "pages/2_explorer.py")
+    _player_message(at, "stop", {"nope": 1})
+    _player_message(at, "place", {"means": "x"})
+    assert at.session_state["step"] == 0 and at.session_state["start"] == "auto"

@@ -430,3 +430,129 @@ def test_slots_colour_the_components_and_the_points():
     assert list(fig.data[0].marker.color) == [P.component_color(4), P.component_color(2)]
     heat = P.task_weights_heatmap(np.array([[0.5, 0.5]]), ["a"], slots=[4, 2])
     assert P.component_color(4) in heat.layout.xaxis.ticktext[0]
+
+
+# -- the frames of the browser-side player (gmmcore.viz.frames) -----------------------------
+
+
+def _decode(b64, dtype, shape):
+    import base64
+
+    return np.frombuffer(base64.b64decode(b64), dtype=np.dtype(dtype).newbyteorder("<")).reshape(
+        shape
+    )
+
+
+@pytest.mark.parametrize(("n", "cap"), [(5, 160), (160, 160), (161, 160), (2001, 160), (50, 7)])
+def test_frame_steps_keep_the_start_and_end_and_at_most_the_cap(n, cap):
+    from gmmcore.viz.frames import frame_steps
+
+    steps = frame_steps(n, cap)
+    assert steps[0] == 0 and steps[-1] == n - 1
+    assert len(steps) <= cap and np.all(np.diff(steps) > 0)
+    head = min(n, cap // 2)
+    assert steps[:head].tolist() == list(range(head))  # early half-steps one by one
+
+
+@pytest.mark.parametrize(
+    "cov", [[[1.0, 0.0], [0.0, 1.0]], [[4.0, 1.9], [1.9, 1.0]], [[0.01, -0.002], [-0.002, 30.0]]]
+)
+def test_ellipse_outline_is_the_one_sd_contour(cov):
+    """Every outline point satisfies (x - mu)^T S^-1 (x - mu) = 1 (to 1e-9), like
+    ellipse_points, and it is closed."""
+    from gmmcore.viz.frames import ellipse_outline
+
+    mu, S = np.array([2.0, -1.0]), np.array(cov)
+    pts = ellipse_outline(mu, S, 97)
+    d = pts - mu
+    q = np.einsum("ij,jk,ik->i", d, np.linalg.inv(S), d)
+    np.testing.assert_allclose(q, 1.0, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(pts[0], pts[-1], atol=1e-12)
+
+
+def test_ellipse_outline_moves_continuously_with_the_covariance():
+    """A small change of the covariance moves each outline point a little (no eigenvector
+    flips), so the browser can blend two steps' outlines point by point."""
+    from gmmcore.viz.frames import ellipse_outline
+
+    a = ellipse_outline([0, 0], [[1.0, 0.0], [0.0, 1.0 + 1e-9]])
+    b = ellipse_outline([0, 0], [[1.0 + 1e-9, 0.0], [0.0, 1.0]])  # eigenvector order swaps
+    assert np.abs(a - b).max() < 1e-6
+
+
+def test_player_frames_hold_each_half_steps_means_outlines_and_colours(fitted, faithful):
+    """Means are the projected snapshot means, the colours the blend of the responsibilities
+    the explorer's scatter shows (an M step keeps the E step's), the init grey."""
+    from gmmcore.viz.colors import blend_rgb
+    from gmmcore.viz.frames import OUTLINE_POINTS, player_frames
+    from gmmcore.viz.projection import axis_projection
+
+    history = fitted.history_
+    rows = np.arange(0, faithful.shape[0], 2)
+    out = player_frames(history, faithful, axis_projection(2, 0, 1), rows=rows, slots=[1, 0])
+    n_frames, k, n = len(out["frames"]), 2, rows.size
+    assert n_frames == len(history) and out["n_points"] == n
+    means = _decode(out["means"], "f4", (n_frames, k, 2))
+    np.testing.assert_allclose(means[3], history[3].means, rtol=1e-6)  # float32 on the wire
+    outlines = _decode(out["outlines"], "f4", (n_frames, k, OUTLINE_POINTS, 2))
+    assert np.isfinite(outlines).all()
+    colours = _decode(out["colors"], "u1", (-1, n, 3))
+    frames = out["frames"]
+    assert frames[0]["color"] == -1 and frames[0]["phase"] == "init"
+    e, m = frames[1], frames[2]
+    assert e["phase"] == "E" and m["phase"] == "M" and m["color"] == e["color"]
+    resp = E.display_responsibilities(history, 1, faithful[rows])
+    np.testing.assert_array_equal(colours[e["color"]], blend_rgb(resp, [1, 0]))
+    assert out["palette"][0] == list(P.PALETTE[1])  # component 0 in slot 1
+
+
+def test_player_frames_thin_long_runs_and_take_fixed_colours(fitted, faithful):
+    from gmmcore.viz.frames import player_frames
+    from gmmcore.viz.projection import pca_projection
+
+    fixed = np.tile(np.array([[10, 20, 30]], dtype=np.uint8), (faithful.shape[0], 1))
+    out = player_frames(
+        fitted.history_, faithful, pca_projection(faithful), point_colors=fixed, max_frames=6
+    )
+    assert len(out["frames"]) <= 6 and out["frames"][-1]["step"] == len(fitted.history_) - 1
+    colours = _decode(out["colors"], "u1", (-1, faithful.shape[0], 3))
+    assert colours.shape[0] == 1 and (colours == [10, 20, 30]).all()
+
+
+@pytest.mark.parametrize("view", ["pca", "axes"])
+def test_lift_to_features_puts_a_clicked_point_back_on_its_place_in_the_plane(view):
+    from gmmcore.viz.frames import lift_to_features
+    from gmmcore.viz.projection import axis_projection, pca_projection
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)) * [1.0, 3.0, 0.5, 2.0] + [1.0, -2.0, 0.0, 5.0]
+    proj = pca_projection(X) if view == "pca" else axis_projection(4, 2, 0)
+    clicked = np.array([[0.5, -1.0], [2.0, 3.0]])
+    lifted = lift_to_features(proj, clicked, X)
+    assert lifted.shape == (2, 4)
+    np.testing.assert_allclose(proj.transform(lifted), clicked, atol=1e-12)
+    if view == "axes":  # the features not drawn take the data's mean
+        np.testing.assert_allclose(lifted[:, [1, 3]], np.tile(X.mean(axis=0)[[1, 3]], (2, 1)))
+
+
+def test_density_frames_integrate_to_the_weights(faithful):
+    """One feature: each component's curve is its weighted density (area = its weight)."""
+    from gmmcore.viz.frames import OUTLINE_POINTS, density_frames
+
+    x = faithful[:, :1]
+    history = GaussianMixture(2, random_state=0).fit(x).history_
+    out = density_frames(history, x)
+    n_frames = len(out["frames"])
+    curves = _decode(out["outlines"], "f4", (n_frames, 2, OUTLINE_POINTS, 2)).astype(float)
+    w = history[-1].weights
+    area = np.trapezoid(curves[-1, :, :, 1], curves[-1, :, :, 0], axis=1)
+    np.testing.assert_allclose(area, w, atol=0.02)  # the grid covers the data +-10 %, 49 points
+    assert out["kind"] == "densities" and len(out["bars"]["heights"]) >= 10
+
+
+def test_group_rgb_colours_points_by_their_place_in_the_names():
+    from gmmcore.viz.colors import TASK_PALETTE
+    from gmmcore.viz.frames import group_rgb
+
+    out = group_rgb(["b", "a", "b"], ["a", "b"])
+    assert out.tolist() == [list(TASK_PALETTE[1]), list(TASK_PALETTE[0]), list(TASK_PALETTE[1])]

@@ -16,11 +16,9 @@ from . import state as S
 from .data import PreparedDataset, uses_tasks
 from .formulas import formula_panel
 from .history import StepperRun, component_slots
+from .player import player
 from .scatter import PCA, axis_labels, data_panel, projection
 from .widgets import cov_help, cov_label, covariance_choices, share_panel
-
-# Seconds between two half-steps while playing.
-PLAY_INTERVAL = 0.7
 
 
 def intro() -> None:
@@ -207,28 +205,31 @@ def stepper_run(data: PreparedDataset, history, model=None) -> StepperRun:
 
 
 def stepper(run: StepperRun) -> None:
-    """The stepper and everything drawn at its step, as a fragment that reruns on its own every
-    PLAY_INTERVAL seconds while playing (so playing does not rerun the whole page)."""
+    """The stepper and everything drawn at its step, as a fragment: a step button, or the
+    player's message when it stops, reruns only this part of the page."""
     s = st.session_state
     if s.get(S.URL_STEP) is not None:  # a shared link's step, once its fit exists
         s[S.STEP] = min(int(s[S.URL_STEP]), run.last)
         s[S.URL_STEP] = None
     s[S.STEP] = max(0, min(int(s[S.STEP]), run.last))
-    # The interval is decided at each full run: Play and Pause rerun the whole page.
-    every = PLAY_INTERVAL if s.get(S.PLAYING) else None
-    st.fragment(_stepper_fragment, run_every=every)(run)
+    st.fragment(_stepper_fragment)(run)
 
 
 def _stepper_fragment(run: StepperRun) -> None:
-    _advance_if_playing(run.last)
-    step = st.session_state[S.STEP]
+    s = st.session_state
+    if (s.get(S.EM_PLAYER_CONTEXT) or {}).pop("rerun", False):
+        st.rerun()  # means placed on the plot started a new fit: the whole page follows
+    s[S.STEP] = max(0, min(int(s[S.STEP]), run.last))
+    step = s[S.STEP]
     snap = run.history[step]
-    step_controls(step, run.last)
+    player_area = step_controls(step, run.last)
     resp = run.responsibilities(step)
     left, right = st.columns([3, 2])
     with left:
         step_heading(run.history, step, describe=False)
-        data_panel(run, step, resp)
+        view = data_panel(run, step, resp)
+    # Mounted after the figure (its view decides the frames), into the row of the step buttons.
+    player(player_area, run, step, view, step_title)
     with right:
         # What the half-step did, beside the scatter rather than above it: the scatter's
         # middle must stay above the fold at 1280 x 720.
@@ -245,26 +246,15 @@ def _stepper_fragment(run: StepperRun) -> None:
         share_panel()
 
 
-def _advance_if_playing(last: int) -> None:
-    # One timer tick: the next half-step, or stop at the end (a full rerun turns the timer off).
-    s = st.session_state
-    if s.get(S.PLAYING):
-        if s[S.STEP] >= last:
-            s[S.PLAYING] = False
-            st.rerun()
-        else:
-            s[S.STEP] += 1
-
-
 def _go(to: int, last: int) -> None:
     st.session_state[S.STEP] = max(0, min(to, last))
 
 
-def step_controls(step: int, last: int) -> None:
-    """First / Prev / Next / Last, Play or Pause, and the half-step slider."""
-    s = st.session_state
+def step_controls(step: int, last: int):
+    """First / Prev / Next / Last; returns the place of the player (Play / Pause, the scrub
+    slider, the speed and "Place means"), which runs in the browser."""
     # Wide enough for "First"... with their icons at 1280 px (narrower columns cut them to "F..").
-    b = st.columns([1.25, 1.25, 1.25, 1.25, 1.4, 3.2])
+    b = st.columns([1.25, 1.25, 1.25, 1.25, 4.6], vertical_alignment="center")
     for col, (label, icon, key, to, disabled) in zip(
         b[:4],
         [
@@ -284,27 +274,7 @@ def step_controls(step: int, last: int) -> None:
             disabled=disabled,
             use_container_width=True,
         )
-    playing = bool(s.get(S.PLAYING))
-    if b[4].button(
-        "Pause" if playing else "Play",
-        key=S.STEP_PLAY,
-        icon=":material/pause:" if playing else ":material/play_arrow:",
-        use_container_width=True,
-        disabled=last == 0,
-    ):
-        if not s.get(S.PLAYING) and step >= last:  # Play at the end replays from the start
-            s[S.STEP] = 0
-        s[S.PLAYING] = not s.get(S.PLAYING)
-        st.rerun()
-    b[5].slider(
-        "Half-step",
-        0,
-        last,
-        key=S.STEP,
-        persist_state="session",
-        label_visibility="collapsed",
-        help="Scrub through the initialization and every E and M half-step.",
-    )
+    return b[4].container()
 
 
 def step_title(snap) -> str:
@@ -449,6 +419,17 @@ def _manual_start(means: list) -> None:
     _run_em()
 
 
+def start_from_means(means: list) -> None:
+    """Start EM from ``means`` (K rows of every feature, e.g. placed on the plot): they fill
+    the manual start's table, K follows, and the whole page reruns on the new fit."""
+    s = st.session_state
+    s.pop(S.MANUAL_EDITOR, None)  # the table's edits were of the previous rows
+    _manual_start(means)
+    context = s.get(S.EM_PLAYER_CONTEXT)
+    if context is not None:
+        context["rerun"] = True
+
+
 def _auto_start() -> None:
     st.session_state[S.START] = "auto"
     _run_em()
@@ -471,7 +452,11 @@ def start_panel(data: PreparedDataset, history, columns=None) -> None:
         use_container_width=True,
     )
     if "means_init" in fit:
-        what = "Bishop's PRML fig. 9.8" if s.get(S.START) == "bishop" else "your typed means"
+        what = (
+            "Bishop's PRML fig. 9.8"
+            if s.get(S.START) == "bishop"
+            else "your own means (typed or placed on the plot)"
+        )
         st.caption(f":material/flag: Starting from {what}: the Initialization setting is not used.")
     with c2.popover("Manual start", icon=":material/edit:", use_container_width=True):
         _manual_editor(data, history)

@@ -41,6 +41,7 @@ class StepperRun:
     row_tasks: np.ndarray | None
     slots: np.ndarray | None = None
     _responsibilities: dict = field(default_factory=dict, repr=False)
+    _frames: dict = field(default_factory=dict, repr=False)  # the player's (ui/player.py)
 
     @property
     def last(self) -> int:

@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from gmmcore.viz import explain
+from gmmcore.viz.frames import group_rgb
 from gmmcore.viz.matrix import scatter_matrix_figure
 from gmmcore.viz.plots import axis_ranges, em_scatter, histogram_figure, subsample_indices
 from gmmcore.viz.projection import Projection, axis_projection, pca_projection
@@ -14,6 +15,7 @@ from gmmcore.viz.projection import Projection, axis_projection, pca_projection
 from . import state as S
 from .data import PreparedDataset
 from .history import StepperRun
+from .player import PlayerView
 
 TWO_FEATURES, PCA, SCATTER_MATRIX = "Two features", "PCA projection", "Scatter matrix"
 COLOR_BY_RESP, COLOR_BY_TASK = "responsibilities", "task"
@@ -25,13 +27,14 @@ _HISTOGRAM_MAX_SPLIT = 3000
 _WEBGL_ABOVE = 2000
 
 
-def data_panel(run: StepperRun, step: int, resp) -> None:
+def data_panel(run: StepperRun, step: int, resp) -> PlayerView:
     """The points and components at ``step``; ``resp`` are the responsibilities the points are
-    coloured with (None at the initialization)."""
+    coloured with (None at the initialization). Returns what the player animates in its place."""
     data = run.data
     snap = run.history[step]
     if data.n_features == 1:
         st.plotly_chart(histogram(snap, data, resp, run.slots), key=S.EM_HISTOGRAM)
+        view = PlayerView(S.EM_HISTOGRAM, "standalone", labels=(data.features[0], "density"))
     else:
         # The figure first, its view controls below it (set once, they must not push the
         # scatter below a projector's fold); the controls are created first so their values
@@ -47,11 +50,36 @@ def data_panel(run: StepperRun, step: int, resp) -> None:
             )
         else:
             scatter(run, step, idx, resp_sub, view, color_by, figure_area)
+        view = player_view(data, view, idx, color_by)
     if snap.phase == "M":
         st.caption(
             "After an M step the points keep the colours of the E step before it: "
             "those are the responsibilities this M step used to move the components."
         )
+    return view
+
+
+def player_view(data: PreparedDataset, view: str, idx, color_by: str) -> PlayerView:
+    """What the player animates over ``view``: the same plane, rows, axes and colours. Over the
+    scatter matrix it plays the two-feature view of the chosen axes (one plane at a time)."""
+    s = st.session_state
+    i, j = int(s.get(S.AXIS_X, 0)), int(s.get(S.AXIS_Y, 1))
+    proj = projection(data, PCA if view == PCA else TWO_FEATURES, i, j)
+    x_range, y_range = axis_ranges(proj.transform(data.X))
+    colours = None
+    if color_by == COLOR_BY_TASK and data.tasks is not None:
+        colours = group_rgb(np.asarray(data.tasks)[idx], task_names(data.tasks))
+    return PlayerView(
+        S.EM_SCATTER_MATRIX if view == SCATTER_MATRIX else S.EM_SCATTER,
+        "standalone" if view == SCATTER_MATRIX else "plot",
+        proj,
+        np.asarray(idx),
+        x_range,
+        y_range,
+        axis_labels(proj, data),
+        colours,
+        can_place=True,
+    )
 
 
 def view_picker(n_features: int) -> str:

@@ -99,6 +99,8 @@ HIDE_FUTURE = "hide_future"  # teaching: the log-likelihood curve only up to the
 COMPARE_ON = "compare_on"  # the "compare steps" view is shown
 COMPARE_STEPS = "compare_steps"  # iterations L shown side by side ("compare steps")
 EM_COMPARE = "em_compare"
+EM_PLAYER = "em_player"  # the browser-side player (ui/player.py): Play, scrub, place means
+EM_PLAYER_CONTEXT = "_em_player_context"  # dict: what its messages are read against
 
 # -- model selection -----------------------------------------------------------------------
 GRID_K_RANGE = "grid_k_range"
