@@ -58,3 +58,71 @@ def test_effective_n_jobs():
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="n_jobs"):
             effective_n_jobs(bad)
+
+
+def test_default_chunks_bit_identical_for_any_n_jobs():
+    """The default chunking (equal chunks of >= CHUNK_MIN_ROWS rows, from the rows alone)
+    with tasks: several chunks per task, the same sums for every n_jobs."""
+    X = _data(40_000, d=10)
+    k, d = 8, X.shape[1]
+    structure = get_structure("full")
+    means = np.random.default_rng(2).normal(size=(k, d))
+    prec = np.repeat(np.eye(d)[None], k, 0)
+    lw = np.log(np.full((2, k), 1 / k))
+    slices = [(0, 13_000), (13_000, X.shape[0])]
+    ref = e_step(X, slices, lw, means, prec, structure)
+    for n_jobs in (2, 3):
+        got = e_step(X, slices, lw, means, prec, structure, n_jobs=n_jobs)
+        assert got.log_likelihood == ref.log_likelihood
+        assert np.array_equal(got.S1, ref.S1) and np.array_equal(got.S2, ref.S2)
+
+
+def test_chunk_rows_floor_and_cap():
+    """>= CHUNK_MIN_ROWS rows per chunk (10-D, K=8, full: 1,542 rows by the cache budget
+    alone), unless the buffers would exceed CHUNK_MAX_BYTES (50-D)."""
+    from gmmcore.engine import estep
+    from gmmcore.engine.kernels import FeatureLayout
+
+    def rows(d, k):
+        return estep._chunk_rows(k, d, FeatureLayout(d, "outer").width + k * d)
+
+    assert rows(10, 8) == estep.CHUNK_MIN_ROWS
+    wide = FeatureLayout(50, "outer").width + 8 * 50 + 3 * 8
+    assert rows(50, 8) == estep.CHUNK_MAX_BYTES // (8 * wide) < estep.CHUNK_MIN_ROWS
+    assert estep._balanced(6144, 10_000) == 5_000 and estep._balanced(6144, 6_000) == 6_000
+
+
+def test_kept_workspaces_serve_any_mix_of_calls():
+    """Workspaces kept between E-steps (estep._Spares) never leak one call's numbers into
+    another: float32 and float64 data, other shapes, and two threads running E-steps of the
+    same shapes at once all give what a first call gives."""
+    import threading
+
+    from gmmcore.engine import estep
+
+    structure = get_structure("full")
+    k = 3
+    prec = np.repeat(np.eye(4)[None], k, 0)
+    lw = np.log(np.full((1, k), 1 / k))
+    means = np.random.default_rng(3).normal(size=(k, 4))
+    data = [_data(9_000, seed=s) for s in range(4)]
+
+    def stats(X):
+        return e_step(X, [(0, X.shape[0])], lw, means, prec, structure, chunk_rows=1_000)
+
+    estep._SPARES.for_config(None)  # drop whatever earlier tests kept
+    first = [stats(X) for X in data]
+    stats(data[0].astype(np.float32))
+    e_step(data[0][:, :3], [(0, 9_000)], lw, means[:, :3], prec[:, :3, :3], structure)
+    out = [None] * len(data)
+
+    def work(i):
+        out[i] = stats(data[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(data))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(first, out, strict=True):
+        assert a.log_likelihood == b.log_likelihood and np.array_equal(a.S2, b.S2)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,8 +52,17 @@ __all__ = [
 
 LOG_2PI = np.log(2.0 * np.pi)
 
-# Bytes of per-chunk buffers: 2 MiB (this CPU's L2) was fastest; see bench/README.md.
+# Bytes of per-chunk buffers: 2 MiB (this CPU's L2) was fastest for narrow layouts (tied,
+# diag, spherical and D = 2: 8 MiB made them 2-11% slower at 1e5 rows); see bench/README.md.
 CHUNK_BYTES = int(os.environ.get("GMMCORE_CHUNK_BYTES", 2 * 1024 * 1024))
+# ... but at least this many rows per chunk (as long as its buffers stay within
+# CHUNK_MAX_BYTES): every chunk costs ~30 NumPy calls (~30 us, and as many GIL hand-offs
+# between E-step threads) whatever its size. Wide layouts hit it: full covariances at D = 10
+# got 1,542-row chunks at K = 8, whose fixed costs held n_jobs=2 to ~1.45x of n_jobs=1 at
+# 1e6 x 10-D x K=8; with >= 6,144 rows it reaches ~1.7x, and n_jobs=1 is 5-10% faster
+# (bench/scaling-results.md).
+CHUNK_MIN_ROWS = int(os.environ.get("GMMCORE_CHUNK_MIN_ROWS", 6144))
+CHUNK_MAX_BYTES = 16 * 1024 * 1024
 
 
 def compute_dtype(*arrays) -> np.dtype:
@@ -78,21 +86,42 @@ def gram(X: np.ndarray) -> np.ndarray:
     return out
 
 
-def _serial_blas(n_chunks: int):
-    # One small chunk never reaches BLAS's threading threshold: skip the (~12 us) switch.
-    return serial_blas() if n_chunks >= 2 else contextlib.nullcontext()
+# OpenBLAS runs a GEMM of M x N x K multiply-adds on one thread up to 4 x 65,536 of them
+# (GEMM_MULTITHREAD_THRESHOLD x SMP_THRESHOLD_MIN); half that, for margin.
+_BLAS_THREADED_ABOVE = 2**17
+
+
+def _serial_blas(n_chunks: int, rows: int = 0, n_components: int = 0, width: int = 0):
+    """serial_blas() unless the data are one chunk whose GEMMs (``n_components`` x ``rows``
+    x at most ``width + (D + 1)^2``, the statistics' and the full plan's) stay under BLAS's
+    own threading threshold: then the switch (~12-50 us) is skipped, which matters for tiny
+    data (Old Faithful's E-step takes ~30 us). One chunk above it must switch too: at
+    1e4 x 10-D x K=5 (tied, one 10,000-row chunk) threaded OpenBLAS took 13 ms of CPU per
+    E-step against 0.5 ms on one thread (its threads spin; measured on a loaded machine)."""
+    if n_chunks >= 2 or rows * n_components * width > _BLAS_THREADED_ABOVE:
+        return serial_blas()
+    return contextlib.nullcontext()
 
 
 def _chunk_rows(
     n_components: int, n_features: int, buffer_width: int | None = None, extra_bytes: int = 0
 ) -> int:
     """Rows per chunk so that the per-chunk buffers (about ``buffer_width + 3 K`` float64
-    per row, plus ``extra_bytes`` per row) take ~CHUNK_BYTES: small enough for the L2 cache,
-    large enough that the per-chunk Python overhead (~20 NumPy calls) is amortized."""
+    per row, plus ``extra_bytes`` per row) take ~CHUNK_BYTES (the L2 cache), but at least
+    CHUNK_MIN_ROWS rows unless that would take more than CHUNK_MAX_BYTES: large enough that
+    the per-chunk Python overhead (~30 NumPy calls) is amortized."""
     if buffer_width is None:
         buffer_width = n_components * max(n_features, 4)
     width = max(buffer_width + 3 * n_components, 1)
-    return int(np.clip(CHUNK_BYTES // (8 * width + extra_bytes), 256, 65_536))
+    per_row = 8 * width + extra_bytes
+    rows = max(CHUNK_BYTES // per_row, min(CHUNK_MIN_ROWS, CHUNK_MAX_BYTES // per_row))
+    return int(np.clip(rows, 256, 65_536))
+
+
+def _balanced(rows: int, n: int) -> int:
+    """Rows per chunk for ``n`` rows: as many chunks as ``rows`` asks, of equal size (no
+    small last chunk with a workspace of its own). Depends on ``n`` only, never on n_jobs."""
+    return -(-n // -(-n // rows))
 
 
 @dataclass
@@ -131,8 +160,8 @@ def log_gaussian(X, means, prec_chol, structure: CovarianceStructure) -> np.ndar
 def _normalize_into(wT, top, tot) -> float:
     """Turn weighted log-densities (K, m) into responsibilities, in place.
 
-    ``top`` and ``tot`` are (m,) scratch buffers; on return ``tot`` holds the per-row
-    log-likelihood. Returns the chunk's summed log-likelihood.
+    ``top`` and ``tot`` are (m,) scratch buffers. Returns the chunk's summed log-likelihood
+    (the per-row values are not formed: nothing reads them).
     """
     np.maximum.reduce(wT, axis=0, out=top)
     # Sums in float64 whatever the dtype (see the module docstring); for float64 blocks this
@@ -148,9 +177,7 @@ def _normalize_into(wT, top, tot) -> float:
     np.add.reduce(wT, axis=0, out=tot)
     wT /= tot
     np.log(tot, out=tot)
-    chunk_ll = tot.sum(dtype=np.float64) + top_sum
-    tot += top
-    return chunk_ll
+    return tot.sum(dtype=np.float64) + top_sum
 
 
 class _Workspace:
@@ -194,6 +221,47 @@ class _Workspaces:
         return ws
 
 
+class _Spares:
+    """Idle E-step workspaces kept from one E-step to the next (EM calls it with the same
+    shapes every iteration), for the last configuration only.
+
+    Why: a fresh workspace is fresh memory, and on this machine (a VM) first touching it
+    costs more than using it: an E-step at 1e4 x 10-D x K=5 (tied) took 1.5 ms with its
+    ~1.6 MB of buffers allocated per call (glibc returns them to the system between calls)
+    and 0.45 ms with the same buffers kept (MALLOC_TRIM_THRESHOLD_ set high), measured. Kept:
+    full-size workspaces (at most one per thread that used one) and up to MAX_TAILS of other
+    sizes (the last chunk of each task). Each workspace is taken by one chunk at a time
+    (``take`` pops it, ``give`` puts it back), so concurrent E-steps (threads, a threaded dask
+    scheduler) never share one; a new configuration drops the old spares.
+    """
+
+    MAX_TAILS = 4
+
+    def __init__(self):
+        self.key, self.free = None, {}
+
+    def for_config(self, key) -> dict:
+        if self.key != key:
+            self.key, self.free = key, {}
+        return self.free
+
+
+_SPARES = _Spares()
+
+
+def _take(free: dict, rows: int, make) -> _Workspace:
+    try:
+        return free[rows].pop()
+    except (KeyError, IndexError):
+        return make(rows)
+
+
+def _give(free: dict, ws: _Workspace, full_rows: int) -> None:
+    if ws.rows != full_rows and ws.rows not in free and len(free) > _Spares.MAX_TAILS:
+        return
+    free.setdefault(ws.rows, []).append(ws)
+
+
 def _blocks(task_slices, n_rows_per_chunk):
     for task, (start, stop) in enumerate(task_slices):
         for lo in range(start, stop, n_rows_per_chunk):
@@ -222,6 +290,7 @@ def effective_n_jobs(n_jobs) -> int:
 
 
 CHUNKS_PER_TASK = 8
+GROUP_ROWS = 12_288
 
 
 def _grouped(items, size):
@@ -237,7 +306,8 @@ def _grouped(items, size):
 
 def _ordered_map(fn, items, n_jobs: int):
     """``fn(item)`` for every item, yielded in the items' order; with ``n_jobs > 1`` on a pool
-    of that many threads, at most ``2 n_jobs`` results pending (bounded memory for any N).
+    of that many threads, at most ``4 n_jobs`` results pending (bounded memory for any N; a
+    window of several per thread keeps the others busy while the oldest one is late).
 
     The chunk kernels spend their time in BLAS and NumPy loops, which release the GIL, so
     threads scale (measured in bench/scaling.py); callers keep BLAS single-threaded
@@ -253,7 +323,7 @@ def _ordered_map(fn, items, n_jobs: int):
         pending = deque()
         for item in items:
             pending.append(pool.submit(fn, item))
-            if len(pending) >= 2 * n_jobs:
+            if len(pending) >= 4 * n_jobs:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
@@ -290,9 +360,9 @@ def e_step(
     -----
     Per chunk: the feature block ``F = [1 | x | q(x)]`` is filled once, the structure's
     plan turns it into weighted log-densities (GEMMs), the log-sum-exp runs in place, and
-    ``resp.T @ F`` gives the chunk's ``[S0 | S1 | S2]`` (one GEMM). The buffers are allocated
-    once per call (per thread) and reused across chunks: no temporary grows with N, none is
-    (N, K, D).
+    ``resp.T @ F`` gives the chunk's ``[S0 | S1 | S2]`` (one GEMM). The buffers (one
+    workspace per thread at a time) are reused across chunks and kept for the next E-step of
+    the same shapes (see ``_Spares``): no temporary grows with N, none is (N, K, D).
     """
     n, n_features = X.shape
     k = means.shape[0]
@@ -301,7 +371,7 @@ def e_step(
     plan = structure.estep_plan(means, prec_chol).astype(dtype)
     wr = plan.work_rows()
     if dtype == np.float64:
-        space_args = (layout, k, wr)
+        space_args = (layout, k, wr, dtype)
         rows = chunk_rows or _chunk_rows(k, n_features, layout.width + wr)
     else:
         # float32 plan block (the rows the plan reads), float64 statistics blocks.
@@ -309,45 +379,51 @@ def e_step(
         space_args = (low, k, wr, dtype, layout)
         extra = 4 * (low.width + wr) - 4 * 3 * k  # float32 wT, top, tot: half of 3 K float64
         rows = chunk_rows or _chunk_rows(k, n_features, layout.width + k, max(extra, 0))
-    rows = max(1, min(rows, n))
-    n_threads = min(effective_n_jobs(n_jobs), -(-n // rows))
-    local = threading.local()
+    rows = max(1, min(rows, n)) if chunk_rows else _balanced(rows, max(n, 1))
+    n_chunks = sum(-(-(b - a) // rows) for a, b in task_slices)
+    n_threads = min(effective_n_jobs(n_jobs), n_chunks)
+    key = (n_features, structure.second_moment, plan.needs_q, k, wr, dtype.str)
+    free = _SPARES.for_config(key)
+    G1 = np.empty((k, layout.width)) if n_threads == 1 else None
+
+    def make(m):
+        return _Workspace(space_args[0], m, *space_args[1:])
 
     def chunk(block):
-        # Each thread has its own workspaces and its own (K, width) result.
-        spaces = getattr(local, "spaces", None)
-        if spaces is None:
-            spaces = local.spaces = _Workspaces(*space_args)
-            local.G = np.empty((k, layout.width))
         task, lo, hi = block
-        ws = spaces[hi - lo]
-        if ws.FT64 is None:
-            FT = F = layout.fill(ws.FT, X[lo:hi])
-        else:  # float32: exact float64 features, rounded once for the plan
-            F = layout.fill(ws.FT64, X[lo:hi])
-            FT = ws.FT
-            np.copyto(FT, F[: FT.shape[0]])
-        r = plan(FT, log_weights[task], ws.wT, ws.work)
-        ll = _normalize_into(r, ws.top, ws.tot)
-        if ws.r64 is not None:
-            np.copyto(ws.r64, r)
-            r = ws.r64
-        G = local.G if n_threads == 1 else np.empty((k, layout.width))
-        np.matmul(r, F.T, out=G)
+        ws = _take(free, hi - lo, make)
+        try:
+            if ws.FT64 is None:
+                FT = F = layout.fill(ws.FT, X[lo:hi])
+            else:  # float32: exact float64 features, rounded once for the plan
+                F = layout.fill(ws.FT64, X[lo:hi])
+                FT = ws.FT
+                np.copyto(FT, F[: FT.shape[0]])
+            r = plan(FT, log_weights[task], ws.wT, ws.work)
+            ll = _normalize_into(r, ws.top, ws.tot)
+            if ws.r64 is not None:
+                np.copyto(ws.r64, r)
+                r = ws.r64
+            # Each thread's result is its own (K, width) array; one thread reuses one.
+            G = G1 if G1 is not None else np.empty((k, layout.width))
+            np.matmul(r, F.T, out=G)
+        finally:
+            _give(free, ws, rows)
         return task, G, ll
 
     T = np.zeros((k, layout.width))
     S0 = np.zeros((len(task_slices), k))
     total = 0.0
-    with _serial_blas(-(-n // rows)):
+    with _serial_blas(n_chunks, rows, k, layout.width + (n_features + 1) ** 2):
         if n_threads == 1:
             results = map(chunk, _blocks(task_slices, rows))
         else:
-            # Consecutive chunks in groups of CHUNKS_PER_TASK per pool task: a future per
-            # chunk holds the GIL for its bookkeeping; at 1e6 x 10-D x K=8 (649 chunks) with
-            # 2 threads the E-step took 0.161 s with 1 chunk per task, 0.158 s with 8 and
-            # 0.154 s with 32 (minimum of 5, measured with one free core).
-            groups = _grouped(_blocks(task_slices, rows), CHUNKS_PER_TASK)
+            # Consecutive chunks in groups of about GROUP_ROWS rows per pool task: a future
+            # per chunk holds the GIL for its bookkeeping (at 1e6 x 10-D x K=8 with 1,542-row
+            # chunks and 2 threads: 0.161 s with 1 chunk per task, 0.158 s with 8), and a
+            # group much longer than that leaves one thread idle at the end of the pass.
+            size = max(1, min(CHUNKS_PER_TASK, GROUP_ROWS // rows))
+            groups = _grouped(_blocks(task_slices, rows), size)
             results = itertools.chain.from_iterable(
                 _ordered_map(lambda g: [chunk(b) for b in g], groups, n_threads)
             )
@@ -373,7 +449,7 @@ def accumulate(
     G = np.empty((k, layout.width))
     T = np.zeros((k, layout.width))
     S0 = np.zeros((len(task_slices), k))
-    with _serial_blas(-(-n // rows)):
+    with _serial_blas(-(-n // rows), rows, k, layout.width + (n_features + 1) ** 2):
         for task, lo, hi in _blocks(task_slices, rows):
             FT = layout.fill(spaces[hi - lo].FT, X[lo:hi])
             np.matmul(resp[lo:hi].T, FT.T, out=G)
@@ -418,7 +494,7 @@ def estimate_log_resp(
     log_resp = np.empty((n, k), dtype)
     per_row = log_weights_rows.ndim == 2
     zeros = np.zeros(k)
-    with _serial_blas(-(-n // rows)):
+    with _serial_blas(-(-n // rows), rows, k, layout.width + (n_features + 1) ** 2):
         for lo in range(0, n, rows):
             hi = min(lo + rows, n)
             ws = spaces[hi - lo]
