@@ -59,7 +59,14 @@ def single_threaded_blas():
         return contextlib.nullcontext()
     from scipy import linalg  # noqa: F401  (loaded first, so its OpenBLAS is limited too)
 
-    return threadpool_limits(limits=1, user_api="blas")
+    return _held(threadpool_limits(limits=1, user_api="blas"))
+
+
+@contextlib.contextmanager
+def _held(limits):
+    # The engine's own per-call switch (kernels.serial_blas) has nothing left to do meanwhile.
+    with limits, kernels.held_serial():
+        yield
 
 
 def _context():

@@ -148,6 +148,10 @@ _CANCELLATION_SAFETY = 64 * np.finfo(np.float64).eps
 _ACCEPTABLE_RELATIVE_ERROR = 1e-6
 
 
+_NONE_LOST = np.empty(0, dtype=np.intp)
+_NONE_LOST.flags.writeable = False
+
+
 def _precision_lost(nk, S2, raw_min, reg_covar, common=False) -> np.ndarray:
     """Components (``[0]`` for a common covariance) whose one-pass covariance may be off by
     more than _ACCEPTABLE_RELATIVE_ERROR, shape (n_lost,)."""
@@ -158,7 +162,8 @@ def _precision_lost(nk, S2, raw_min, reg_covar, common=False) -> np.ndarray:
         magnitude = second.max(axis=1) / nk
     error = _CANCELLATION_SAFETY * magnitude
     scale = np.maximum(raw_min, 0.0) + reg_covar
-    return np.flatnonzero(error > _ACCEPTABLE_RELATIVE_ERROR * scale)
+    lost = error > _ACCEPTABLE_RELATIVE_ERROR * scale
+    return np.flatnonzero(lost) if lost.any() else _NONE_LOST
 
 
 def _exact_covariances(Xc, resp_of, structure: CovarianceStructure, reg_covar):
@@ -297,8 +302,9 @@ def em_iterations(
     ``current`` is the initialization snapshot.
     """
     prev_mean_ll = -np.inf
-    empty: set[int] = set()
-    collapsed: set[int] = set()
+    empty_set: frozenset[int] = frozenset()
+    empty: set[int] | frozenset[int] = empty_set
+    collapsed: set[int] | frozenset[int] = empty_set
     for it in range(1, max_iter + 1):
         stats = e_step_of(params)
         ll = stats.log_likelihood
@@ -306,7 +312,9 @@ def em_iterations(
         yield dataclasses.replace(current, iteration=it, phase="E", log_likelihood=ll, events=())
         params, nk, raw_min = m_step_of(stats, params)
         events = []
-        now_empty = {int(j) for j in np.flatnonzero(nk < EMPTY_COMPONENT_MASS)}
+        # The usual case (nothing empty or collapsed) costs one comparison each.
+        low = nk < EMPTY_COMPONENT_MASS
+        now_empty = {int(j) for j in np.flatnonzero(low)} if low.any() else empty_set
         for j in sorted(now_empty - empty):
             events.append(
                 Event(
@@ -317,7 +325,8 @@ def em_iterations(
                 )
             )
         empty = now_empty
-        now_collapsed = {int(j) for j in np.flatnonzero(raw_min <= COLLAPSE_FACTOR * reg_covar)}
+        thin = raw_min <= COLLAPSE_FACTOR * reg_covar
+        now_collapsed = {int(j) for j in np.flatnonzero(thin)} if thin.any() else empty_set
         for j in sorted(now_collapsed - collapsed - now_empty):
             common = structure.common_covariance
             which = "The shared covariance" if common else f"Component {j}'s covariance"

@@ -156,6 +156,8 @@ def common_orientation(covariances: np.ndarray) -> np.ndarray:
 
 def _raise_unless_positive(values: np.ndarray, reg_covar: float) -> None:
     """IllConditionedCovarianceError naming the first component (row) with a value <= 0."""
+    if (values > 0).all() and np.isfinite(values).all():
+        return  # the usual case, in two reductions (this runs in every inner iteration)
     values = np.atleast_2d(values)
     bad = np.flatnonzero((values <= 0).any(axis=1) | ~np.isfinite(values).all(axis=1))
     if bad.size:
