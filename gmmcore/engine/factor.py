@@ -47,10 +47,25 @@ def precisions_cholesky(covariances: np.ndarray, reg_covar: float = 0.0) -> np.n
             chol = None
         if chol is None or not np.isfinite(chol).all():
             _raise_first_not_positive_definite(stack, reg_covar, single)
-        # The inverse of a lower-triangular factor is lower triangular; tril drops the
-        # rounding residue LU's pivoting may leave above the diagonal.
-        out = np.tril(np.linalg.inv(chol)).transpose(0, 2, 1).copy()
+        inverse = np.linalg.inv(chol)
+    # The inverse of a lower-triangular factor is lower triangular; the mask drops the rounding
+    # residue LU's pivoting may leave above the diagonal (np.tril builds its mask every call:
+    # ~10 us, a tenth of a small M-step).
+    inverse *= _lower_mask(inverse.shape[-1])
+    out = inverse.transpose(0, 2, 1).copy()
     return out[0] if single else out
+
+
+_LOWER_MASKS: dict[int, np.ndarray] = {}
+
+
+def _lower_mask(d: int) -> np.ndarray:
+    """1.0 on and below the diagonal, 0.0 above, shape (D, D); cached per D."""
+    mask = _LOWER_MASKS.get(d)
+    if mask is None:
+        mask = _LOWER_MASKS.setdefault(d, np.tri(d))
+        mask.flags.writeable = False
+    return mask
 
 
 def _raise_first_not_positive_definite(stack, reg_covar, single):
