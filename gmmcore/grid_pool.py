@@ -90,8 +90,10 @@ def _main_is_importable() -> bool:
     return spec is not None or path is None or os.path.exists(path)
 
 
-def _init_worker(fit_cell, shared, trees, serial_blas):
+def _init_worker(fit_cell, shared, trees, serial_blas, setup):
     global _WORKER
+    if setup is not None:
+        setup[0](*setup[1])
     hierarchical.remember_trees(trees)
     _WORKER = (fit_cell, shared)
     if serial_blas:
@@ -115,6 +117,7 @@ def run_cells(
     on_done: Callable[[int, object], object],
     *,
     serial_blas: bool = False,
+    worker_setup: tuple[Callable, tuple] | None = None,
 ) -> list:
     """``[fit_cell(*shared, *cell) for cell in cells]``, on ``n_jobs`` processes.
 
@@ -133,6 +136,12 @@ def run_cells(
         completion order, not cell order).
     serial_blas : bool
         Hold BLAS at one thread in every process (see :func:`single_threaded_blas`).
+    worker_setup : (module-level function, args), optional
+        Called in each worker before its first cell (e.g. registering a covariance structure
+        the caller registered at run time: workers start from gmmcore as imported).
+
+    Everything sent to the workers must pickle; when it does not (a structure defined in a
+    function, say), every cell runs in this process.
     """
     results: list = [None] * len(cells)
     with single_threaded_blas() if serial_blas else contextlib.nullcontext():
@@ -147,21 +156,23 @@ def run_cells(
                 here(i)
             return results
         here(0)  # builds the hierarchical tree the workers then receive
+        initargs = (fit_cell, shared, hierarchical.cached_trees(), serial_blas, worker_setup)
+        pool = None
         try:
             pool = ProcessPoolExecutor(
-                n_workers,
-                mp_context=_context(),
-                initializer=_init_worker,
-                initargs=(fit_cell, shared, hierarchical.cached_trees(), serial_blas),
+                n_workers, mp_context=_context(), initializer=_init_worker, initargs=initargs
             )
-        except (OSError, ValueError):  # pragma: no cover - no processes allowed here
+            # The workers start (and their arguments are pickled) at the first submit.
+            futures = {
+                i: pool.submit(_run_in_worker, cells[i]) for i in range(len(cells) - 1, 0, -1)
+            }
+        except Exception:  # noqa: BLE001 - cannot be sent (a local class), or no processes here
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
             for i in range(1, len(cells)):
                 here(i)
             return results
         with pool:
-            futures = {
-                i: pool.submit(_run_in_worker, cells[i]) for i in range(len(cells) - 1, 0, -1)
-            }
 
             def collect(block: bool):
                 for i in sorted(futures):

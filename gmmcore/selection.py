@@ -49,13 +49,13 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import grid_pool
 from .engine import covariance, criteria
 from .engine.covariance import get_structure
 from .engine.em import check_em_settings, degenerate_components
 from .engine.estep import effective_n_jobs
 from .engine.prior import PRIOR_MODELS
 from .engine.validation import check_n_components, check_positive, check_tasks, check_X
+from .grid_pool import run_cells
 from .mixture import GaussianMixture
 
 __all__ = ["GRID_COLUMNS", "GRID_DEFAULTS", "best_cell", "model_grid"]
@@ -176,6 +176,15 @@ def _check_prior_types(prior, types: list[str], named: bool) -> list[str]:
             f"covariance_types or use prior=None (models with a prior: {', '.join(PRIOR_MODELS)})."
         )
     return ok
+
+
+def _know_structures(structures) -> None:
+    """In a grid's worker process: register those of the grid's structures it lacks (one the
+    caller registered at run time; workers start from gmmcore as imported)."""
+    known = set(covariance.covariance_types())
+    for structure in structures:
+        if structure.name not in known:
+            covariance.register_structure(structure)
 
 
 def _fit_cell(X, tasks, n_weight_sets, fit_params, k, covariance_type) -> dict:
@@ -356,13 +365,14 @@ def model_grid(
         if progress is not None:
             progress(done, len(cells), dict(row))
 
-    rows = grid_pool.run_cells(
+    rows = run_cells(
         _fit_cell,
         (Xa, tasks, n_weight_sets, fit_params),
         cells,
         effective_n_jobs(n_jobs),
         on_done,
         serial_blas=Xa.size <= _SERIAL_GRID_SIZE,
+        worker_setup=(_know_structures, ([get_structure(t) for t in types],)),
     )
 
     grid = pd.DataFrame(rows, columns=list(GRID_COLUMNS))

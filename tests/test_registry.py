@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 from scipy.stats import multivariate_normal
@@ -199,3 +200,30 @@ def test_the_dashboard_offers_a_registered_structure(toy):
     assert at.session_state["fit_settings"]["covariance_type"] == TOY
     at.switch_page("pages/3_selection.py").run()
     assert f"{TOY} (mclust EII)" in at.multiselect(key="grid_types").options
+
+
+def test_a_grid_on_several_processes_fits_registered_structures(toy, X):
+    """Workers start from gmmcore as imported: the grid sends them the structures it needs
+    (registered there), and one that cannot be sent (a class defined in a function) makes
+    the grid run in this process instead; the same table either way."""
+    from gmmcore.selection import model_grid
+
+    shipped = model_grid(X, [1, 2, 3], ["full", TOY], n_jobs=2)
+    assert shipped["error"].isna().all() and set(shipped["covariance_type"]) == {"full", TOY}
+    pd.testing.assert_frame_equal(shipped, model_grid(X, [1, 2, 3], ["full", TOY]))
+
+    class LocalCopy(EqualSpherical):  # not picklable: defined in a function
+        name = "toy_local_copy"
+
+    register_structure(LocalCopy())
+    try:
+        local = model_grid(X, [1, 2, 3], ["full", "toy_local_copy"], n_jobs=2)
+    finally:
+        unregister_structure("toy_local_copy")
+    assert local["error"].isna().all()
+    assert np.allclose(
+        local.loc[local.covariance_type != "full", "bic"],
+        shipped.loc[shipped.covariance_type == TOY, "bic"],
+        rtol=0,
+        atol=0,
+    )
