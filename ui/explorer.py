@@ -344,11 +344,11 @@ def parameter_panel(snap, data: PreparedDataset, slots=None) -> None:
     """Weights, means and standard deviations at this step; per-task weights when the fit
     shares its components across tasks."""
     st.markdown("**Parameters at this step**")
-    st.dataframe(
-        explain.parameter_table(snap, data.features).round(4),
-        hide_index=True,
-        key=S.EM_PARAMETERS,
-    )
+    table = explain.parameter_table(snap, data.features).round(4)
+    for i, part in enumerate(parameter_parts(table)):
+        # One table while it fits the width; above, stacked parts (four features' weights,
+        # means and sds scrolled sideways at 1280 px).
+        st.dataframe(part, hide_index=True, key=S.EM_PARAMETERS if i == 0 else None)
     if snap.weights.ndim == 2:
         st.markdown(
             f"**Each task's weights at this step** (shared components, one weight "
@@ -360,6 +360,31 @@ def parameter_panel(snap, data: PreparedDataset, slots=None) -> None:
             ),
             key=S.EM_TASK_WEIGHTS,
         )
+
+
+# Columns of the parameter table that fit the page's width at 1280 px without scrolling.
+PARAMETER_COLUMNS = 7
+
+
+def parameter_parts(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """The parameter table as one table, or (more than PARAMETER_COLUMNS columns) stacked
+    parts that each fit: weights, means, then standard deviations (and the correlation), each
+    with the component column."""
+    if table.shape[1] <= PARAMETER_COLUMNS:
+        return [table]
+    cols = list(table.columns[1:])
+    weights = [c for c in cols if str(c).startswith("weight")]
+    means = [c for c in cols if str(c).startswith("mean ")]
+    spreads = [c for c in cols if c not in weights and c not in means]
+    groups = (
+        [weights + means] if len(weights) + len(means) < PARAMETER_COLUMNS else [weights, means]
+    )
+    groups.append(spreads)
+    parts = []
+    for group in groups:
+        for start in range(0, len(group), PARAMETER_COLUMNS - 1):
+            parts.append(table[["component", *group[start : start + PARAMETER_COLUMNS - 1]]])
+    return [p for p in parts if p.shape[1] > 1]
 
 
 def agreement_panel(run: StepperRun, resp) -> None:

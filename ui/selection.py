@@ -33,17 +33,24 @@ class GridRequest(NamedTuple):
 
 
 def intro() -> None:
-    """The title and what the criteria are, with the sign convention."""
+    """The title, one line on what the page does with the sign convention, and (folded away,
+    so the grid's form stays above the fold at 1280 x 720) what the criteria are."""
     st.title("Model selection")
-    st.markdown(
+    c1, c2 = st.columns([3, 1.3], vertical_alignment="center")
+    c1.markdown(
         "How many components, and which covariance shape? Fit one mixture per cell of a grid "
-        "and compare **information criteria**: each rewards the log-likelihood and penalizes "
-        "the number of parameters. **Sign convention: lower is better** (scikit-learn's): "
-        "BIC = −2 log L + p log n, AIC = −2 log L + 2p, ICL = BIC + the classification entropy "
-        "(penalizes overlapping clusters). R's mclust reports BIC with the opposite sign "
-        "(higher is better); its model names are shown beside ours (" + mclust_names() + "; "
-        "the other types carry mclust's names)."
+        "and compare BIC, AIC and ICL. **Lower is better.**"
     )
+    with c2.popover("The criteria and mclust", icon=":material/help:", use_container_width=True):
+        st.markdown(
+            "Each **information criterion** rewards the log-likelihood and penalizes the "
+            "number of parameters. **Sign convention: lower is better** (scikit-learn's): "
+            "BIC = −2 log L + p log n, AIC = −2 log L + 2p, ICL = BIC + the classification "
+            "entropy (penalizes overlapping clusters). R's mclust reports BIC with the "
+            "opposite sign (higher is better); its model names are shown beside ours ("
+            + mclust_names()
+            + "; the other types carry mclust's names)."
+        )
 
 
 def grid_form(fit: dict, use_tasks: bool, n_features: int | None = None) -> bool:

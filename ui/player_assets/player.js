@@ -413,8 +413,13 @@ class Player {
     const j = Math.min(i + 1, last);
     const u = i === j ? 0 : ease(this.t - i);
     if (!this.frames[i] || !this.frames[j]) return;
-    this.drawPoints(this.frames[i].color, this.frames[j].color, u);
-    this.drawComponents(i, j, u);
+    if (this.placing) {
+      // A new start: grey points (no responsibilities yet) and only the means placed so far.
+      this.drawPoints(-1, -1, 0);
+    } else {
+      this.drawPoints(this.frames[i].color, this.frames[j].color, u);
+      this.drawComponents(i, j, u);
+    }
     const f = this.frames[u < 0.5 ? i : j];
     if (!f) return;
     this.drawCaption(f);
