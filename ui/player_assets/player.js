@@ -53,7 +53,9 @@ class Player {
       type: "range", min: "0", max: "0", step: "1", value: "0",
       "aria-label": "Half-step", title: "Drag to scrub through the half-steps",
     });
-    this.speed = el("select", { "aria-label": "Speed", title: "Half-steps per second" });
+    this.speed = el("select", {
+      "aria-label": "Speed", title: `Speed of Play (1\u00d7 = ${BASE_RATE} half-steps a second)`,
+    });
     for (const s of SPEEDS) {
       const o = el("option", { value: String(s) }, `${s}\u00d7`);
       if (s === 1) o.selected = true;
@@ -101,11 +103,15 @@ class Player {
     this.send = send;
     if (!data) return;
     if (data.run !== this.run) {
+      // Another run or view (a new fit, another plane): whatever was on the canvas is stale.
       this.run = data.run;
       this.load(data);
-      if (this.placing || this.pending) this.hideOverlay(250);
+      if (this.playing) this.setPlaying(false);
+      this.playing = false;
+      if (this.placing) this.finishPlacingBar();
       this.placing = false;
       this.pending = null;
+      this.hideOverlay(250);
     }
     this.data = data;
     this.serverStep = data.current;
@@ -260,9 +266,13 @@ class Player {
     this.draw();
   }
 
-  finishPlacing(use) {
+  finishPlacingBar() {
     this.bar.hidden = false;
     this.placeBar.hidden = true;
+  }
+
+  finishPlacing(use) {
+    this.finishPlacingBar();
     if (this.overlay) {
       this.overlay.canvas.onclick = null;
       this.overlay.canvas.style.cursor = "";
@@ -335,7 +345,10 @@ class Player {
     box.appendChild(canvas);
     const ctx = canvas.getContext("2d");
     ctx.scale(dpr, dpr);
-    this.overlay = { canvas, ctx, geom, dpr, box };
+    // The figure's legend names the weights of the step the animation started from: fade it.
+    const legend = gd ? Array.from(gd.querySelectorAll(".legend")) : [];
+    for (const l of legend) l.style.opacity = "0.3";
+    this.overlay = { canvas, ctx, geom, dpr, box, legend };
     this.paintBackground();
     return true;
   }
@@ -346,7 +359,10 @@ class Player {
     this.overlay = null;
     clearTimeout(this.safety);
     this.note = "";
-    const remove = () => o.canvas.remove();
+    const remove = () => {
+      o.canvas.remove();
+      for (const l of o.legend) l.style.opacity = "";
+    };
     delay ? setTimeout(remove, delay) : remove();
   }
 
