@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -457,3 +458,25 @@ def test_log_likelihood_never_decreases_across_e_snapshots(ds, name):
     lls = [snap.log_likelihood for snap in history if snap.phase == "E"]
     for before, after in zip(lls, lls[1:], strict=False):
         assert after >= before - (REL * abs(before) + ABS), (before, after)
+
+
+@pytest.mark.parametrize("name", [n for n in NEW if not get_structure(n).diagonal])
+@pytest.mark.parametrize("k", [1, 2])
+def test_a_singular_scatter_is_a_clear_error_not_a_linalg_error(name, k):
+    """Two distinct points repeated, reg_covar=0: every scatter matrix is singular (their
+    diagonals are not: the axis-aligned models fit such data). The M-step
+    (cold or warm-started) or the factorization after it refuses with the error that says
+    what to do, never numpy's LinAlgError ("Eigenvalues did not converge") or a RuntimeWarning
+    on the way (found by the monotonicity property on such data)."""
+    X = np.repeat(np.array([[0.0, 1.0], [2.0, 3.0]]), 8, axis=0)
+    s = get_structure(name)
+    resp = np.random.RandomState(0).dirichlet(np.ones(k), size=X.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(IllConditionedCovarianceError, match="not positive definite"):
+            cold, _ = s.m_step(*_statistics(X, resp, s), 0.0, None)
+            s.precisions_cholesky(cold)
+        with pytest.raises(IllConditionedCovarianceError, match="not positive definite"):
+            warm_start = np.eye(2)[None].repeat(k, 0)
+            warm, _ = s.m_step(*_statistics(X, resp, s), 0.0, warm_start)
+            s.precisions_cholesky(warm)

@@ -183,9 +183,20 @@ class EllipsoidalStructure(CovarianceStructure):
         # each entry costs ~20 us, which was a tenth of an EM iteration on Old Faithful.
         with kernels.serial_blas():
             W, ev, V = scatter_matrices(nk, means, S2, reg_covar)
-            cov = self._covariances(nk, W, ev, V, previous, reg_covar)
-            cov = 0.5 * (cov + cov.transpose(0, 2, 1))
-            raw_min = np.linalg.eigvalsh(cov)[:, 0] - reg_covar
+            try:
+                # Singular scatter matrices give inf/NaN below, checked after: no RuntimeWarning.
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    cov = self._covariances(nk, W, ev, V, previous, reg_covar)
+                cov = 0.5 * (cov + cov.transpose(0, 2, 1))
+                if not np.isfinite(cov).all():
+                    raise np.linalg.LinAlgError("non-finite covariance")
+                raw_min = np.linalg.eigvalsh(cov)[:, 0] - reg_covar
+            except np.linalg.LinAlgError:
+                # A scatter matrix numerically singular (exact duplicates, reg_covar=0) sends
+                # the shared volume/shape/orientation updates to 0 or inf: name the thinnest
+                # component, as the other not-positive-definite errors do.
+                ratio = ev[:, -1] / np.maximum(ev[:, 0], np.finfo(np.float64).tiny)
+                raise IllConditionedCovarianceError(int(np.argmin(ratio)), reg_covar) from None
         return cov, raw_min
 
     def _covariances(self, nk, W, ev, V, previous, reg_covar):  # pragma: no cover
