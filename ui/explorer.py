@@ -131,6 +131,14 @@ def fit_form(data: PreparedDataset, where=None) -> None:
             help="Stop when the log-likelihood per point improves by less than this.",
         )
         c[2].number_input("max_iter", 1, 1000, key=S.MAX_ITER, persist_state="session")
+        c[3].checkbox(
+            "Conjugate prior",
+            key=S.PRIOR,
+            persist_state="session",
+            help="mclust's defaultPrior: every component is pulled a little towards the whole "
+            "data's mean and spread, so a component cannot collapse onto a few points. Not "
+            "for VEE, EVE, VVE and EVV (mclust has no prior for them).",
+        )
         if data.tasks is not None:
             c[3].checkbox(
                 "Share across tasks",

@@ -85,7 +85,7 @@ def grid_form(fit: dict, use_tasks: bool, n_features: int | None = None) -> bool
             f"{fit['random_state']} and reg_covar {fit['reg_covar']:g}, on every core"
             + (", shared across tasks" if use_tasks else "")
             + "; opening a cell in the explorer refits it with exactly these settings"
-            + (" (except the prior: the explorer fits without it)." if prior else ".")
+            + (", the prior included." if prior else ".")
         )
         return st.form_submit_button("Run the grid", type="primary")
 
@@ -272,6 +272,7 @@ def _open_cell(request: GridRequest) -> None:
             S.REG_COVAR: params["reg_covar"],
             S.MAX_ITER: params["max_iter"],
             S.USE_TASKS: request.use_tasks,
+            S.PRIOR: params.get("prior") == "default",
         }
     )
 

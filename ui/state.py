@@ -61,6 +61,7 @@ TOL = "tol"
 MAX_ITER = "max_iter"
 N_INIT = "n_init"
 USE_TASKS = "use_tasks"
+PRIOR = "prior"  # fit under mclust's conjugate prior (defaultPrior)
 FIT_SETTINGS = "fit_settings"  # dict applied by the Run button (not a widget)
 RESTART = "restart"  # which restart the stepper shows (None: the best)
 STEP = "step"
@@ -161,6 +162,7 @@ DEFAULTS = {
     MAX_ITER: 100,
     N_INIT: 1,
     USE_TASKS: False,
+    PRIOR: False,
     RESTART: None,
     STEP: 0,
     PLAYING: False,
@@ -209,6 +211,8 @@ def fit_settings_from_widgets() -> dict:
         "n_init": int(s[N_INIT]),
         "use_tasks": bool(s[USE_TASKS]),
     }
+    if s.get(PRIOR):
+        settings["prior"] = "default"
     start = start_arrays(settings["n_components"], settings["covariance_type"])
     if start is not None:
         settings.update(start)
@@ -375,6 +379,7 @@ _FIT_PARAMS = (
     ("iter", "max_iter", MAX_ITER),
     ("n", "n_init", N_INIT),
     ("shared", "use_tasks", USE_TASKS),
+    ("prior", "prior", PRIOR),
 )
 
 
@@ -416,6 +421,8 @@ def _read_fit(params) -> None:
         "iter": lambda: _int_param(params, "iter", 1, 1000),
         "n": lambda: _int_param(params, "n", 1, 20),
         "shared": lambda: {"1": True, "0": False}.get(params.get("shared")),
+        # "prior=default" in a link; none is no prior (the widget's default).
+        "prior": lambda: {"default": True, "none": False}.get(params.get("prior")),
     }
     for name, _, key in _FIT_PARAMS:
         value = readers[name]()
