@@ -58,7 +58,14 @@ from .engine.validation import check_n_components, check_positive, check_tasks, 
 from .grid_pool import run_cells
 from .mixture import GaussianMixture
 
-__all__ = ["GRID_COLUMNS", "GRID_DEFAULTS", "best_cell", "model_grid"]
+__all__ = [
+    "GRID_COLUMNS",
+    "GRID_DEFAULTS",
+    "best_cell",
+    "best_k_at_edge",
+    "model_grid",
+    "top_cells",
+]
 
 #: model_grid's EM settings by default (mclust's way: its hierarchical start, shared by every
 #: cell, and EM run close to convergence); the command line's ``select`` and the dashboard's
@@ -447,3 +454,33 @@ def best_cell(
         )
     candidates = grid.loc[ok, criterion].astype(float)
     return grid.loc[candidates.idxmin()]
+
+
+def top_cells(grid: pd.DataFrame, criterion: str = "bic", n: int = 3) -> pd.DataFrame:
+    """The ``n`` best sound cells of ``grid`` by ``criterion`` (lowest first), as
+    :func:`best_cell` judges them (no errors, no degenerate cells), with a ``delta`` column:
+    how much worse than the best each is (0 for the best). mclust's ``summary(mclustBIC)``
+    lists its top three the same way; a delta below ~2 BIC points is weak evidence, above ~10
+    strong (Kass & Raftery 1995).
+
+    Raises ValueError as :func:`best_cell` does (unknown criterion, no sound cell).
+    """
+    best = best_cell(grid, criterion)  # validates and raises the same errors
+    ok = grid["error"].isna() & ~grid["degenerate"].astype(bool)
+    ok &= np.isfinite(grid[criterion].astype(float))
+    top = grid[ok].sort_values([criterion, "n_components"], kind="stable").head(int(n)).copy()
+    top["delta"] = top[criterion].astype(float) - float(best[criterion])
+    return top
+
+
+def best_k_at_edge(grid: pd.DataFrame, best: pd.Series) -> str | None:
+    """ "upper" when ``best``'s K is the largest K of ``grid`` (the criterion may keep
+    improving beyond the range: try larger K), "lower" when it is the smallest and that is
+    above 1, else None."""
+    ks = grid["n_components"]
+    k = int(best["n_components"])
+    if k == int(ks.max()):
+        return "upper"
+    if k == int(ks.min()) and k > 1:
+        return "lower"
+    return None

@@ -1287,3 +1287,56 @@ def test_prior_on_a_model_without_one_is_a_clear_error():
     _button(at, "Run EM").click().run()
     assert not at.exception
     assert any("no conjugate prior" in e for e in _errors(at)), _errors(at)
+
+
+# -- Model selection: every model grouped and explained, top three, edge note --------------------
+
+
+def _frame_with(at, column):
+    """The value of the page's only st.dataframe with ``column``."""
+    (frame,) = [d.value for d in at.dataframe if column in d.value.columns]
+    return frame
+
+
+def test_selection_offers_every_model_grouped_and_in_plain_words():
+    at = _page(_app(), "pages/3_selection.py")
+    assert not at.exception
+    # mclust's default: every model offered for 2-D data is selected.
+    assert len(at.multiselect(key="grid_types").value) == 14
+    models = _frame_with(at, "family")
+    assert list(models["model"]) == [
+        "EII", "VII", "EEI", "VEI", "EVI", "VVI",
+        "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
+    ]  # fmt: skip
+    vev = models[models["model"] == "VEV"].iloc[0]
+    assert (vev["volume"], vev["shape"], vev["orientation"]) == ("variable", "equal", "variable")
+    assert models[models["model"] == "VVV"].iloc[0]["our name"] == "full"
+    assert set(models["family"]) == {
+        "round (spherical)",
+        "axis-aligned (diagonal)",
+        "any orientation (ellipsoidal)",
+    }
+    at.button(key="grid_sklearn_types").click().run()
+    assert at.multiselect(key="grid_types").value == ["full", "tied", "diag", "spherical"]
+    at.button(key="grid_all_types").click().run()
+    assert len(at.multiselect(key="grid_types").value) == 14
+
+
+def test_selection_shows_the_top_three_and_warns_when_the_best_k_is_at_the_edge():
+    at = _page(_app(), "pages/3_selection.py")
+    at.slider(key="grid_k_range").set_value((1, 2))
+    at.multiselect(key="grid_types").set_value(["full", "tied", "diag"])
+    _button(at, "Run the grid").click().run()
+    assert not at.exception and not _errors(at)
+    top = _frame_with(at, "rank")
+    assert list(top["rank"]) == [1, 2, 3]
+    assert (
+        top["BIC behind the best"].iloc[0] == 0
+        and top["BIC behind the best"].is_monotonic_increasing
+    )
+    grid = at.session_state["grid_result"]["grid"]
+    assert top["BIC"].iloc[0] == round(grid["bic"].min(), 2)
+    assert any("largest K tried" in i.value for i in at.info)  # Old Faithful's best K here is 2
+    at.slider(key="grid_k_range").set_value((1, 4))
+    _button(at, "Run the grid").click().run()
+    assert not any("largest K tried" in i.value for i in at.info)  # K = 3 wins inside 1..4

@@ -513,3 +513,54 @@ def test_worker_warnings_reach_the_caller(X):
 def test_bad_n_jobs_is_a_clear_error(X, n_jobs):
     with pytest.raises(ValueError, match="n_jobs must be None or a nonzero whole number"):
         model_grid(X, [1, 2], ["full"], n_jobs=n_jobs)
+
+
+# -- top cells, the edge of the range, mclust's names in words -------------------------------
+
+
+def test_top_cells_are_the_best_sound_cells_with_their_gap(grid):
+    from gmmcore.selection import top_cells
+
+    top = top_cells(grid, "bic", 3)
+    sound = grid[grid["error"].isna() & ~grid["degenerate"]].sort_values("bic")
+    assert list(top.index) == list(sound.index[:3])
+    assert top["delta"].iloc[0] == 0.0
+    np.testing.assert_allclose(top["delta"], top["bic"] - sound["bic"].iloc[0], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="Unknown criterion"):
+        top_cells(grid, "xyz")
+
+
+def test_best_k_at_the_edge_of_the_range(grid):
+    from gmmcore.selection import best_k_at_edge
+
+    row = grid.iloc[0].copy()
+    ks = grid["n_components"]
+    row["n_components"] = ks.max()
+    assert best_k_at_edge(grid, row) == "upper"
+    row["n_components"] = ks.min()  # 1: nothing smaller to try
+    assert best_k_at_edge(grid, row) is None
+    inner = grid[grid["n_components"] > 1]
+    row["n_components"] = inner["n_components"].min()
+    assert best_k_at_edge(inner, row) == "lower"
+    row["n_components"] = 2
+    assert best_k_at_edge(grid, row) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("VEV", ("variable", "equal", "variable")),
+        ("EEE", ("equal", "equal", "equal")),
+        ("VII", ("variable", "identity (round)", "identity (along the axes)")),
+        ("EVI", ("equal", "variable", "identity (along the axes)")),
+    ],
+)
+def test_mclust_names_in_plain_words(name, words):
+    from gmmcore.engine.mclust_models import MCLUST_FAMILIES, MCLUST_ORDER, geometry
+
+    g = geometry(name)
+    assert (g["volume"], g["shape"], g["orientation"]) == words
+    grouped = [m for _, names in MCLUST_FAMILIES[:3] for m in names]
+    assert sorted(grouped) == sorted(MCLUST_ORDER)
+    with pytest.raises(ValueError, match="not an mclust model name"):
+        geometry("XYZ")

@@ -9,11 +9,12 @@ from typing import NamedTuple
 import pandas as pd
 import streamlit as st
 
-from gmmcore.engine.covariance import get_structure
+from gmmcore.engine.covariance import COVARIANCE_TYPES, covariance_types, get_structure
 from gmmcore.engine.initialization import INIT_METHODS
+from gmmcore.engine.mclust_models import MCLUST_FAMILIES, geometry
 from gmmcore.engine.prior import PRIOR_MODELS
 from gmmcore.io.csv_safe import to_safe_csv
-from gmmcore.selection import GRID_DEFAULTS, best_cell, model_grid
+from gmmcore.selection import GRID_DEFAULTS, best_cell, best_k_at_edge, model_grid, top_cells
 from gmmcore.viz import criteria_figure
 
 from . import data as D
@@ -53,10 +54,78 @@ def intro() -> None:
         )
 
 
+def _set_types(types: list[str]) -> None:
+    st.session_state[S.GRID_TYPES] = list(types)
+
+
+def models_explained(n_features: int | None) -> None:
+    """mclust's models grouped by the shape of their ellipses, each in plain words (volume,
+    shape, orientation: equal / variable / identity), with our alias and its parameter count
+    for this data; and one-click choices of all of them or scikit-learn's four."""
+    offered = list(covariance_types(n_features))
+    c1, c2, c3 = st.columns([1.2, 1.2, 2], vertical_alignment="center")
+    c1.button(
+        f"All {len(offered)} models (as mclust)",
+        key=S.GRID_ALL_TYPES,
+        on_click=_set_types,
+        args=(offered,),
+        help="mclust's default: every model offered for data with this many features.",
+        use_container_width=True,
+    )
+    four = [t for t in COVARIANCE_TYPES if t in offered]
+    c2.button(
+        f"scikit-learn's {len(four)}" if four else "scikit-learn's types",
+        key=S.GRID_SKLEARN_TYPES,
+        on_click=_set_types,
+        args=(four or offered,),
+        help="full, tied, diag and spherical (mclust's VVV, EEE, VVI, VII).",
+        use_container_width=True,
+        disabled=not four,
+    )
+    with c3.popover("The models in plain words", icon=":material/help:", use_container_width=True):
+        st.markdown(
+            "mclust names each model by three letters: the components' **volume** (size), "
+            "**shape** (proportions of the ellipse) and **orientation** are **E**qual for "
+            "all components, **V**ariable (each its own), or the **I**dentity (round; along "
+            "the axes). More freedom fits better but costs parameters, which BIC charges for."
+        )
+        st.dataframe(
+            model_table(n_features), hide_index=True, use_container_width=True, key=S.GRID_MODELS
+        )
+
+
+def model_table(n_features: int | None) -> pd.DataFrame:
+    """One row per offered model, grouped by family: name, our alias, volume, shape,
+    orientation and free parameters of the covariances (means and weights not counted) for
+    K = 3 on this data."""
+    offered = set(covariance_types(n_features))
+    d = n_features or 2
+    rows = []
+    for family, names in MCLUST_FAMILIES:
+        for name in names:
+            types = [t for t in offered if get_structure(t).mclust_name == name]
+            if not types:
+                continue
+            structure = get_structure(types[0])
+            rows.append(
+                {
+                    "family": family,
+                    "model": name,
+                    "our name": types[0] if types[0] != name else "",
+                    **geometry(name),
+                    "parameters (K = 3)": structure.n_cov_parameters(3, d),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def grid_form(fit: dict, use_tasks: bool, n_features: int | None = None) -> bool:
     """The grid's range, types (those that apply to ``n_features`` features), restarts and
     initialization. Returns whether Run was pressed."""
     prior = bool(st.session_state.get(S.GRID_PRIOR))
+    if st.session_state.get(S.GRID_TYPES) is None:  # mclust's default: every offered model
+        st.session_state[S.GRID_TYPES] = list(covariance_types(n_features))
+    models_explained(n_features)
     with st.form(S.GRID_FORM):
         c = st.columns([2, 3, 1, 1])
         c[0].slider("Range of K", 1, 15, key=S.GRID_K_RANGE, persist_state="session")
@@ -246,6 +315,19 @@ def best_panel(grid: pd.DataFrame) -> list[tuple[int, str]]:
         f"Best by {criterion.upper()}: K = {int(best['n_components'])}, "
         f"{cov_label(best['covariance_type'])}, {criterion.upper()} = {best[criterion]:.2f}"
     )
+    edge = best_k_at_edge(grid, best)
+    if edge == "upper":
+        st.info(
+            f"The best K ({int(best['n_components'])}) is the largest K tried: "
+            f"{criterion.upper()} may keep improving with more components. Extend the range "
+            "of K and run the grid again."
+        )
+    elif edge == "lower":
+        st.info(
+            f"The best K ({int(best['n_components'])}) is the smallest K tried: fewer "
+            "components may be better still. Start the range of K lower."
+        )
+    top_three(grid, criterion)
     failed = grid[grid["error"].notna()]
     if len(failed):
         st.warning(
@@ -255,6 +337,30 @@ def best_panel(grid: pd.DataFrame) -> list[tuple[int, str]]:
             )
         )
     return cells
+
+
+def top_three(grid: pd.DataFrame, criterion: str) -> None:
+    """The three best sound cells with how far each is behind the best (as mclust's
+    summary lists them)."""
+    top = top_cells(grid, criterion, 3)
+    name = criterion.upper()
+    table = pd.DataFrame(
+        {
+            "rank": range(1, len(top) + 1),
+            "model": [
+                f"{m}, K = {k}"
+                for m, k in zip(top["mclust_name"], top["n_components"], strict=True)
+            ],
+            "covariance type": list(top["covariance_type"]),
+            name: top[criterion].round(2).to_numpy(),
+            f"{name} behind the best": top["delta"].round(2).to_numpy(),
+        }
+    )
+    st.markdown(
+        f"**Top three by {name}** (a gap under 2 is weak evidence between two models, over 10 "
+        "strong)"
+    )
+    st.dataframe(table, hide_index=True, key=S.GRID_TOP)
 
 
 def _open_cell(request: GridRequest) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import streamlit as st
 
 from gmmcore.datasets import SAMPLES, load_sample
-from gmmcore.engine.covariance import COVARIANCE_TYPES
 
 # -- bookkeeping (not widgets) ---------------------------------------------------------------
 INITIALIZED = "_initialized"  # True once init() has set the defaults for this session
@@ -112,6 +111,10 @@ GRID_CRITERION = "grid_criterion"
 GRID_RESULT = "grid_result"  # dict: request, grid (not a widget)
 GRID_CELL = "grid_cell"
 GRID_FORM = "grid_form"
+GRID_ALL_TYPES = "grid_all_types"  # button: every offered model
+GRID_SKLEARN_TYPES = "grid_sklearn_types"  # button: full, tied, diag, spherical
+GRID_MODELS = "grid_models"  # the models-in-plain-words table
+GRID_TOP = "grid_top"  # the top-three table
 GRID_CHART = "grid_chart"
 GRID_TABLE = "grid_table"
 GRID_DOWNLOAD = "grid_download"
@@ -173,7 +176,7 @@ DEFAULTS = {
     MAX_POINTS: 3000,
     COLOR_BY: "responsibilities",
     GRID_K_RANGE: (1, 6),
-    GRID_TYPES: list(COVARIANCE_TYPES),  # the built-in structures; any registered is offered
+    GRID_TYPES: None,  # None: every model offered for the data (mclust's default), set on the page
     GRID_N_INIT: 1,
     GRID_INIT: "hc",  # model_grid's default: mclust's hierarchical start
     GRID_CRITERION: "bic",
@@ -591,7 +594,8 @@ def url_params() -> dict[str, str]:
         want["shown"] = ",".join(map(str, s[SHOWN_TASKS]))
     k_range = s.get(GRID_K_RANGE) or (1, 6)
     want["gk"] = f"{int(k_range[0])}-{int(k_range[1])}"
-    want["gt"] = ",".join(s.get(GRID_TYPES) or [])
+    if s.get(GRID_TYPES) is not None:
+        want["gt"] = ",".join(s[GRID_TYPES])
     want["steps"] = ",".join(str(int(v)) for v in s.get(COMPARE_STEPS) or [])
     return want
 

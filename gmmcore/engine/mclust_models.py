@@ -34,6 +34,7 @@ from .mclust_ellipsoidal import (
 from .mclust_rotation import EqualVolumeCommonOrientation, VariableCommonOrientation
 
 __all__ = [
+    "MCLUST_FAMILIES",
     "MCLUST_MODELS",
     "MCLUST_ORDER",
     "UNIVARIATE_MODELS",
@@ -49,6 +50,7 @@ __all__ = [
     "VariableCommonOrientation",
     "VariableVolumeDiagonal",
     "VariableVolumeEqualShapeOrientation",
+    "geometry",
 ]
 
 #: The registered structures of this module, in mclust's order.
@@ -75,3 +77,38 @@ UNIVARIATE_MODELS: tuple[CovarianceStructure, ...] = (UnivariateEqual(), Univari
 for _structure in MCLUST_MODELS + UNIVARIATE_MODELS:
     if _structure.name not in covariance_types():  # importlib.reload must not fail
         register_structure(_structure)
+
+
+#: mclust's models by shape of their ellipses, as its own documentation groups them.
+MCLUST_FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("round (spherical)", ("EII", "VII")),
+    ("axis-aligned (diagonal)", ("EEI", "VEI", "EVI", "VVI")),
+    ("any orientation (ellipsoidal)", ("EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")),
+    ("one feature", ("E", "V")),
+)
+_LETTER = {"E": "equal", "V": "variable", "I": "identity"}
+
+
+def geometry(mclust_name: str) -> dict[str, str]:
+    """mclust's name in plain words: ``{"volume", "shape", "orientation"}``.
+
+    Each letter says whether the components' volume (size), shape (ellipse proportions) and
+    orientation are Equal across components, Variable, or the Identity (round shape; axes
+    along the features). One-feature models (E, V) have only a variance.
+
+    >>> geometry("VEV")
+    {'volume': 'variable', 'shape': 'equal', 'orientation': 'variable'}
+    >>> geometry("EII")["shape"]
+    'identity (round)'
+    """
+    if mclust_name in ("E", "V"):
+        word = _LETTER[mclust_name]
+        return {"volume": word, "shape": "(one feature)", "orientation": "(one feature)"}
+    if len(mclust_name) != 3 or any(c not in _LETTER for c in mclust_name):
+        raise ValueError(f"{mclust_name!r} is not an mclust model name (e.g. 'VEV').")
+    volume, shape, orientation = (_LETTER[c] for c in mclust_name)
+    if shape == "identity":
+        shape = "identity (round)"
+    if orientation == "identity":
+        orientation = "identity (along the axes)"
+    return {"volume": volume, "shape": shape, "orientation": orientation}
