@@ -118,8 +118,20 @@ def test_select_prints_an_aligned_table_with_the_best_bic_marked(capsys):
     header = next(i for i, ln in enumerate(lines) if "BIC" in ln and "ICL" in ln)
     rows = lines[header + 1 : header + 7]
     assert len(rows) == 6 and sum(r.startswith("*") for r in rows) == 1
-    assert "lowest BIC" in lines[-1]
-    assert "[1/6] K=1 full" in err and "[6/6] K=3 tied" in err
+    best = next(i for i, ln in enumerate(lines) if ln.startswith("* lowest BIC"))
+    assert lines[best + 1].startswith("top three by BIC: EEE,3 (2314.30), ")
+    # Cells finish on several processes: each is reported once, counted 1..6.
+    progress = [ln for ln in err.splitlines() if ln.startswith("[")]
+    assert [ln.split("]")[0] for ln in progress] == [f"[{i}/6" for i in range(1, 7)]
+    assert sorted(ln.split("] ")[1] for ln in progress) == sorted(
+        f"K={k} {t}" for k in (1, 2, 3) for t in ("full", "tied")
+    )
+
+
+def test_select_notes_a_best_k_at_the_edge_of_the_range(capsys):
+    code, out, _ = run(capsys, "select", FAITHFUL, "--components", "1-2", "-q")
+    assert code == 0
+    assert out.splitlines()[-1].startswith("note: the best K (2) is the largest tried")
 
 
 def test_select_csv_parses_back_with_pandas(capsys):

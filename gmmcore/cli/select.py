@@ -14,7 +14,7 @@ from ..io.csv_safe import to_safe_csv
 from ..io.limits import check_task_count
 from ..multitask import compare_modes
 from ..preprocessing import Standardizer
-from ..selection import best_cell, model_grid
+from ..selection import best_cell, best_k_at_edge, model_grid, top_cells
 from .common import CliError, em_settings, load_features
 from .formatting import format_grid, format_mode_grid
 
@@ -156,6 +156,26 @@ def cmd_select(args) -> int:
         f"* lowest BIC (lower is better): K={int(best['n_components'])} "
         f"{best['covariance_type']} ({best['mclust_name']}), BIC {best['bic']:.3f}"
     )
+    top = top_cells(grid, "bic", 3)
+    print(
+        "top three by BIC: "
+        + ", ".join(
+            f"{r.mclust_name},{int(r.n_components)} ({r.bic:.2f}"
+            + (")" if r.delta == 0 else f", +{r.delta:.2f})")
+            for r in top.itertuples()
+        )
+    )
+    edge = best_k_at_edge(grid, best)
+    if edge == "upper":
+        print(
+            f"note: the best K ({int(best['n_components'])}) is the largest tried; BIC may "
+            "keep improving with more components: try a wider --components range"
+        )
+    elif edge == "lower":
+        print(
+            f"note: the best K ({int(best['n_components'])}) is the smallest tried; try "
+            "--components starting lower"
+        )
     return 0
 
 
