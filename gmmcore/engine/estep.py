@@ -59,8 +59,8 @@ CHUNK_BYTES = int(os.environ.get("GMMCORE_CHUNK_BYTES", 2 * 1024 * 1024))
 # CHUNK_MAX_BYTES): every chunk costs ~30 NumPy calls (~30 us, and as many GIL hand-offs
 # between E-step threads) whatever its size. Wide layouts hit it: full covariances at D = 10
 # got 1,542-row chunks at K = 8, whose fixed costs held n_jobs=2 to ~1.45x of n_jobs=1 at
-# 1e6 x 10-D x K=8; with >= 6,144 rows it reaches ~1.7x, and n_jobs=1 is 5-10% faster
-# (bench/scaling-results.md).
+# 1e6 x 10-D x K=8; with >= 6,144 rows it reaches 1.63-1.66x (E-step) and 1.70x (iteration),
+# and n_jobs=1 is 13% faster (medians, bench/scaling-results.md).
 CHUNK_MIN_ROWS = int(os.environ.get("GMMCORE_CHUNK_MIN_ROWS", 6144))
 CHUNK_MAX_BYTES = 16 * 1024 * 1024
 
