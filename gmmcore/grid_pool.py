@@ -4,22 +4,25 @@ A grid's cells are independent fits whose time goes mostly to Python overhead on
 (hundreds of small NumPy calls per EM iteration), so threads would wait for each other on the
 GIL: the cells run on worker processes instead. How:
 
-* The calling process fits cells too, from the first one (cheap, small K) upwards, while the
-  workers take them from the last one (K = 9) downwards; a cell is fitted here only when its
-  pending job could still be cancelled, so no cell is fitted twice and the two ends meet in
-  the middle. The first cell builds mclust's hierarchical tree (``init_params="hc"``), which
-  the workers receive with the data instead of building it again.
-* Workers are forked from a ``forkserver`` that has imported gmmcore once (``spawn`` where
-  there is no forkserver, i.e. Windows): starting them costs a fraction of a second, during
-  which this process is already fitting. As with every multiprocessing start method but
-  ``fork``, each worker imports the caller's main module first, so a script that asks for
-  ``n_jobs`` other than 1 must call from under ``if __name__ == "__main__":`` (the command
-  line, the dashboard and pytest do). Code read from stdin has no module to import: there
-  the cells run in this process.
+* The cells are shared out from both ends of one list: this process fits from the first cell
+  (cheap, small K) upwards, the workers from the last one (K = 9) downwards, each claiming its
+  next cell under a lock on two shared counters, until the ends meet. No cell is fitted
+  twice, nobody waits for a dispatcher between cells (a process pool's manager thread needs
+  this process's GIL for every hand-over, which left the worker idle), and results come back
+  on a queue that this process reads between its own cells.
+* Workers are forked from a ``forkserver`` that has imported gmmcore, scipy.linalg and
+  threadpoolctl once (``spawn`` where there is no forkserver, i.e. Windows). They are started
+  from a background thread, so this process fits from the first moment; the forkserver's own
+  start (~0.3 s, once per process) costs nothing but the worker's late arrival. As with every
+  multiprocessing start method but ``fork``, each worker imports the caller's main module
+  first, so a script that asks for ``n_jobs`` other than 1 must call from under
+  ``if __name__ == "__main__":`` (the command line, the dashboard and pytest do). Code read
+  from stdin has no module to import: there the cells run in this process.
 * Results are the same as in one process, bit for bit: each cell is fitted by the same
-  function, with the same arguments and seed, with single-threaded BLAS in every process.
-* Warnings a worker's cell raises are re-raised here; a worker that dies (killed, out of
-  memory) costs only time: its cells are fitted here.
+  function, with the same arguments and seed, with single-threaded BLAS in every process
+  (mclust's hierarchical tree is deterministic: a worker builds the same one).
+* Warnings a worker's cell raises are re-raised here; a worker that cannot start or dies
+  (killed, out of memory) costs only time: its cells are fitted here.
 """
 
 from __future__ import annotations
@@ -27,17 +30,17 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import queue
+import threading
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 
-from .engine import hierarchical, kernels
+from .engine import kernels
 
 __all__ = ["run_cells", "single_threaded_blas"]
 
-# Set in each worker process by _init_worker: (fit_cell, shared arguments).
-_WORKER: tuple[Callable, tuple] | None = None
+# Modules every worker needs, imported once by the forkserver rather than by each worker.
+_PRELOAD = ["gmmcore.selection", "scipy.linalg", "threadpoolctl"]
 
 
 def single_threaded_blas():
@@ -74,8 +77,7 @@ def _context():
     if "forkserver" not in methods:  # pragma: no cover - Windows
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    # Imported once by the forkserver, so each forked worker starts with gmmcore loaded.
-    ctx.set_forkserver_preload(["gmmcore.selection"])
+    ctx.set_forkserver_preload(_PRELOAD)
     return ctx
 
 
@@ -90,23 +92,31 @@ def _main_is_importable() -> bool:
     return spec is not None or path is None or os.path.exists(path)
 
 
-def _init_worker(fit_cell, shared, trees, serial_blas, setup):
-    global _WORKER
+def _claim(lock, low, high, from_top: bool) -> int | None:
+    """The next cell index from one end of the shared range [low, high], or None when empty."""
+    with lock:
+        if low.value > high.value:
+            return None
+        if from_top:
+            i = high.value
+            high.value -= 1
+        else:
+            i = low.value
+            low.value += 1
+        return i
+
+
+def _worker_main(fit_cell, shared, cells, serial_blas, setup, lock, low, high, results):
+    """A worker's life: claim cells from the top end, fit them, put (index, result, warnings)
+    on ``results``, until the two ends meet."""
     if setup is not None:
         setup[0](*setup[1])
-    hierarchical.remember_trees(trees)
-    _WORKER = (fit_cell, shared)
-    if serial_blas:
-        # For the worker's whole life: the limit object applies on creation.
-        single_threaded_blas().__enter__()
-
-
-def _run_in_worker(cell):
-    fit_cell, shared = _WORKER
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = fit_cell(*shared, *cell)
-    return result, [(w.category, str(w.message)) for w in caught]
+    with single_threaded_blas() if serial_blas else contextlib.nullcontext():
+        while (i := _claim(lock, low, high, from_top=True)) is not None:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = fit_cell(*shared, *cells[i])
+            results.put((i, result, [(w.category, str(w.message)) for w in caught]))
 
 
 def run_cells(
@@ -144,56 +154,71 @@ def run_cells(
     function, say), every cell runs in this process.
     """
     results: list = [None] * len(cells)
+    done = [False] * len(cells)
+
+    def finish(i, result):
+        results[i], done[i] = result, True
+        on_done(i, result)
+
+    n_workers = min(n_jobs - 1, len(cells) - 1)
     with single_threaded_blas() if serial_blas else contextlib.nullcontext():
-
-        def here(i):
-            results[i] = fit_cell(*shared, *cells[i])
-            on_done(i, results[i])
-
-        n_workers = min(n_jobs - 1, len(cells) - 1)
         if n_workers < 1 or not _main_is_importable():
             for i in range(len(cells)):
-                here(i)
+                finish(i, fit_cell(*shared, *cells[i]))
             return results
-        here(0)  # builds the hierarchical tree the workers then receive
-        initargs = (fit_cell, shared, hierarchical.cached_trees(), serial_blas, worker_setup)
-        pool = None
+        ctx = _context()
+        lock = ctx.Lock()
+        low, high = ctx.Value("l", 0, lock=False), ctx.Value("l", len(cells) - 1, lock=False)
+        reported = ctx.Queue()
+        workers: list = []
+        args = (fit_cell, shared, cells, serial_blas, worker_setup, lock, low, high, reported)
+
+        def start():
+            for _ in range(n_workers):
+                process = ctx.Process(target=_worker_main, args=args, daemon=True)
+                try:
+                    process.start()
+                except Exception:  # noqa: BLE001 - cannot be pickled, or no processes here
+                    return
+                workers.append(process)
+
+        def drain(timeout=None):
+            try:
+                i, result, caught = (
+                    reported.get(timeout=timeout) if timeout else reported.get_nowait()
+                )
+            except queue.Empty:
+                return False
+            for category, message in caught:
+                warnings.warn(message, category, stacklevel=4)
+            finish(i, result)
+            return True
+
+        starter = threading.Thread(target=start, name="gmmcore-grid-start", daemon=True)
+        starter.start()
         try:
-            pool = ProcessPoolExecutor(
-                n_workers, mp_context=_context(), initializer=_init_worker, initargs=initargs
-            )
-            # The workers start (and their arguments are pickled) at the first submit.
-            futures = {
-                i: pool.submit(_run_in_worker, cells[i]) for i in range(len(cells) - 1, 0, -1)
-            }
-        except Exception:  # noqa: BLE001 - cannot be sent (a local class), or no processes here
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
-            for i in range(1, len(cells)):
-                here(i)
-            return results
-        with pool:
-
-            def collect(block: bool):
-                for i in sorted(futures):
-                    future = futures[i]
-                    if not (block or future.done()):
-                        continue
-                    del futures[i]
-                    try:
-                        result, caught = future.result()
-                    except BrokenProcessPool:
-                        here(i)  # the worker died: fit its cell here
-                        continue
-                    for category, message in caught:
-                        warnings.warn(message, category, stacklevel=4)
-                    results[i] = result
-                    on_done(i, result)
-
-            for i in range(1, len(cells)):
-                collect(block=False)
-                if i in futures and futures[i].cancel():
-                    del futures[i]
-                    here(i)
-            collect(block=True)
+            while (i := _claim(lock, low, high, from_top=False)) is not None:
+                finish(i, fit_cell(*shared, *cells[i]))
+                while drain():
+                    pass
+            if all(done):
+                # Every cell reported (a small grid, done before a worker arrived): the
+                # workers find nothing to claim and exit by themselves; do not wait for them.
+                return results
+            starter.join()
+            while any(p.is_alive() for p in workers):
+                drain(timeout=0.05)
+            while drain(timeout=0.05):  # what the last worker put before exiting
+                pass
+        except BaseException:  # an error here (e.g. in on_done): leave no worker behind
+            starter.join()
+            for p in workers:
+                p.terminate()
+            raise
+        finally:
+            for p in workers if starter.ident and not starter.is_alive() else ():
+                p.join()
+        for i in range(len(cells)):
+            if not done[i]:  # claimed by a worker that died (or never reported): fit it here
+                finish(i, fit_cell(*shared, *cells[i]))
     return results

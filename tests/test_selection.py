@@ -471,7 +471,9 @@ def test_small_grid_holds_every_blas_at_one_thread_with_the_same_numbers(X, monk
 
 def _pid_cell(_shared, _cell):
     import os
+    import time
 
+    time.sleep(0.03)  # long enough that a worker starts (~0.3 s) before the cells run out
     return os.getpid()
 
 
@@ -498,8 +500,8 @@ def test_cells_really_run_on_a_worker_process_and_results_keep_cell_order():
     seen = []
     pids = grid_pool.run_cells(_pid_cell, (None,), cells, 2, lambda i, r: seen.append(i))
     assert sorted(seen) == list(range(40))
-    assert pids[0] == os.getpid()  # the first cell builds the hierarchical tree here
-    assert len(set(pids)) == 2  # the other process took some cells
+    assert pids[0] == os.getpid()  # this process takes cells from the front
+    assert len(set(pids)) == 2 and pids[-1] != os.getpid()  # the worker from the back
 
 
 def test_worker_warnings_reach_the_caller(X):
@@ -564,3 +566,25 @@ def test_mclust_names_in_plain_words(name, words):
     assert sorted(grouped) == sorted(MCLUST_ORDER)
     with pytest.raises(ValueError, match="not an mclust model name"):
         geometry("XYZ")
+
+
+def _dying_cell(parent_pid, i):
+    import os
+    import time
+
+    if os.getpid() != parent_pid:
+        os._exit(1)  # a worker killed mid-cell (out of memory, say)
+    time.sleep(0.02)
+    return 2 * i
+
+
+def test_a_dead_workers_cells_are_fitted_here():
+    import os
+
+    from gmmcore import grid_pool
+
+    cells = [(i,) for i in range(30)]
+    seen = []
+    out = grid_pool.run_cells(_dying_cell, (os.getpid(),), cells, 2, lambda i, r: seen.append(i))
+    assert out == [2 * i for i in range(30)]
+    assert sorted(seen) == list(range(30))
