@@ -45,12 +45,10 @@ from . import kernels
 
 __all__ = [
     "HC_MAX_ROWS",
-    "cached_trees",
     "hc_labels",
     "hc_merges",
     "hc_responsibilities",
     "quantile_classes",
-    "remember_trees",
     "svd_transform",
 ]
 
@@ -280,21 +278,6 @@ def _tree(X: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return pairs, subset
-
-
-def cached_trees() -> list[tuple[bytes, tuple[np.ndarray | None, np.ndarray]]]:
-    """The cache's entries, oldest first: a grid's worker processes start with the trees
-    the parent has built (see :func:`remember_trees`) instead of building them again."""
-    return list(_CACHE.items())
-
-
-def remember_trees(entries) -> None:
-    """Put entries from :func:`cached_trees` (of another process) into this cache."""
-    for key, value in entries:
-        _CACHE[key] = value
-        _CACHE.move_to_end(key)
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
 
 
 def hc_responsibilities(X: np.ndarray, n_components: int) -> np.ndarray:
