@@ -87,20 +87,26 @@ def gram(X: np.ndarray) -> np.ndarray:
 
 
 # OpenBLAS runs a GEMM of M x N x K multiply-adds on one thread up to 4 x 65,536 of them
-# (GEMM_MULTITHREAD_THRESHOLD x SMP_THRESHOLD_MIN); half that, for margin.
-_BLAS_THREADED_ABOVE = 2**17
+# (GEMM_MULTITHREAD_THRESHOLD x SMP_THRESHOLD_MIN in interface/gemm.c).
+_BLAS_THREADED_ABOVE = 2**18
 
 
-def _serial_blas(n_chunks: int, rows: int = 0, n_components: int = 0, width: int = 0):
-    """serial_blas() unless the data are one chunk whose GEMMs (``n_components`` x ``rows``
-    x at most ``width + (D + 1)^2``, the statistics' and the full plan's) stay under BLAS's
-    own threading threshold: then the switch (~12-50 us) is skipped, which matters for tiny
-    data (Old Faithful's E-step takes ~30 us). One chunk above it must switch too: at
-    1e4 x 10-D x K=5 (tied, one 10,000-row chunk) threaded OpenBLAS took 13 ms of CPU per
-    E-step against 0.5 ms on one thread (its threads spin; measured on a loaded machine)."""
-    if n_chunks >= 2 or rows * n_components * width > _BLAS_THREADED_ABOVE:
+def _serial_blas(n_chunks: int, gemm_size: int = 0):
+    """serial_blas() unless the data are one chunk whose largest GEMM (``gemm_size``
+    multiply-adds, see :func:`_largest_gemm`) stays under BLAS's own threading threshold:
+    then the switch (~12-50 us) is skipped, which matters for tiny data (Old Faithful's
+    E-step takes ~30 us). One chunk above it must switch too: at 1e4 x 10-D x K=5 (tied, one
+    10,000-row chunk) threaded OpenBLAS took 13 ms of CPU per E-step against 0.45 ms on one
+    thread (its threads spin; measured on a loaded machine)."""
+    if n_chunks >= 2 or gemm_size > _BLAS_THREADED_ABOVE:
         return serial_blas()
     return contextlib.nullcontext()
+
+
+def _largest_gemm(rows: int, n_components: int, width: int, work_rows: int, d: int) -> int:
+    """Multiply-adds of a chunk's largest GEMM: the statistics' (K x width) or a plan's
+    (at most ``work_rows`` x (1 + D): full's K*D whitened rows, tied's D), times ``rows``."""
+    return rows * max(n_components * width, work_rows * (d + 1))
 
 
 def _chunk_rows(
@@ -414,7 +420,7 @@ def e_step(
     T = np.zeros((k, layout.width))
     S0 = np.zeros((len(task_slices), k))
     total = 0.0
-    with _serial_blas(n_chunks, rows, k, layout.width + (n_features + 1) ** 2):
+    with _serial_blas(n_chunks, _largest_gemm(rows, k, layout.width, wr, n_features)):
         if n_threads == 1:
             results = map(chunk, _blocks(task_slices, rows))
         else:
@@ -449,7 +455,7 @@ def accumulate(
     G = np.empty((k, layout.width))
     T = np.zeros((k, layout.width))
     S0 = np.zeros((len(task_slices), k))
-    with _serial_blas(-(-n // rows), rows, k, layout.width + (n_features + 1) ** 2):
+    with _serial_blas(-(-n // rows), _largest_gemm(rows, k, layout.width, 0, n_features)):
         for task, lo, hi in _blocks(task_slices, rows):
             FT = layout.fill(spaces[hi - lo].FT, X[lo:hi])
             np.matmul(resp[lo:hi].T, FT.T, out=G)
@@ -494,7 +500,7 @@ def estimate_log_resp(
     log_resp = np.empty((n, k), dtype)
     per_row = log_weights_rows.ndim == 2
     zeros = np.zeros(k)
-    with _serial_blas(-(-n // rows), rows, k, layout.width + (n_features + 1) ** 2):
+    with _serial_blas(-(-n // rows), _largest_gemm(rows, k, layout.width, wr, n_features)):
         for lo in range(0, n, rows):
             hi = min(lo + rows, n)
             ws = spaces[hi - lo]
