@@ -1,6 +1,7 @@
 """Files larger than memory: a source streamed in row blocks on every EM pass."""
 
 import io
+import json
 import tracemalloc
 
 import numpy as np
@@ -112,6 +113,11 @@ def test_cli_fit_stream(tmp_path):
     assert "EM pass 1 [" in run.stderr and "6000 rows" in run.stdout
     bad = subprocess.run([*cmd, "--columns", "a,zz", "--output", str(out)], capture_output=True)
     assert bad.returncode != 0 and b"no column(s) 'zz'" in bad.stderr
+    # --n-init restarts the streamed fit as the API's fit_source does (each re-reads the file).
+    two = subprocess.run([*cmd, "--n-init", "2", "--output", str(out)], capture_output=True)
+    assert two.returncode == 0, two.stderr
+    assert json.loads(out.read_text())["fit"]["n_init"] == 2
+    assert b"run 1/2, EM pass 1 [" in two.stderr and b"run 2/2, EM pass 1 [" in two.stderr
 
 
 def collapsing_data():

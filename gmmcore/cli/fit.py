@@ -93,7 +93,7 @@ def _fit_streamed(args, mode: str) -> int:
         covariance_type=args.covariance_type,
         init_params=args.init,
         n_jobs=args.n_jobs,
-        **{k: v for k, v in em_settings(args).items() if k != "n_init"},
+        **em_settings(args),  # n_init restarts each re-read the file on every pass
     )
     try:
         gm.fit_source(source, progress=TextProgress(sys.stderr))

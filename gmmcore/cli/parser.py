@@ -281,8 +281,9 @@ def _add_fit_command(sub) -> None:
         action="store_true",
         help="Read a Parquet or CSV file in row blocks on every EM pass instead of loading it "
         "(files larger than memory; bounded memory, a progress bar per pass on stderr). The "
-        "start comes from a uniform sample of 100,000 rows; rows with missing values are "
-        "an error; no --standardize or --task-column.",
+        "start comes from a uniform sample of 100,000 rows (each of --n-init restarts starts "
+        "from it and reads the file again on every pass); rows with missing values are "
+        "an error; no --standardize, --task-column or --prior.",
     )
     fit.add_argument(
         "--output",
