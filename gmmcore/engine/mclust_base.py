@@ -285,6 +285,18 @@ class DiagonalStructure(CovarianceStructure):
             return n_features * np.log(prec_chol)
         return np.log(prec_chol).sum(axis=-1)
 
+    def estep_plan(self, means, prec_chol):
+        # The built-in plans, one GEMM for all components (the generic per-component fallback
+        # cost ~4x as much per E-step): diag's, linear in [1 ; x ; x**2], when the statistics
+        # carry x**2 per row; tied's, with the one diagonal factor every component shares,
+        # for the models whose M-step needs only the global second moment (EII, EEI, E).
+        k, d = means.shape
+        u = self._per_component(prec_chol, k, d)
+        log_det = np.broadcast_to(self.log_det_precisions_cholesky(prec_chol, d), (k,))
+        if self.second_moment == "global_outer":
+            return kernels.TiedPlan(means, np.diag(u[0]), float(log_det[0]))
+        return kernels.LinearPlan(means, u * u, np.array(log_det, dtype=np.float64))
+
     def mahalanobis(self, X, means, prec_chol):
         k, d = means.shape
         u = self._per_component(prec_chol, k, d)
