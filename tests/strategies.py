@@ -105,3 +105,19 @@ def datasets(draw, kinds=DATASET_KINDS, max_features: int = 3, max_components: i
     n = k + draw(st.integers(0, 2)) if kind == "tiny" else draw(st.integers(max(k, 8), 80))
     X = build_dataset(kind, np.random.RandomState(seed), n, d, k)
     return Dataset(kind, X, k, seed)
+
+
+def collapsing_data() -> np.ndarray:
+    """Two blobs, four copies of one point and three points 1e-4 apart, shape (207, 2): k-means
+    restarts that put a component on the copies collapse with a higher likelihood than the
+    sound fit (with K=3 and seed 1, restarts 0 and 3 of 8 collapse, and the highest lower
+    bound is a collapsed one)."""
+    rng = np.random.default_rng(1)
+    return np.vstack(
+        [
+            rng.normal(size=(100, 2)),
+            rng.normal(size=(100, 2)) + [5.0, 0.0],
+            np.tile([[2.5, 4.0]], (4, 1)),
+            rng.normal(size=(3, 2)) * 1e-4 + [-3.0, 3.0],
+        ]
+    )

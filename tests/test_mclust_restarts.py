@@ -12,20 +12,7 @@ from gmmcore import GaussianMixture
 from gmmcore.engine.em import degenerate_components
 from gmmcore.mixture import RestartResult
 from gmmcore.viz import restarts_figure
-
-
-def collapsing_data():
-    """Two blobs, four copies of one point and three points 1e-4 apart: k-means restarts
-    that put a component on the copies collapse with a higher likelihood than the sound fit."""
-    rng = np.random.default_rng(1)
-    return np.vstack(
-        [
-            rng.normal(size=(100, 2)),
-            rng.normal(size=(100, 2)) + [5.0, 0.0],
-            np.tile([[2.5, 4.0]], (4, 1)),
-            rng.normal(size=(3, 2)) * 1e-4 + [-3.0, 3.0],
-        ]
-    )
+from tests.strategies import collapsing_data
 
 
 @pytest.fixture(scope="module")

@@ -95,9 +95,10 @@ def test_dask_multitask_fit_with_a_task_column(client):
 def test_dask_fit_runs_n_init_restarts_as_in_memory(client):
     """n_init restarts from the one sample, the kept one chosen as in memory (restart 0
     collapses with a higher likelihood than the sound ones; see test_scale_stream.py)."""
-    from test_scale_stream import assert_same_restarts, collapsing_data
+    from test_scale_stream import assert_same_restarts
 
     from gmmcore.engine.em import degenerate_components
+    from tests.strategies import collapsing_data
 
     X = collapsing_data()
     settings = dict(n_init=3, random_state=1, max_iter=300)

@@ -11,6 +11,7 @@ import pytest
 from gmmcore import GaussianMixture
 from gmmcore.engine.em import degenerate_components
 from gmmcore.scale import ArraySource, CsvSource, ParquetSource, TextProgress, sample_rows
+from tests.strategies import collapsing_data
 
 
 def _data(n=6_000, seed=0):
@@ -118,21 +119,6 @@ def test_cli_fit_stream(tmp_path):
     assert two.returncode == 0, two.stderr
     assert json.loads(out.read_text())["fit"]["n_init"] == 2
     assert b"run 1/2, EM pass 1 [" in two.stderr and b"run 2/2, EM pass 1 [" in two.stderr
-
-
-def collapsing_data():
-    """tests/test_mclust_restarts.py's data: two blobs, four copies of one point and three
-    points 1e-4 apart; with kmeans, K=3 and seed 1, restarts 0 and 3 of 8 collapse, and the
-    highest lower bound is a collapsed one."""
-    rng = np.random.default_rng(1)
-    return np.vstack(
-        [
-            rng.normal(size=(100, 2)),
-            rng.normal(size=(100, 2)) + [5.0, 0.0],
-            np.tile([[2.5, 4.0]], (4, 1)),
-            rng.normal(size=(3, 2)) * 1e-4 + [-3.0, 3.0],
-        ]
-    )
 
 
 def assert_same_restarts(got, ref):

@@ -425,7 +425,7 @@ def test_faithful_eee_3_icl_close_to_mclust(faithful_grid):
 
 
 def test_cell_is_degenerate_only_when_every_restart_is():
-    from tests.test_mclust_restarts import collapsing_data
+    from tests.strategies import collapsing_data
 
     X = collapsing_data()
     params = dict(n_init=8, init_params="kmeans", random_state=1, max_iter=300)

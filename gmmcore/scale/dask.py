@@ -213,7 +213,7 @@ def fit_dask(gm, X, tasks=None):
     docstring)."""
     import copy
 
-    from .estimator import check_n_init, set_from_runs
+    from .estimator import check_n_init, em_settings, set_from_runs
     from .stream import cached_gram
 
     n_init = check_n_init(gm.n_init)
@@ -240,14 +240,7 @@ def fit_dask(gm, X, tasks=None):
                 sample,
                 X.shape[0],
                 gm.n_components,
-                covariance_type=gm.covariance_type,
-                tol=gm.tol,
-                reg_covar=gm.reg_covar,
-                max_iter=gm.max_iter,
-                init_params=gm.init_params,
-                weights_init=gm.weights_init,
-                means_init=gm.means_init,
-                precisions_init=gm.precisions_init,
+                **em_settings(gm),
                 random_state=rng,
                 gram_of=gram_of,
                 on_shift=lambda s: box.__setitem__("shift", s),

@@ -9,7 +9,22 @@ import numpy as np
 from ..engine.online import OnlineEM
 from ..restarts import RestartResult, better_restart, run_result, warn_if_not_converged
 
-__all__ = ["check_n_init", "fit_source", "partial_fit", "set_from_runs"]
+__all__ = ["check_n_init", "em_settings", "fit_source", "partial_fit", "set_from_runs"]
+
+
+def em_settings(gm) -> dict:
+    """What every block-source fit (streamed, dask) takes from the estimator: the covariance
+    structure, the stopping rule, regularization and the start (method and given arrays)."""
+    return dict(
+        covariance_type=gm.covariance_type,
+        tol=gm.tol,
+        reg_covar=gm.reg_covar,
+        max_iter=gm.max_iter,
+        init_params=gm.init_params,
+        weights_init=gm.weights_init,
+        means_init=gm.means_init,
+        precisions_init=gm.precisions_init,
+    )
 
 
 def partial_fit(gm, X):
@@ -76,14 +91,7 @@ def fit_source(gm, source, *, init_sample=None, progress=None):
         random_state=gm.random_state,
         n_jobs=gm.n_jobs,
         progress=progress,
-        covariance_type=gm.covariance_type,
-        tol=gm.tol,
-        reg_covar=gm.reg_covar,
-        max_iter=gm.max_iter,
-        init_params=gm.init_params,
-        weights_init=gm.weights_init,
-        means_init=gm.means_init,
-        precisions_init=gm.precisions_init,
+        **em_settings(gm),
     )
     return set_from_runs(gm, runs)
 
