@@ -73,9 +73,15 @@ def far_limit(dtype, expanded: bool = True) -> float:
     return FAR_SQUARED_FLOAT32 if expanded and np.dtype(dtype) == np.float32 else FAR_SQUARED
 
 
+_NO_COMPONENTS = np.empty(0, dtype=np.intp)
+_NO_COMPONENTS.flags.writeable = False
+
+
 def far_components(b_squared: np.ndarray, limit: float = FAR_SQUARED) -> np.ndarray:
     """Indices of components whose whitened mean has ``|b|^2 > limit``, shape (n_far,)."""
-    return np.flatnonzero(b_squared > limit)
+    far = b_squared > limit
+    # The usual case (none) in one reduction: plans are built at every E-step.
+    return np.flatnonzero(far) if far.any() else _NO_COMPONENTS
 
 
 # The E-step's chunk loop and the M-step's small factorizations run with single-threaded
@@ -268,8 +274,9 @@ class FullPlan(_Plan):
         self.WT = WT.astype(dtype, copy=False)
         self.const = log_det - 0.5 * d * LOG_2PI
         self.far = far_components((b * b).sum(axis=1), far_limit(dtype, expanded=False))
-        self.far_means = means[self.far].astype(dtype, copy=False)
-        self.far_UT = (np.sqrt(0.5) * prec_chol[self.far].transpose(0, 2, 1)).astype(dtype)
+        if self.far.size:
+            self.far_means = means[self.far].astype(dtype, copy=False)
+            self.far_UT = (np.sqrt(0.5) * prec_chol[self.far].transpose(0, 2, 1)).astype(dtype)
 
     def work_rows(self):
         return self.k * self.d + (self.d if self.far.size else 0)
@@ -306,10 +313,11 @@ class TiedPlan(_Plan):
         b2 = (b * b).sum(axis=1)
         limit = far_limit(dtype)
         self.far = far_components(b2, limit)
-        self.near = np.flatnonzero(b2 <= limit)
-        self.far_means = means[self.far].astype(dtype, copy=False)
-        b[self.far] = 0.0  # their expanded rows are overwritten: keep them small and finite
-        b2[self.far] = 0.0
+        if self.far.size:
+            self.near = np.flatnonzero(b2 <= limit)
+            self.far_means = means[self.far].astype(dtype, copy=False)
+            b[self.far] = 0.0  # their expanded rows are overwritten: keep them small, finite
+            b2[self.far] = 0.0
         self.b = b.astype(dtype, copy=False)
         self.const = log_det - 0.5 * d * LOG_2PI - 0.5 * b2
 
@@ -355,16 +363,18 @@ class LinearPlan(_Plan):
     def __init__(self, means, prec, log_det, *, dtype=np.float64):
         k, d = means.shape
         self._args, self.dtype = (means, prec, log_det), np.dtype(dtype)
-        prec = np.broadcast_to(prec.reshape(k, -1), (k, d))
+        if prec.shape != (k, d):
+            prec = np.broadcast_to(prec.reshape(k, -1), (k, d))
         b2 = (means * means * prec).sum(axis=1)
         self.far = far_components(b2, far_limit(dtype))
-        self.far_means = means[self.far].astype(dtype, copy=False)
-        self.far_half_prec = (-0.5 * prec[self.far]).astype(dtype, copy=False)
-        b2[self.far] = 0.0
         W = np.empty((k, 1 + 2 * d))
         W[:, 1 : 1 + d] = means * prec
         W[:, 1 + d :] = -0.5 * prec
-        W[self.far, 1:] = 0.0
+        if self.far.size:
+            self.far_means = means[self.far].astype(dtype, copy=False)
+            self.far_half_prec = (-0.5 * prec[self.far]).astype(dtype, copy=False)
+            b2[self.far] = 0.0
+            W[self.far, 1:] = 0.0
         self.const = log_det - 0.5 * d * LOG_2PI - 0.5 * b2
         W[:, 0] = self.const
         self.W = W.astype(dtype, copy=False)
