@@ -25,13 +25,17 @@ minima in its packed order: largest second slot, then largest first slot), with 
 in mclust's slots (a merge keeps the lower slot, the last slot moves into the freed one).
 
 For one feature mclust uses no tree: the K classes are quantile intervals (``qclass``); so do
-we. Data with more than :data:`HC_MAX_ROWS` rows are clustered on a subset of that many rows
-(mclust: ``mclust.options("subset")``), drawn by a fixed seed so that the start is
-deterministic; the other rows start with no responsibility, so EM's first M-step is mclust's
-``mstep`` on the subset and its first E-step mclust's ``estep`` on all rows.
+we. Data with more than :data:`HC_MAX_ROWS` rows are clustered on a random subset of that
+many rows (mclust: ``mclust.options("subset")``, drawn by R's generator), drawn here with a
+seed taken from the fit's ``random_state``: reproducible, and each restart (``n_init``) tries
+another subset, which matters because the subset decides the start (mclust's own best model
+on GvHD changes from run to run with it). The other rows start with no responsibility, so
+EM's first M-step is mclust's ``mstep`` on the subset and its first E-step mclust's
+``estep`` on all rows.
 
-The tree depends on the data only, so it is computed once per dataset and kept in a small
-cache keyed by the data's bytes: every cell of a model-selection grid shares it, as in mclust.
+The tree depends on the data (and the subset) only, so it is computed once and kept in a
+small cache keyed by the data's bytes and the subset's seed: every cell of a model-selection
+grid fits with the same integer ``random_state``, so all share it, as in mclust.
 """
 
 from __future__ import annotations
@@ -261,18 +265,19 @@ def quantile_classes(x: np.ndarray, n_clusters: int) -> np.ndarray:
     return cl
 
 
-def _tree(X: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, dict]:
+def _tree(X: np.ndarray, subset_seed: int) -> tuple[np.ndarray | None, np.ndarray, dict]:
     """(pairs or None for one feature, subset rows, {K: labels} filled by
-    hc_responsibilities), cached by the data's bytes."""
+    hc_responsibilities), cached by the data's bytes and, above HC_MAX_ROWS rows, the seed
+    of the subset."""
+    n, d = X.shape
     key = hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8), digest_size=16).digest()
-    key += repr(X.shape).encode()
+    key += repr((X.shape, subset_seed if n > HC_MAX_ROWS else None)).encode()
     hit = _CACHE.get(key)
     if hit is not None:
         _CACHE.move_to_end(key)
         return hit
-    n, d = X.shape
     if n > HC_MAX_ROWS:
-        rng = np.random.RandomState(_SUBSET_SEED)
+        rng = np.random.RandomState(subset_seed)
         subset = np.sort(rng.choice(n, HC_MAX_ROWS, replace=False))
     else:
         subset = np.arange(n)
@@ -283,15 +288,22 @@ def _tree(X: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, dict]:
     return entry
 
 
-def hc_responsibilities(X: np.ndarray, n_components: int) -> np.ndarray:
+def hc_responsibilities(X: np.ndarray, n_components: int, rng=None) -> np.ndarray:
     """Hard starting responsibilities of shape (n_samples, K) from mclust's start.
 
-    Rows outside the subset (data with more than :data:`HC_MAX_ROWS` rows) are all zero.
-    Raises ValueError when the subset has fewer rows than K.
+    Data with more than :data:`HC_MAX_ROWS` rows are clustered on a random subset of that
+    many rows, drawn with a seed taken from ``rng`` (a RandomState; None: a fixed seed), so
+    the start is reproducible from ``random_state`` and every restart (n_init) tries another
+    subset; rows outside the subset are all zero. Smaller data are used whole and ``rng`` is
+    not touched: the start is the same for every seed. Raises ValueError when the subset has
+    fewer rows than K.
     """
     n = X.shape[0]
     k = n_components
-    pairs, subset, cuts = _tree(X)
+    seed = _SUBSET_SEED
+    if n > HC_MAX_ROWS and rng is not None:
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+    pairs, subset, cuts = _tree(X, seed)
     if subset.size < k:
         raise ValueError(
             f"init_params='hc' needs at least n_components={k} rows, got {subset.size}."

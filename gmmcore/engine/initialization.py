@@ -56,7 +56,8 @@ def initial_responsibilities(
     random : uniform random responsibilities, normalized per row.
     random_from_data : K random rows as means; only those rows carry responsibility.
     hc : mclust's start (:mod:`gmmcore.engine.hierarchical`): the K-cluster cut of
-        model-based hierarchical clustering, hard labels; deterministic (``rng`` unused).
+        model-based hierarchical clustering, hard labels; deterministic up to 2,000 rows
+        (``rng`` unused), above that on a random 2,000-row subset drawn from ``rng``.
     """
     n = X.shape[0]
     if method == "kmeans":
@@ -88,5 +89,5 @@ def initial_responsibilities(
     if method == "hc":
         from .hierarchical import hc_responsibilities
 
-        return hc_responsibilities(X, n_components)
+        return hc_responsibilities(X, n_components, rng)
     raise ValueError(f"Unknown init_params {method!r}; choose one of {', '.join(INIT_METHODS)}.")
