@@ -208,9 +208,10 @@ def main(argv=None) -> int:
             "process also starts the worker server, which the median of the rounds leaves out). "
             "For data over 2,000 rows "
             "(GvHD) both build the hierarchical tree on a random subset of 2,000 rows "
-            "(`mclust.options('subset')`), drawn by R's generator in mclust and by a fixed numpy "
-            "seed here, so the two start from different partitions and may end at different "
-            "optima of the same model; the BIC columns show by how much.",
+            "(`mclust.options('subset')`), drawn by R's unseeded generator in mclust (its answer "
+            "changes from run to run) and from `random_state=0` here, so the two start from "
+            "different partitions and may end at different optima of the same model; the BIC "
+            "columns show by how much.",
             "",
             f"Cells at mclust's BIC: of the (model, K) cells both engines fitted, how many have "
             f"our BIC no more than {BIC_SLACK} above mclust's (ours is lower when EM went "
