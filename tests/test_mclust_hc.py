@@ -121,3 +121,21 @@ def test_default_grid_picks_mclusts_model_with_mclusts_bic(name, model, k):
     worse = (ours < table - 0.1) & both
     assert both.sum() >= 0.9 * np.isfinite(table).sum()
     assert worse.sum() <= 0.05 * both.sum()
+
+
+def test_above_2000_rows_the_subset_follows_random_state_and_each_restart_draws_another():
+    """mclust draws its 2,000-row subset with R's generator; ours comes from random_state:
+    the same seed gives the same start, the next draw of the same generator (the next
+    restart) another subset; smaller data never touch the generator."""
+    X = np.random.default_rng(0).normal(size=(2100, 2))
+    first = H.hc_responsibilities(X, 3, np.random.RandomState(0))
+    assert np.array_equal(first, H.hc_responsibilities(X, 3, np.random.RandomState(0)))
+    rng = np.random.RandomState(0)
+    H.hc_responsibilities(X, 3, rng)
+    again = H.hc_responsibilities(X, 3, rng)  # a second restart from the same generator
+    rows = [set(np.flatnonzero(r.sum(axis=1))) for r in (first, again)]
+    assert len(rows[0]) == len(rows[1]) == H.HC_MAX_ROWS and rows[0] != rows[1]
+    small = np.random.RandomState(5)
+    state = small.get_state()[1].copy()
+    H.hc_responsibilities(X[:300], 3, small)
+    assert np.array_equal(small.get_state()[1], state)
