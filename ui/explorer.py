@@ -80,7 +80,9 @@ def fit_form(data: PreparedDataset, where=None) -> None:
         f"{fit['init_params']}, seed {fit['random_state']}"
     )
     with (where or st.container()).expander(title, icon=":material/tune:"), st.form(S.FIT_FORM):
-        c = st.columns(5)
+        # Three settings a row: the expander shares its row with the start presets, so five
+        # a row squeezed every label into fragments at 1280 px.
+        c = st.columns(3)
         c[0].number_input("Components K", 1, 20, key=S.K, persist_state="session")
         c[1].selectbox(
             "Covariance type",
@@ -96,21 +98,22 @@ def fit_form(data: PreparedDataset, where=None) -> None:
             key=S.INIT,
             persist_state="session",
             help="How the starting responsibilities are chosen (k-means clustering, "
-            "k-means++ seeding, random soft assignments, or random data points).",
+            "k-means++ seeding, random soft assignments, random data points, or mclust's "
+            "hierarchical clustering).",
         )
-        c[3].number_input(
+        c = st.columns(3)
+        c[0].number_input(
             "Seed", 0, 2**31 - 1, key=S.SEED, persist_state="session", help="Same seed, same fit."
         )
-        c[4].number_input(
-            "Restarts (n_init)",
+        c[1].number_input(
+            "Restarts",
             1,
             20,
             key=S.N_INIT,
             persist_state="session",
-            help="EM runs from different starts; the best final log-likelihood is kept.",
+            help="n_init: EM runs from different starts; the best final log-likelihood is kept.",
         )
-        c = st.columns(5)
-        c[0].number_input(
+        c[2].number_input(
             "reg_covar",
             0.0,
             1.0,
@@ -120,7 +123,8 @@ def fit_form(data: PreparedDataset, where=None) -> None:
             step=1e-6,
             help="Added to every variance so covariances stay invertible.",
         )
-        c[1].number_input(
+        c = st.columns(3)
+        c[0].number_input(
             "tol",
             0.0,
             1.0,
@@ -130,8 +134,9 @@ def fit_form(data: PreparedDataset, where=None) -> None:
             step=1e-4,
             help="Stop when the log-likelihood per point improves by less than this.",
         )
-        c[2].number_input("max_iter", 1, 1000, key=S.MAX_ITER, persist_state="session")
-        c[3].checkbox(
+        c[1].number_input("max_iter", 1, 1000, key=S.MAX_ITER, persist_state="session")
+        c = st.columns(2)  # the checkboxes' labels need the width
+        c[0].checkbox(
             "Conjugate prior",
             key=S.PRIOR,
             persist_state="session",
@@ -140,16 +145,14 @@ def fit_form(data: PreparedDataset, where=None) -> None:
             "for VEE, EVE, VVE and EVV (mclust has no prior for them).",
         )
         if data.tasks is not None:
-            c[3].checkbox(
+            c[1].checkbox(
                 "Share across tasks",
                 key=S.USE_TASKS,
                 persist_state="session",
                 help=f"Use the task column '{data.task_column}': one set of components, "
                 "one weight vector per task.",
             )
-        c[4].form_submit_button(
-            "Run EM", type="primary", on_click=_run_em, use_container_width=True
-        )
+        st.form_submit_button("Run EM", type="primary", on_click=_run_em, use_container_width=True)
 
 
 def restarts_panel(model, data: PreparedDataset | None = None) -> list:
