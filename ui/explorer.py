@@ -46,9 +46,8 @@ def intro() -> None:
 
 
 def _run_em() -> None:
-    # Callback of the Run button: the new fit starts at its initialization, not playing.
+    # Callback of the Run button: the new fit starts at its initialization.
     S.apply_fit_settings()
-    st.session_state[S.PLAYING] = False
 
 
 def require_few_tasks(data: PreparedDataset) -> None:

@@ -64,7 +64,6 @@ PRIOR = "prior"  # fit under mclust's conjugate prior (defaultPrior)
 FIT_SETTINGS = "fit_settings"  # dict applied by the Run button (not a widget)
 RESTART = "restart"  # which restart the stepper shows (None: the best)
 STEP = "step"
-PLAYING = "playing"
 VIEW = "view"  # "Two features" | "PCA projection" | "Scatter matrix"
 AXIS_X, AXIS_Y = "axis_x", "axis_y"
 PER_SAMPLE = "per_sample"
@@ -74,12 +73,11 @@ COLOR_BY = "color_by"  # "responsibilities" | "task"
 SHOWN_TASKS = "shown_tasks"  # the tasks whose points the explorer draws (filter)
 FIT_FORM = "fit_form"
 RESTARTS_CHART = "restarts_chart"
-STEP_FIRST, STEP_PREV, STEP_NEXT, STEP_LAST, STEP_PLAY = (
+STEP_FIRST, STEP_PREV, STEP_NEXT, STEP_LAST = (
     "step_first",
     "step_prev",
     "step_next",
     "step_last",
-    "step_play",
 )
 EM_HISTOGRAM = "em_hist"
 EM_SCATTER = "em_scatter"
@@ -168,7 +166,6 @@ DEFAULTS = {
     PRIOR: False,
     RESTART: None,
     STEP: 0,
-    PLAYING: False,
     VIEW: "Two features",
     PER_SAMPLE: False,
     FORMULA_POINT: 0,
