@@ -92,9 +92,18 @@ def _main_is_importable() -> bool:
     return spec is not None or path is None or os.path.exists(path)
 
 
+# A process killed while it held the counters' lock (a window of a few instructions) would
+# leave the others waiting forever: after this long they stop claiming, and the calling
+# process fits whatever was never reported.
+_LOCK_TIMEOUT_S = 30.0
+
+
 def _claim(lock, low, high, from_top: bool) -> int | None:
-    """The next cell index from one end of the shared range [low, high], or None when empty."""
-    with lock:
+    """The next cell index from one end of the shared range [low, high], or None when empty
+    (or when the lock cannot be had, see _LOCK_TIMEOUT_S)."""
+    if not lock.acquire(timeout=_LOCK_TIMEOUT_S):
+        return None
+    try:
         if low.value > high.value:
             return None
         if from_top:
@@ -104,6 +113,8 @@ def _claim(lock, low, high, from_top: bool) -> int | None:
             i = low.value
             low.value += 1
         return i
+    finally:
+        lock.release()
 
 
 def _worker_main(fit_cell, shared, cells, serial_blas, setup, lock, low, high, results):
