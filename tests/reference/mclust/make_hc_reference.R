@@ -10,21 +10,10 @@
 # hc(X) alone defaults to use = "VARS", also recorded, as "merges_vars"), and mclustBIC(X,
 # G = 1:9) (every model, NA for the cells mclust could not fit); for the one-feature acidity
 # data, qclass(x, k) for k = 1:9 (mclust's start in one dimension).
-suppressPackageStartupMessages({
-  library(mclust)
-  library(jsonlite)
-})
-
 args <- commandArgs(trailingOnly = FALSE)
 script <- sub("^--file=", "", args[grep("^--file=", args)])
 out_dir <- if (length(script)) dirname(normalizePath(script)) else "tests/reference/mclust"
-root <- normalizePath(file.path(out_dir, "..", "..", ".."))
-
-read_numeric <- function(file, drop = character()) {
-  df <- read.csv(file.path(root, "sample_data", file))
-  df <- df[, setdiff(names(df), drop), drop = FALSE]
-  as.matrix(df[complete.cases(df), , drop = FALSE])
-}
+source(file.path(out_dir, "common.R"))  # root, read_numeric, datasets, soft_z
 
 stopifnot(mclust.options("hcUse") == "SVD", mclust.options("hcModelName") == "VVV")
 out <- list(generator = "tests/reference/mclust/make_hc_reference.R",

@@ -22,42 +22,13 @@
 #   * "bic": mclustBIC(X, G = 1:9, prior = priorControl()) for faithful, iris and acidity
 #     (mclust's sign, higher is better; mclustBIC drops VEE, EVE, VVE, EVV under a prior).
 # The inner iterations of VEI and VEV run to 1e-14 so "me1" is the M-step's fixed point.
-suppressPackageStartupMessages({
-  library(mclust)
-  library(jsonlite)
-})
-
 args <- commandArgs(trailingOnly = FALSE)
 script <- sub("^--file=", "", args[grep("^--file=", args)])
 out_dir <- if (length(script)) dirname(normalizePath(script)) else "tests/reference/mclust"
-root <- normalizePath(file.path(out_dir, "..", "..", ".."))
+source(file.path(out_dir, "common.R"))  # root, read_numeric, datasets, soft_z
 
 MULTI <- c("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "EEV", "VEV", "VVV")
 UNI <- c("E", "V")
-
-read_numeric <- function(file, drop = character()) {
-  df <- read.csv(file.path(root, "sample_data", file))
-  df <- df[, setdiff(names(df), drop), drop = FALSE]
-  as.matrix(df[complete.cases(df), , drop = FALSE])
-}
-
-datasets <- list(
-  faithful = list(file = "faithful.csv", drop = character(), G = c(2, 3)),
-  iris = list(file = "iris.csv", drop = "Species", G = c(2, 3)),
-  acidity = list(file = "acidity.csv", drop = character(), G = c(2, 3))
-)
-
-# The same deterministic soft responsibilities as make_reference.R.
-soft_z <- function(X, G) {
-  Xs <- scale(X)
-  pc <- if (ncol(Xs) > 1) prcomp(Xs)$x[, 1] else Xs[, 1]
-  anchors <- order(pc)[round(seq(0.15, 0.85, length.out = G) * nrow(Xs))]
-  d2 <- sapply(anchors, function(a) rowSums(sweep(Xs, 2, Xs[a, ])^2))
-  w <- exp(-0.5 * (d2 - apply(d2, 1, min)))
-  z <- w / rowSums(w)
-  z <- signif(z, 6)
-  z / rowSums(z)
-}
 
 params_of <- function(fit, d) {
   p <- fit$parameters
