@@ -818,30 +818,17 @@ def test_restarts_chart_marks_one_optimum():
 
 
 def test_import_preview_rounds_and_defaults_to_the_task_column():
-    from gmmcore.datasets import load_sample
-    from gmmcore.io import to_json
-    from gmmcore.multitask import fit_multitask
-
-    frame = load_sample("Palmer penguins").dropna()
-    features = ["bill_length_mm", "flipper_length_mm"]
-    X, tasks = frame[features].to_numpy(), frame["island"].to_numpy()
-    model = fit_multitask(X, tasks, 3, mode="shared")
-    text = to_json(model, feature_names=features, X=X, tasks=tasks)
-    at = _page(_app(), "pages/4_export.py")
-    at.file_uploader(key="model_upload").set_value(("m.json", text.encode(), "application/json"))
-    at.file_uploader(key="predict_upload").set_value(
-        ("d.csv", frame.to_csv(index=False).encode(), "text/csv")
-    ).run()
-    assert not at.exception and not _errors(at)
+    at, _ = _import_penguins("shared", fitted_islands=("Biscoe", "Dream", "Torgersen"), k=3)
+    assert not _errors(at)
     assert at.selectbox(key="predict_task_column").value == "island"  # not "species"
     out = at.dataframe[-1].value
     resp = out[[c for c in out.columns if c.startswith("responsibility_")]].to_numpy()
     np.testing.assert_array_equal(resp, np.round(resp, 6))
 
 
-def _import_penguins(mode, fitted_islands=("Biscoe", "Dream")):
-    """The Export & import page with a penguins model fitted on ``fitted_islands`` only and a
-    data file holding every island."""
+def _import_penguins(mode, fitted_islands=("Biscoe", "Dream"), k=2):
+    """The Export & import page with a K-component penguins model fitted on
+    ``fitted_islands`` only and a data file holding every island."""
     from gmmcore.datasets import load_sample
     from gmmcore.io import to_json
     from gmmcore.multitask import fit_multitask
@@ -850,7 +837,7 @@ def _import_penguins(mode, fitted_islands=("Biscoe", "Dream")):
     features = ["bill_length_mm", "flipper_length_mm"]
     train = frame[frame["island"].isin(fitted_islands)]
     X, tasks = train[features].to_numpy(), train["island"].to_numpy()
-    model = fit_multitask(X, tasks, 2, mode=mode)
+    model = fit_multitask(X, tasks, k, mode=mode)
     text = to_json(model, feature_names=features, X=X, tasks=tasks)
     at = _page(_app(), "pages/4_export.py")
     at.file_uploader(key="model_upload").set_value(("m.json", text.encode(), "application/json"))

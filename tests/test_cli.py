@@ -26,6 +26,19 @@ def run(capsys, *argv):
     return code, out, err
 
 
+PENGUIN_FIT = [
+    "fit",
+    PENGUINS,
+    "-k",
+    "3",
+    "--standardize",
+    "--columns",
+    PENGUIN_COLUMNS,
+    "--task-column",
+    "island",
+]
+
+
 @pytest.fixture(scope="module")
 def faithful_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("m") / "faithful.json"
@@ -36,24 +49,7 @@ def faithful_model(tmp_path_factory):
 @pytest.fixture(scope="module")
 def penguin_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("m") / "penguins.json"
-    assert (
-        main(
-            [
-                "fit",
-                PENGUINS,
-                "-k",
-                "3",
-                "--standardize",
-                "--columns",
-                PENGUIN_COLUMNS,
-                "--task-column",
-                "island",
-                "--output",
-                str(path),
-            ]
-        )
-        == 0
-    )
+    assert main([*PENGUIN_FIT, "--output", str(path)]) == 0
     return path
 
 
@@ -211,17 +207,6 @@ def test_help_of_every_command_describes_options_with_an_example(capsys):
 
 
 # -- multi-task modes ---------------------------------------------------------------------------
-PENGUIN_FIT = [
-    "fit",
-    PENGUINS,
-    "-k",
-    "3",
-    "--standardize",
-    "--columns",
-    PENGUIN_COLUMNS,
-    "--task-column",
-    "island",
-]
 
 
 @pytest.fixture(scope="module")
