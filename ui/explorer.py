@@ -7,7 +7,6 @@ import pandas as pd
 import streamlit as st
 
 from gmmcore.engine.initialization import INIT_METHODS
-from gmmcore.io.limits import check_task_count
 from gmmcore.viz import explain, log_likelihood_figure, restarts_figure, task_weights_heatmap
 from gmmcore.viz.agreement import adjusted_rand_index, confusion_table
 from gmmcore.viz.plots import axis_ranges, em_scatter
@@ -18,7 +17,7 @@ from .formulas import formula_panel
 from .history import StepperRun, component_slots
 from .player import player
 from .scatter import PCA, axis_labels, data_panel, projection
-from .widgets import cov_help, cov_label, covariance_choices, share_panel
+from .widgets import cov_help, cov_label, covariance_choices, require_few_tasks, share_panel
 
 
 def intro() -> None:
@@ -48,18 +47,6 @@ def intro() -> None:
 def _run_em() -> None:
     # Callback of the Run button: the new fit starts at its initialization.
     S.apply_fit_settings()
-
-
-def require_few_tasks(data: PreparedDataset) -> None:
-    """Stop with an error when the task column has more than MAX_TASKS values: one legend
-    entry, filter option and weight row per task made every rerun take minutes."""
-    try:
-        check_task_count(data.tasks, data.task_column)
-    except ValueError as exc:
-        st.error(
-            f"{str(exc)[0].upper()}{str(exc)[1:]}. Choose another task column (or none) on the Data page."
-        )
-        st.stop()
 
 
 def settings_row():

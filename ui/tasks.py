@@ -8,13 +8,12 @@ from typing import NamedTuple
 import pandas as pd
 import streamlit as st
 
-from gmmcore.io.limits import check_task_count
 from gmmcore.viz import mode_comparison_figure, task_weights_heatmap
 
 from . import data as D
 from . import state as S
 from .history import slots_for_means
-from .widgets import cov_label, covariance_choices
+from .widgets import cov_label, covariance_choices, require_few_tasks
 
 
 class TasksRequest(NamedTuple):
@@ -39,13 +38,7 @@ def intro() -> None:
 def require_task_column(data: D.PreparedDataset) -> None:
     """Without a task column: say where to choose one, and stop."""
     if data.tasks is not None:
-        try:
-            check_task_count(data.tasks, data.task_column)
-        except ValueError as exc:
-            st.error(
-                f"{str(exc)[0].upper()}{str(exc)[1:]}. Choose another task column (or none) on the Data page."
-            )
-            st.stop()
+        require_few_tasks(data)
         return
     st.info(
         "Choose a task column on the Data page first (the Palmer penguins and GvHD samples "

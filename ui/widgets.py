@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gmmcore import covariance_types, get_structure
+from gmmcore.io.limits import check_task_count
 
 from . import data as D
 from . import state as S
@@ -108,4 +109,20 @@ def current_fit_or_stop(data: D.PreparedDataset):
             return D.fit_current(data, settings)
     except ValueError as exc:
         st.error(f"The fit failed: {exc}")
+        st.stop()
+
+
+def require_few_tasks(data: D.PreparedDataset) -> None:
+    """Stop with an error when the task column has more than MAX_TASKS values (one legend
+    entry, filter option and weight row per task made every rerun take minutes); nothing
+    without a task column."""
+    if data.tasks is None:
+        return
+    try:
+        check_task_count(data.tasks, data.task_column)
+    except ValueError as exc:
+        st.error(
+            f"{str(exc)[0].upper()}{str(exc)[1:]}. Choose another task column (or none) on the "
+            "Data page."
+        )
         st.stop()
