@@ -881,18 +881,9 @@ def _upload(at, name, content, mime="application/octet-stream"):
 
 
 def _workbook(sheets):
-    import io
+    from tests.test_tables import xlsx_bytes  # skips when openpyxl is missing
 
-    openpyxl = pytest.importorskip("openpyxl")
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for title, rows in sheets.items():
-        ws = wb.create_sheet(title)
-        for row in rows:
-            ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return xlsx_bytes(sheets)
 
 
 def test_workbook_upload_with_several_sheets_offers_a_sheet_picker():
