@@ -1318,3 +1318,18 @@ def test_selection_shows_the_top_three_and_warns_when_the_best_k_is_at_the_edge(
     at.slider(key="grid_k_range").set_value((1, 4))
     _button(at, "Run the grid").click().run()
     assert not any("largest K tried" in i.value for i in at.info)  # K = 3 wins inside 1..4
+
+
+def test_a_full_cell_cache_never_drops_a_cell_the_grid_asks_for(monkeypatch):
+    """The oldest cached cell, asked for again beside new ones that overflow the cache, is
+    still returned (rows are taken before the oldest entries are dropped)."""
+    from ui import selection as SEL
+
+    monkeypatch.setattr(SEL, "CELL_CACHE_ENTRIES", 2)
+    monkeypatch.setattr(SEL, "_CELLS", type(SEL._CELLS)())
+    X = pd.read_csv(ROOT / "sample_data" / "faithful.csv").to_numpy()
+    params = tuple(sorted({"n_init": 1, "random_state": 0, "tol": 1e-3}.items()))
+    first = SEL.fit_cells("cache-test", X, None, [(1, "full")], params)
+    rows = SEL.fit_cells("cache-test", X, None, [(1, "full"), (2, "full"), (3, "full")], params)
+    assert rows[0] is first[0] and [int(r.at[0, "n_components"]) for r in rows] == [1, 2, 3]
+    assert len(SEL._CELLS) == 2

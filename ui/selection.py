@@ -208,30 +208,31 @@ def fit_cells(data_key: str, X, tasks, cells, fit_params: tuple, progress=None) 
     ``fit_params``, so a grid assembled from them is the grid ``model_grid`` fits in one call
     (the same for any n_jobs). ``progress(done, total, row)`` as model_grid's."""
     use_tasks = tasks is not None
+    keys = [_cell_key(data_key, use_tasks, *c, fit_params) for c in cells]
     with _CELLS_LOCK:
-        missing = [c for c in cells if _cell_key(data_key, use_tasks, *c, fit_params) not in _CELLS]
+        missing = [c for c, key in zip(cells, keys, strict=True) if key not in _CELLS]
+    fitted = {}
     if missing:
         ks = sorted({k for k, _ in missing})
-        types = [t for t in dict.fromkeys(t for _, t in missing)]
+        types = list(dict.fromkeys(t for _, t in missing))
         grid = model_grid(
             X, ks, types, tasks=tasks, progress=progress, n_jobs=-1, **dict(fit_params)
         )
-        with _CELLS_LOCK:
-            for i in range(len(grid)):
-                row = grid.iloc[[i]].reset_index(drop=True)
-                key = _cell_key(
-                    data_key, use_tasks, int(row.at[0, "n_components"]),
-                    str(row.at[0, "covariance_type"]), fit_params,
-                )  # fmt: skip
-                _CELLS.setdefault(key, row)  # a cached cell in the product stays as it was
-            while len(_CELLS) > CELL_CACHE_ENTRIES:
-                _CELLS.popitem(last=False)
+        for i in range(len(grid)):
+            row = grid.iloc[[i]].reset_index(drop=True)
+            cell = (int(row.at[0, "n_components"]), str(row.at[0, "covariance_type"]))
+            fitted[_cell_key(data_key, use_tasks, *cell, fit_params)] = row
     with _CELLS_LOCK:
+        # A cell cached before stays as it was (the product may refit it); the rows are
+        # taken before the oldest entries are dropped, so none of this grid's can go.
+        for key, row in fitted.items():
+            _CELLS.setdefault(key, row)
         out = []
-        for c in cells:
-            key = _cell_key(data_key, use_tasks, *c, fit_params)
+        for key in keys:
             _CELLS.move_to_end(key)
             out.append(_CELLS[key])
+        while len(_CELLS) > CELL_CACHE_ENTRIES:
+            _CELLS.popitem(last=False)
     return out
 
 
