@@ -16,7 +16,7 @@ from ._sklearn_compat import (
     sklearn_tags,
 )
 from .engine.covariance import IllConditionedCovarianceError, get_structure
-from .engine.em import Snapshot, iter_em
+from .engine.em import Snapshot, convergence_change, iter_em
 from .engine.prior import resolve_prior
 from .engine.validation import check_n_components, check_random_state, check_tasks, check_X
 from .exceptions import ConvergenceWarning, NotFittedError
@@ -58,7 +58,13 @@ class GaussianMixture:
     n_components : int, default=1
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
     tol : float, default=1e-3
-        Convergence threshold on the change of the mean log-likelihood per sample.
+        Convergence threshold on the change of the log-likelihood, measured as
+        ``convergence`` says.
+    convergence : {"mean", "relative"}, default="mean"
+        "mean" (scikit-learn's rule): EM stops when the mean log-likelihood per sample
+        changes by less than ``tol``. "relative" (mclust's): when the log-likelihood ``L``
+        changes by less than ``tol * (1 + |L|)``; :func:`gmmcore.model_grid` uses it with
+        tol=1e-5, as mclust does.
     reg_covar : float, default=1e-6
     max_iter : int, default=100
     n_init : int, default=1
@@ -124,6 +130,7 @@ class GaussianMixture:
         *,
         covariance_type="full",
         tol=1e-3,
+        convergence="mean",
         reg_covar=1e-6,
         max_iter=100,
         n_init=1,
@@ -143,6 +150,7 @@ class GaussianMixture:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
+        self.convergence = convergence
         self.reg_covar = reg_covar
         self.max_iter = max_iter
         self.n_init = n_init
@@ -359,6 +367,7 @@ class GaussianMixture:
             k,
             covariance_type=self.covariance_type,
             tol=self.tol,
+            convergence=self.convergence,
             reg_covar=self.reg_covar,
             max_iter=self.max_iter,
             init_params=self.init_params,
@@ -372,13 +381,14 @@ class GaussianMixture:
         try:
             for snap in snapshots:
                 if snap.phase == "E":
-                    change = snap.mean_log_likelihood - previous
-                    previous = snap.mean_log_likelihood
+                    mean = snap.mean_log_likelihood
+                    change = convergence_change(previous, mean, snap.n_samples, self.convergence)
+                    previous = mean
                     converged = bool(abs(change) < self.tol)
                 elif snap.phase == "M":
                     reporter.iteration(snap.iteration, change)
                     if converged and not snap.converged:  # a warm start's first iteration
-                        snap = mark_converged(snap, change, self.tol)
+                        snap = mark_converged(snap, change, self.tol, self.convergence)
                 history.append(snap)
                 if converged and snap.phase == "M":
                     break

@@ -87,6 +87,7 @@ def fit_multitask(
     means_init=None,
     precisions_init=None,
     prior=None,
+    convergence: str = "mean",
 ) -> FittedModel:
     """Fit a mixture to data with a task column, pooled, separate or shared.
 
@@ -98,7 +99,7 @@ def fit_multitask(
     n_components : int
         K (per task in separate mode).
     mode : {"pooled", "separate", "shared"}
-    covariance_type, n_init, tol, reg_covar, max_iter, init_params, random_state
+    covariance_type, n_init, tol, convergence, reg_covar, max_iter, init_params, random_state
         As for :class:`gmmcore.GaussianMixture`. In separate mode each task's mixture gets
         the same settings and the same seed.
     weights_init, means_init, precisions_init : array-like, optional
@@ -132,6 +133,7 @@ def fit_multitask(
         covariance_type=covariance_type,
         n_init=n_init,
         tol=tol,
+        convergence=convergence,
         reg_covar=reg_covar,
         max_iter=max_iter,
         init_params=init_params,

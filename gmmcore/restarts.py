@@ -6,7 +6,7 @@ import dataclasses
 import warnings
 from dataclasses import dataclass
 
-from .engine.em import Event, Snapshot, degenerate_components
+from .engine.em import Event, Snapshot, convergence_words, degenerate_components
 from .exceptions import ConvergenceWarning
 
 __all__ = [
@@ -48,12 +48,13 @@ def better_restart(result: RestartResult, best: RestartResult) -> bool:
     return result.lower_bound > best.lower_bound
 
 
-def mark_converged(snap: Snapshot, change: float, tol: float) -> Snapshot:
+def mark_converged(snap: Snapshot, change: float, tol: float, convergence="mean") -> Snapshot:
     """``snap`` with a "converged" event in place of a "max_iter" one."""
     events = tuple(e for e in snap.events if e.kind != "max_iter")
     message = (
-        f"Converged: the mean log-likelihood changed by {abs(change):.3g} < tol={tol:g} at "
-        f"iteration {snap.iteration} (measured from the warm start's lower bound)."
+        f"Converged: {convergence_words(convergence)} changed by {abs(change):.3g} < "
+        f"tol={tol:g} at iteration {snap.iteration} (measured from the warm start's lower "
+        "bound)."
     )
     return dataclasses.replace(snap, events=(*events, Event("converged", None, message)))
 

@@ -33,8 +33,8 @@ The ``mclust_name`` column carries mclust's name so results can be compared with
 Reproducibility
 ---------------
 Every cell is fitted as ``GaussianMixture(n_components=K, covariance_type=T, n_init=n_init,
-tol=tol, reg_covar=reg_covar, max_iter=max_iter, init_params=init_params,
-random_state=random_state)`` with the *same integer* ``random_state`` for every cell.
+tol=tol, convergence=convergence, reg_covar=reg_covar, max_iter=max_iter,
+init_params=init_params, random_state=random_state)`` with the *same integer* ``random_state`` for every cell.
 Refitting a cell with exactly these arguments (and the same ``tasks``) therefore reproduces it
 bit for bit, which is how the dashboard opens a grid cell in the EM explorer. The arguments are
 also stored in ``grid.attrs["fit_params"]``.
@@ -73,6 +73,7 @@ __all__ = [
 GRID_DEFAULTS: dict = {
     "n_init": 1,
     "tol": 1e-5,
+    "convergence": "relative",
     "reg_covar": 1e-6,
     "max_iter": 1000,
     "init_params": "hc",
@@ -151,9 +152,9 @@ def _check_types(covariance_types, n_features: int) -> list[str]:
     return out
 
 
-def _check_fit_arguments(n_init, tol, reg_covar, max_iter, init_params, random_state):
+def _check_fit_arguments(n_init, tol, reg_covar, max_iter, init_params, random_state, convergence):
     check_positive(n_init, "n_init", integer=True)
-    check_em_settings(tol, reg_covar, max_iter, init_params)
+    check_em_settings(tol, reg_covar, max_iter, init_params, convergence)
     if (
         isinstance(random_state, bool)
         or not isinstance(random_state, numbers.Integral)
@@ -246,6 +247,7 @@ def model_grid(
     *,
     n_init: int = GRID_DEFAULTS["n_init"],
     tol: float = GRID_DEFAULTS["tol"],
+    convergence: str = GRID_DEFAULTS["convergence"],
     reg_covar: float = GRID_DEFAULTS["reg_covar"],
     max_iter: int = GRID_DEFAULTS["max_iter"],
     init_params: str = GRID_DEFAULTS["init_params"],
@@ -274,13 +276,14 @@ def model_grid(
         restart that collapsed (a component on almost no data, see ``degenerate``) is kept
         only when every restart of the cell collapsed (see
         :class:`~gmmcore.mixture.GaussianMixture`'s ``n_init``).
-    tol, reg_covar, max_iter, init_params :
+    tol, convergence, reg_covar, max_iter, init_params :
         Passed to :class:`~gmmcore.mixture.GaussianMixture` for every cell. The defaults
-        (``tol=1e-5``, ``max_iter=1000``, ``init_params="hc"``) are mclust's way: its
-        hierarchical start (:mod:`gmmcore.engine.hierarchical`), computed once for the
-        grid and shared by every cell, and EM run close to convergence (mclust stops at a
-        relative change of 1e-5 of the log-likelihood). On Old Faithful this picks mclust's
-        EEE, K=3 with BIC 2314.30 (mclust: 2314.316), on iris VEV, K=2 (561.73).
+        (``tol=1e-5``, ``convergence="relative"``, ``max_iter=1000``, ``init_params="hc"``)
+        are mclust's way: its hierarchical start (:mod:`gmmcore.engine.hierarchical`),
+        computed once for the grid and shared by every cell, and its stopping rule (EM stops
+        when the log-likelihood changes by less than 1e-5 of ``1 + |log-likelihood|``). On
+        Old Faithful this picks mclust's EEE, K=3 with BIC 2314.31 (mclust: 2314.316), on
+        iris VEV, K=2 (561.73).
     random_state : int, default=0
         The same integer seeds every cell, so a cell refitted with the same arguments is
         reproduced exactly (see the module docstring).
@@ -346,7 +349,7 @@ def model_grid(
         covariance_types is None or isinstance(covariance_types, str) and covariance_types == "all"
     )
     types = _check_prior_types(prior, types, named)
-    _check_fit_arguments(n_init, tol, reg_covar, max_iter, init_params, random_state)
+    _check_fit_arguments(n_init, tol, reg_covar, max_iter, init_params, random_state, convergence)
     n_weight_sets = 1
     if tasks is not None:
         _, names = check_tasks(tasks, Xa.shape[0])
@@ -357,6 +360,7 @@ def model_grid(
     fit_params = dict(
         n_init=n_init,
         tol=tol,
+        convergence=convergence,
         reg_covar=reg_covar,
         max_iter=max_iter,
         init_params=init_params,

@@ -318,9 +318,11 @@ def test_grid_runs_and_a_cell_opens_in_the_explorer():
     at.button(key="open_cell").click().run()
     assert not at.exception
     fit = at.session_state["fit_settings"]
-    # The grid's own settings (model_grid's defaults: hc start, tol 1e-5, max_iter 1000).
+    # The grid's own settings (model_grid's defaults: hc start, tol 1e-5 relative, as mclust,
+    # max_iter 1000).
     assert (fit["n_components"], fit["covariance_type"], fit["init_params"]) == (3, "tied", "hc")
-    assert (fit["tol"], fit["max_iter"]) == (1e-5, 1000)
+    assert (fit["tol"], fit["convergence"], fit["max_iter"]) == (1e-5, "relative", 1000)
+    assert at.selectbox(key="convergence").value == "relative"
     assert at.title[0].value == "EM explorer"
 
 
@@ -718,6 +720,7 @@ def test_opened_grid_cell_is_in_the_link_with_its_start():
     assert at.title[0].value == "EM explorer"
     link = {k: at.query_params[k] for k in at.query_params}
     assert (link["k"], link["type"], link["init"], link["n"]) == ("3", "tied", "hc", "1")
+    assert link["conv"] == "relative"
     # Reopened from the link: the grid's fit (its BIC) is the explorer's.
     grid = at.session_state["grid_result"]["grid"]
     cell = grid[(grid["n_components"] == 3) & (grid["covariance_type"] == "tied")].iloc[0]
@@ -725,6 +728,7 @@ def test_opened_grid_cell_is_in_the_link_with_its_start():
     assert fresh.session_state["fit_settings"] == at.session_state["fit_settings"]
     final = _table(fresh, "component", "weight")
     assert len(final) == 3 and cell["converged"]
+    assert fresh.selectbox(key="convergence").value == "relative"
 
 
 def test_tasks_page_opens_the_same_shared_fit_in_the_explorer():

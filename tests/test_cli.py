@@ -2,6 +2,7 @@
 ending in exactly one stderr line and exit status 2."""
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,28 @@ def test_fit_with_task_column_fits_a_shared_model(capsys, penguin_model):
     assert model.metadata["task_column"] == "island" and model.metadata["n_samples"] == 342
 
 
+def test_select_uses_mclusts_relative_rule_and_fit_can_too(capsys, tmp_path):
+    code, out, _ = run(capsys, "select", FAITHFUL, "--components", "3", "--covariance-types", "EEE")
+    assert code == 0 and "tol=1e-05 (relative)" in out
+    code, out, _ = run(
+        capsys,
+        "select",
+        FAITHFUL,
+        "--components",
+        "3",
+        "--covariance-types",
+        "EEE",
+        "--convergence",
+        "mean",
+    )
+    assert code == 0 and "tol=1e-05 (mean)" in out
+    path = tmp_path / "m.json"
+    code, _, _ = run(capsys, "fit", FAITHFUL, "-k", "2", "--convergence", "relative", "-o", path)
+    assert code == 0 and json.loads(path.read_text())["fit"]["convergence"] == "relative"
+    code, _, err = run(capsys, "fit", FAITHFUL, "-k", "2", "--convergence", "abs", "-o", path)
+    assert code == 2 and "--convergence" in err and "relative" in err
+
+
 def test_fit_skips_incomplete_rows_with_a_note(capsys, tmp_path):
     code, _, err = run(
         capsys,
@@ -115,7 +138,7 @@ def test_select_prints_an_aligned_table_with_the_best_bic_marked(capsys):
     rows = lines[header + 1 : header + 7]
     assert len(rows) == 6 and sum(r.startswith("*") for r in rows) == 1
     best = next(i for i, ln in enumerate(lines) if ln.startswith("* lowest BIC"))
-    assert lines[best + 1].startswith("top three by BIC: EEE,3 (2314.30), ")
+    assert lines[best + 1].startswith("top three by BIC: EEE,3 (2314.31), ")
     # Cells finish on several processes: each is reported once, counted 1..6.
     progress = [ln for ln in err.splitlines() if ln.startswith("[")]
     assert [ln.split("]")[0] for ln in progress] == [f"[{i}/6" for i in range(1, 7)]

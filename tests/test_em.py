@@ -87,6 +87,37 @@ def test_max_iter_event_when_stopped_before_converging(covariance_type):
     assert not any(e.kind == "max_iter" for s in history[:-1] for e in s.events)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "EVE", "VII"])
+def test_relative_rule_stops_at_the_first_relative_change_below_tol(covariance_type):
+    """mclust's rule: |L_t - L_(t-1)| / (1 + |L_t|) < tol, with L the total log-likelihood of
+    the E-steps; checked against the log-likelihoods the snapshots carry."""
+    X, tol = blobs(n=120), 1e-4
+    history = run(X, covariance_type=covariance_type, tol=tol, convergence="relative")
+    lls = [s.log_likelihood for s in history if s.phase == "E"]
+    relative = [abs(b - a) / (1.0 + abs(b)) for a, b in zip(lls, lls[1:], strict=False)]
+    first = next(i for i, r in enumerate(relative) if r < tol)
+    assert len(lls) == first + 2  # stopped at that E-step's iteration, not before or after
+    (event,) = [e for e in history[-1].events if e.kind == "converged"]
+    assert "relative" in event.message and f"{relative[first]:.3g}" in event.message
+
+
+def test_relative_and_mean_rules_differ_only_in_where_they_stop():
+    X = blobs(n=400)
+    mean = run(X, tol=1e-6, max_iter=1000)
+    relative = run(X, tol=1e-6, max_iter=1000, convergence="relative")
+    # |L| ~ 4 per row here, so the relative rule is ~4x looser per row: it stops no later,
+    # on the same trajectory.
+    assert len(relative) <= len(mean)
+    for a, b in zip(relative[:-1], mean, strict=False):
+        assert a.log_likelihood == b.log_likelihood
+        np.testing.assert_array_equal(a.means, b.means)
+
+
+def test_unknown_convergence_rule_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown convergence 'abs'; choose one of mean, relative"):
+        run(blobs(), convergence="abs")
+
+
 def test_max_iter_zero_yields_only_the_initialization():
     history = run(blobs(), max_iter=0)
     assert [s.phase for s in history] == ["init"]

@@ -149,8 +149,9 @@ def test_get_params_has_sklearn_constructor_arguments():
     sklearn_mixture = pytest.importorskip("sklearn.mixture")
     ours = set(GaussianMixture().get_params())
     # Reference: scikit-learn's GaussianMixture().get_params() keys, plus our documented
-    # extras (threads, and partial_fit's step-size schedule; issue 11; mclust's prior, issue 9).
-    extras = {"n_jobs", "step_exponent", "step_offset", "prior"}
+    # extras (threads, and partial_fit's step-size schedule; issue 11; mclust's prior and
+    # stopping rule, issue 9).
+    extras = {"n_jobs", "step_exponent", "step_offset", "prior", "convergence"}
     assert ours == set(sklearn_mixture.GaussianMixture().get_params()) | extras
 
 
@@ -158,7 +159,7 @@ def test_defaults_match_sklearn():
     sklearn_mixture = pytest.importorskip("sklearn.mixture")
     ref = sklearn_mixture.GaussianMixture().get_params()
     for key, value in GaussianMixture().get_params().items():
-        if key not in ("n_jobs", "step_exponent", "step_offset", "prior"):  # ours only
+        if key not in ("n_jobs", "step_exponent", "step_offset", "prior", "convergence"):
             assert value == ref[key], key
 
 
@@ -302,6 +303,27 @@ def test_warm_start_continues_from_fitted_parameters(X):
     means_after_first = gm.means_.copy()
     gm.fit(X)
     np.testing.assert_array_equal(gm.history_[0].means, means_after_first)
+
+
+def test_relative_convergence_is_mclusts_rule_on_the_lower_bounds(X):
+    gm = GaussianMixture(K, tol=1e-5, convergence="relative", max_iter=1000, random_state=0)
+    gm.fit(X)
+    n = X.shape[0]
+    lls = [b * n for b in gm.lower_bounds_]
+    assert gm.converged_
+    assert abs(lls[-1] - lls[-2]) < 1e-5 * (1 + abs(lls[-1]))
+    assert all(abs(b - a) >= 1e-5 * (1 + abs(b)) for a, b in zip(lls[:-2], lls[1:-1]))
+    with pytest.raises(ValueError, match="Unknown convergence"):
+        GaussianMixture(K, convergence="absolute").fit(X)
+
+
+def test_warm_start_under_the_relative_rule_reports_convergence(X):
+    gm = GaussianMixture(K, warm_start=True, convergence="relative", tol=1e-3, random_state=0)
+    gm.fit(X)
+    gm.fit(X)  # continues from a converged fit: converged at its first iteration
+    assert gm.converged_ and gm.n_iter_ == 1
+    (event,) = [e for e in gm.history_[-1].events if e.kind == "converged"]
+    assert "relative" in event.message and "warm start" in event.message
 
 
 # -- multi-task through the estimator -------------------------------------------------------

@@ -86,6 +86,22 @@ def test_single_round_trip_predicts_bit_for_bit(single):
     assert np.array_equal(loaded.predict(X), gm.predict(X))
 
 
+def test_convergence_rule_round_trips_and_is_absent_for_the_default(single):
+    gm, X = single
+    doc = json.loads(to_json(gm))
+    assert "convergence" not in doc["fit"]  # scikit-learn's rule: the file is as before
+    assert from_json(to_json(gm)).mixture.convergence == "mean"
+    relative = GaussianMixture(2, convergence="relative", tol=1e-5, random_state=0).fit(X)
+    doc = json.loads(to_json(relative))
+    assert doc["fit"]["convergence"] == "relative"
+    jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text()))
+    loaded = from_json(to_json(relative)).mixture
+    assert loaded.convergence == "relative" and loaded.tol == 1e-5
+    doc["fit"]["convergence"] = "absolute"
+    with pytest.raises(ValueError, match="convergence"):
+        from_json(json.dumps(doc))
+
+
 def test_single_round_trip_parameters_bit_identical(single):
     gm, _ = single
     loaded = from_json(to_json(gm)).mixture

@@ -96,13 +96,20 @@ def test_fit_params_records_the_shared_arguments(X):
         ["diag"],
         n_init=2,
         tol=1e-4,
+        convergence="mean",
         reg_covar=1e-5,
         max_iter=50,
         init_params="random",
         random_state=9,
     )
     assert g.attrs["fit_params"] == dict(
-        n_init=2, tol=1e-4, reg_covar=1e-5, max_iter=50, init_params="random", random_state=9
+        n_init=2,
+        tol=1e-4,
+        convergence="mean",
+        reg_covar=1e-5,
+        max_iter=50,
+        init_params="random",
+        random_state=9,
     )
 
 

@@ -80,7 +80,8 @@ def test_clone_is_unfitted_with_equal_deep_copied_parameters(blobs):
 def test_get_params_is_sorted_like_sklearn():
     ours = list(GaussianMixture().get_params())
     assert ours == sorted(ours)
-    extras = ("n_jobs", "step_exponent", "step_offset", "prior")  # ours only (issues 11, 9)
+    # ours only (issues 11, 9)
+    extras = ("n_jobs", "step_exponent", "step_offset", "prior", "convergence")
     assert [p for p in ours if p not in extras] == list(SkGaussianMixture().get_params())
 
 

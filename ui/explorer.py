@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from gmmcore.engine.em import CONVERGENCE_RULES
 from gmmcore.engine.initialization import INIT_METHODS
 from gmmcore.viz import explain, log_likelihood_figure, restarts_figure, task_weights_heatmap
 from gmmcore.viz.agreement import adjusted_rand_index, confusion_table
@@ -18,6 +19,9 @@ from .history import StepperRun, component_slots
 from .player import player
 from .scatter import PCA, axis_labels, data_panel, projection
 from .widgets import cov_help, cov_label, covariance_choices, require_few_tasks, share_panel
+
+# The stopping rules (gmmcore.engine.em.CONVERGENCE_RULES) as the fit settings name them.
+CONVERGENCE_LABELS = {"mean": "per point", "relative": "relative (mclust)"}
 
 
 def intro() -> None:
@@ -118,9 +122,20 @@ def fit_form(data: PreparedDataset, where=None) -> None:
             persist_state="session",
             format="%.0e",
             step=1e-4,
-            help="Stop when the log-likelihood per point improves by less than this.",
+            help="Stop when the log-likelihood improves by less than this, measured as the "
+            "next field says.",
         )
         c[1].number_input("max_iter", 1, 1000, key=S.MAX_ITER, persist_state="session")
+        c[2].selectbox(
+            "tol measured",
+            CONVERGENCE_RULES,
+            key=S.CONVERGENCE,
+            persist_state="session",
+            format_func=CONVERGENCE_LABELS.get,
+            help="Per point (scikit-learn's rule): the change of the mean log-likelihood per "
+            "point. Relative (mclust's rule, what Model selection uses): the change of the "
+            "log-likelihood L divided by 1 + |L|.",
+        )
         c = st.columns(2)  # the checkboxes' labels need the width
         c[0].checkbox(
             "Conjugate prior",
@@ -145,10 +160,15 @@ def restarts_panel(model, data: PreparedDataset | None = None) -> list:
     """With several restarts: their final log-likelihoods and the picker of the one the stepper
     opens. Returns that restart's history (the best restart's by default)."""
     s = st.session_state
-    # EM stops when the total log-likelihood gains less than tol x N: closer final values are
-    # one optimum reached from different sides, not different optima.
+    # EM stops when the total log-likelihood L gains less than tol x N (tol x (1 + |L|) under
+    # mclust's relative rule): closer final values are one optimum reached from different
+    # sides, not different optima.
     fit = s[S.FIT_SETTINGS]
-    resolution = max(float(fit["tol"]) * (data.n_samples if data is not None else 1), 1e-9)
+    if fit.get("convergence") == "relative":
+        scale = 1.0 + abs(model.restarts_[model.best_restart_].log_likelihood)
+    else:
+        scale = data.n_samples if data is not None else 1
+    resolution = max(float(fit["tol"]) * scale, 1e-9)
     restarts = model.restarts_
     if s.get(S.RESTART) is None or not 0 <= s[S.RESTART] < len(restarts):
         s[S.RESTART] = model.best_restart_

@@ -149,8 +149,8 @@ def grid_form(fit: dict, use_tasks: bool, n_features: int | None = None) -> bool
             "(VEE, EVE, VVE, EVV) and are left out while it is on.",
         )
         st.caption(
-            f"Every cell runs EM to tol {GRID_DEFAULTS['tol']:g} (max_iter "
-            f"{GRID_DEFAULTS['max_iter']}, as mclust) with the EM explorer's seed "
+            f"Every cell runs EM to tol {GRID_DEFAULTS['tol']:g} relative to the "
+            f"log-likelihood (max_iter {GRID_DEFAULTS['max_iter']}, as mclust) with the EM explorer's seed "
             f"{fit['random_state']} and reg_covar {fit['reg_covar']:g}, on every core"
             + (", shared across tasks" if use_tasks else "")
             + "; opening a cell in the explorer refits it with exactly these settings"
@@ -169,6 +169,7 @@ def grid_request(data: D.PreparedDataset, fit: dict, use_tasks: bool) -> GridReq
             {
                 "n_init": int(s[S.GRID_N_INIT]),
                 "tol": GRID_DEFAULTS["tol"],
+                "convergence": GRID_DEFAULTS["convergence"],
                 "reg_covar": fit["reg_covar"],
                 "max_iter": GRID_DEFAULTS["max_iter"],
                 "init_params": s[S.GRID_INIT],
@@ -376,6 +377,7 @@ def _open_cell(request: GridRequest) -> None:
             S.INIT: params["init_params"],
             S.SEED: params["random_state"],
             S.TOL: params["tol"],
+            S.CONVERGENCE: params.get("convergence", "mean"),
             S.REG_COVAR: params["reg_covar"],
             S.MAX_ITER: params["max_iter"],
             S.USE_TASKS: request.use_tasks,

@@ -61,6 +61,7 @@ MAX_ITER = "max_iter"
 N_INIT = "n_init"
 USE_TASKS = "use_tasks"
 PRIOR = "prior"  # fit under mclust's conjugate prior (defaultPrior)
+CONVERGENCE = "convergence"  # how tol is measured: "mean" (per point) or "relative" (mclust's)
 FIT_SETTINGS = "fit_settings"  # dict applied by the Run button (not a widget)
 RESTART = "restart"  # which restart the stepper shows (None: the best)
 STEP = "step"
@@ -164,6 +165,7 @@ DEFAULTS = {
     N_INIT: 1,
     USE_TASKS: False,
     PRIOR: False,
+    CONVERGENCE: "mean",
     RESTART: None,
     STEP: 0,
     VIEW: "Two features",
@@ -213,6 +215,8 @@ def fit_settings_from_widgets() -> dict:
     }
     if s.get(PRIOR):
         settings["prior"] = "default"
+    if s.get(CONVERGENCE, "mean") != "mean":  # absent: GaussianMixture's default, "mean"
+        settings["convergence"] = s[CONVERGENCE]
     start = start_arrays(settings["n_components"], settings["covariance_type"])
     if start is not None:
         settings.update(start)
@@ -380,6 +384,7 @@ _FIT_PARAMS = (
     ("n", "n_init", N_INIT),
     ("shared", "use_tasks", USE_TASKS),
     ("prior", "prior", PRIOR),
+    ("conv", "convergence", CONVERGENCE),
 )
 
 
@@ -408,6 +413,7 @@ def _read_simple(params) -> None:
 
 def _read_fit(params) -> None:
     from gmmcore import covariance_types
+    from gmmcore.engine.em import CONVERGENCE_RULES
     from gmmcore.engine.initialization import INIT_METHODS
 
     s = st.session_state
@@ -423,6 +429,8 @@ def _read_fit(params) -> None:
         "shared": lambda: {"1": True, "0": False}.get(params.get("shared")),
         # "prior=default" in a link; none is no prior (the widget's default).
         "prior": lambda: {"default": True, "none": False}.get(params.get("prior")),
+        # "conv=relative" in a link (mclust's stopping rule, as a model-selection cell).
+        "conv": lambda: params["conv"] if params.get("conv") in CONVERGENCE_RULES else None,
     }
     for name, _, key in _FIT_PARAMS:
         value = readers[name]()

@@ -151,6 +151,7 @@ def shared_fit_widgets(request: TasksRequest) -> dict:
         S.REG_COVAR: float(d["reg_covar"]),
         S.MAX_ITER: int(d["max_iter"]),
         S.PRIOR: d.get("prior") is not None,  # fit_multitask's default: no prior
+        S.CONVERGENCE: d["convergence"],
     }
 
 

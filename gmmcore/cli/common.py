@@ -237,12 +237,13 @@ def run_command(func: Callable, args) -> int:
 
 
 def em_settings(args) -> dict:
-    """The EM settings every command passes on (restarts, seed, tol, reg_covar, max_iter,
-    and the prior when ``--prior default``)."""
+    """The EM settings every command passes on (restarts, seed, tol and its convergence rule,
+    reg_covar, max_iter, and the prior when ``--prior default``)."""
     settings = dict(
         n_init=args.n_init,
         random_state=args.seed,
         tol=args.tol,
+        convergence=args.convergence,
         reg_covar=args.reg_covar,
         max_iter=args.max_iter,
     )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..engine.covariance import covariance_aliases, covariance_types, get_structure
+from ..engine.em import CONVERGENCE_RULES
 from ..engine.initialization import INIT_METHODS
 from ..selection import GRID_DEFAULTS
 from .common import CLI_PROG
@@ -165,7 +166,9 @@ def _add_data_options(p, *, task_help: str | None):
 _GRID_DEFAULTS = GRID_DEFAULTS
 
 
-def _add_fit_options(p, *, seed_default, tol_default=1e-3, max_iter_default=100):
+def _add_fit_options(
+    p, *, seed_default, tol_default=1e-3, max_iter_default=100, convergence_default="mean"
+):
     p.add_argument(
         "--n-init",
         type=_positive_int("--n-init"),
@@ -184,8 +187,16 @@ def _add_fit_options(p, *, seed_default, tol_default=1e-3, max_iter_default=100)
         "--tol",
         type=_non_negative_float("--tol"),
         default=tol_default,
-        help="Stop when the mean log-likelihood per row changes by less than this "
-        f"(default: {tol_default:g}).",
+        help="Stop when the log-likelihood changes by less than this, measured as "
+        f"--convergence says (default: {tol_default:g}).",
+    )
+    p.add_argument(
+        "--convergence",
+        choices=CONVERGENCE_RULES,
+        default=convergence_default,
+        help="How --tol is measured: 'mean', the change of the mean log-likelihood per row "
+        "(scikit-learn's rule), or 'relative', the change of the log-likelihood L over "
+        f"1 + |L| (mclust's rule) (default: {convergence_default}).",
     )
     p.add_argument(
         "--reg-covar",
@@ -354,6 +365,7 @@ def _add_select_command(sub) -> None:
         seed_default=0,
         tol_default=_GRID_DEFAULTS["tol"],
         max_iter_default=_GRID_DEFAULTS["max_iter"],
+        convergence_default=_GRID_DEFAULTS["convergence"],
     )
     sel.add_argument(
         "--init",

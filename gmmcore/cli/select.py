@@ -148,8 +148,8 @@ def cmd_select(args) -> int:
     std = ", standardized" if args.standardize else ""
     print(
         f"{n} rows x {len(names)} features ({', '.join(names)}{std}); "
-        f"init={args.init}, n_init={args.n_init}, seed={args.seed}, tol={args.tol:g}, "
-        f"max_iter={args.max_iter}"
+        f"init={args.init}, n_init={args.n_init}, seed={args.seed}, tol={args.tol:g} "
+        f"({args.convergence}), max_iter={args.max_iter}"
     )
     print(format_grid(grid, best.name))
     print(

@@ -121,6 +121,7 @@ def iter_em_blocks(
     task_names: Sequence[str] | None = None,
     sample_tasks=None,
     scatter_of: BlockScatter | None = None,
+    convergence: str = "mean",
 ) -> Iterator[Snapshot]:
     """EM whose E-step is ``stats_of``: snapshots as :func:`gmmcore.engine.em.iter_em`.
 
@@ -153,7 +154,7 @@ def iter_em_blocks(
     k = check_n_components(n_components)
     structure = get_structure(covariance_type)
     sample = check_X(sample, n_components=k)
-    check_em_settings(tol, reg_covar, max_iter, init_params)
+    check_em_settings(tol, reg_covar, max_iter, init_params, convergence)
     rng = check_random_state(random_state)
     d = sample.shape[1]
     n_tasks = 1 if task_names is None else len(task_names)
@@ -212,5 +213,5 @@ def iter_em_blocks(
 
     yield from em_iterations(
         current, params, e_step_of, m_step_of, snapshot, structure=structure, n_samples=n,
-        tol=tol, reg_covar=reg_covar, max_iter=max_iter,
+        tol=tol, reg_covar=reg_covar, max_iter=max_iter, convergence=convergence,
     )  # fmt: skip

@@ -288,7 +288,15 @@ def _build_mixture(
     )
     params = {
         key: fit[key]
-        for key in ("tol", "reg_covar", "max_iter", "n_init", "init_params", "random_state")
+        for key in (
+            "tol",
+            "convergence",
+            "reg_covar",
+            "max_iter",
+            "n_init",
+            "init_params",
+            "random_state",
+        )
         if fit.get(key) is not None
     }
     prior = _prior(fit, d)

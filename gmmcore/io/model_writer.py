@@ -93,6 +93,8 @@ def _settings(gm: GaussianMixture) -> dict:
         converged=bool(getattr(gm, "converged_", snap.converged)),
         random_state=_int_or_none(gm.random_state),
         tol=_float_or_none(gm.tol),
+        # Written only for mclust's relative rule; absent means scikit-learn's "mean".
+        **({"convergence": gm.convergence} if getattr(gm, "convergence", "mean") != "mean" else {}),
         reg_covar=_float_or_none(gm.reg_covar),
         max_iter=_int_or_none(gm.max_iter),
         n_init=_int_or_none(gm.n_init),
@@ -189,6 +191,7 @@ _FIT_KEYS = (
     "converged",
     "random_state",
     "tol",
+    "convergence",
     "reg_covar",
     "max_iter",
     "n_init",

@@ -18,6 +18,7 @@ def em_settings(gm) -> dict:
     return dict(
         covariance_type=gm.covariance_type,
         tol=gm.tol,
+        convergence=gm.convergence,
         reg_covar=gm.reg_covar,
         max_iter=gm.max_iter,
         init_params=gm.init_params,
