@@ -312,7 +312,7 @@ def test_relative_convergence_is_mclusts_rule_on_the_lower_bounds(X):
     lls = [b * n for b in gm.lower_bounds_]
     assert gm.converged_
     assert abs(lls[-1] - lls[-2]) < 1e-5 * (1 + abs(lls[-1]))
-    assert all(abs(b - a) >= 1e-5 * (1 + abs(b)) for a, b in zip(lls[:-2], lls[1:-1]))
+    assert all(abs(b - a) >= 1e-5 * (1 + abs(b)) for a, b in zip(lls[:-2], lls[1:-1], strict=True))
     with pytest.raises(ValueError, match="Unknown convergence"):
         GaussianMixture(K, convergence="absolute").fit(X)
 
