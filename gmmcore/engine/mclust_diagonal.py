@@ -22,12 +22,11 @@ from __future__ import annotations
 import numpy as np
 
 from .mclust_base import (
-    INNER_MAX_ITER,
     DiagonalStructure,
     _raise_unless_positive,
+    equal_shape_fixed_point,
     geometric_mean,
     inner_rtol,
-    parameters_converged,
     scatter_diagonals,
 )
 
@@ -95,7 +94,8 @@ class VariableVolumeDiagonal(DiagonalStructure):
 
     No closed form: alternate ``lambda_k = sum_d w_kd / B_d / (D n_k)`` and
     ``B ~ sum_k w_k / lambda_k`` (normalized to determinant 1), each the exact maximizer
-    given the other (Celeux & Govaert 1995, eqs. 19-20), as mclust's ``msvei``.
+    given the other (Celeux & Govaert 1995, eqs. 19-20), as mclust's ``msvei``: see
+    :func:`~gmmcore.engine.mclust_base.equal_shape_fixed_point`, shared with VEV.
     """
 
     name = mclust_name = "VEI"
@@ -103,24 +103,9 @@ class VariableVolumeDiagonal(DiagonalStructure):
 
     def m_step(self, nk, means, S2, reg_covar, previous=None):
         w = scatter_diagonals(nk, means, S2, reg_covar)
-        k, d = w.shape
-        if previous is None:
-            shape = np.ones(d)  # mclust's start
-        else:
-            prev = np.asarray(previous)
-            shape = (prev / geometric_mean(prev)[:, None]).mean(axis=0)
-            shape /= geometric_mean(shape)
         _raise_unless_positive(w.sum(axis=0), reg_covar)
-        scale = None
-        rtol = inner_rtol(previous)
-        for _ in range(INNER_MAX_ITER):
-            old = (scale, shape)
-            # Each update is the exact maximizer given the other: the objective never drops.
-            scale = (w / shape).sum(axis=1) / (d * nk)
-            shape = (w / scale[:, None]).sum(axis=0)
-            shape /= geometric_mean(shape)
-            if old[0] is not None and parameters_converged(old, (scale, shape), rtol):
-                break
+        prev = None if previous is None else np.asarray(previous)
+        scale, shape = equal_shape_fixed_point(w, nk, prev, inner_rtol(previous))
         cov = scale[:, None] * shape
         return cov, cov.min(axis=1) - reg_covar
 

@@ -20,6 +20,10 @@ The fixed-point iterations alternate exact maximizers of the expected complete-d
 log-likelihood, so every inner iteration is an ascent step; they start from the previous
 covariances (EM's ``previous``), or, for the first M-step, from mclust's start (unit
 volumes), so that from mclust's responsibilities they reach mclust's fixed point.
+
+The arrays are tiny (K <= ~9, D <= ~4 in model selection), so NumPy's per-call overhead is
+the cost: the code below prefers matmul and broadcasting to einsum and keeps the inner loops
+to a few calls each.
 """
 
 from __future__ import annotations
@@ -30,9 +34,9 @@ from .mclust_base import (
     INNER_MAX_ITER,
     EllipsoidalStructure,
     _raise_unless_positive,
+    equal_shape_fixed_point,
     geometric_mean,
     inner_rtol,
-    parameters_converged,
 )
 
 __all__ = [
@@ -46,6 +50,12 @@ __all__ = [
 def _relative_change(old: float, new: float) -> float:
     # mclust's criterion for its inner loops: |new - old| / (1 + |new|).
     return abs(new - old) / (1.0 + abs(new))
+
+
+def _compose(V: np.ndarray, variances: np.ndarray) -> np.ndarray:
+    """``V_k diag(variances_k) V_k^T``, (K, D, D), from (K, D, D) columns and (K, D) or (D,)
+    variances."""
+    return (V * variances[..., None, :]) @ V.transpose(0, 2, 1)
 
 
 def _volumes(covariances: np.ndarray) -> np.ndarray:
@@ -67,7 +77,7 @@ class EqualVolumeEqualShape(EllipsoidalStructure):
         # |A| = 1 cancels, so no determinant is needed (and zero eigenvalues are harmless).
         shape = ev.sum(axis=0) / nk.sum()
         _raise_unless_positive(shape, reg_covar)
-        return np.einsum("kij,j,klj->kil", V, shape, V)
+        return _compose(V, shape), shape
 
     def n_cov_parameters(self, n_components, n_features):
         d = n_features
@@ -83,7 +93,8 @@ class EqualVolumeVariableShape(EllipsoidalStructure):
     def _covariances(self, nk, W, ev, V, previous, reg_covar):
         _raise_unless_positive(ev, reg_covar)
         vol = geometric_mean(ev)  # |W_k|^(1/D)
-        return (vol.sum() / nk.sum()) * (W / vol[:, None, None])
+        scale = (vol.sum() / nk.sum()) / vol
+        return scale[:, None, None] * W, scale[:, None] * ev
 
     def n_cov_parameters(self, n_components, n_features):
         d = n_features
@@ -102,22 +113,27 @@ class VariableVolumeEqualShapeOrientation(EllipsoidalStructure):
         # mclust's start (msvee): unit volumes; otherwise the previous volumes. The first
         # update (C given the volumes) is then an ascent step from the previous parameters.
         scale = np.ones(k) if previous is None else _volumes(np.asarray(previous))
+        flat = W.reshape(k, d * d)  # sums over components as (K,) @ (K, D*D) products
+        n, dnk = nk.sum(), d * nk
         target = np.inf
         rtol = inner_rtol(previous)
         for _ in range(INNER_MAX_ITER):  # under m_step's kernels.serial_blas
-            S = np.tensordot(1.0 / scale, W, axes=1)
-            S = 0.5 * (S + S.T)
-            c_ev, c_vec = np.linalg.eigh(S)
-            C_inv = (c_vec / c_ev) @ c_vec.T * geometric_mean(c_ev)
-            scale = np.einsum("kij,ji->k", W, C_inv) / (d * nk)
+            # C given the volumes: sum_k W_k / lambda_k scaled to |C| = 1. That sum is
+            # symmetric (so is every W_k), and eigh reads one triangle anyway.
+            c_ev, c_vec = np.linalg.eigh(((1.0 / scale) @ flat).reshape(d, d))
+            c_det = geometric_mean(c_ev)  # |C|^(1/D) before scaling
+            C_inv = (c_vec / c_ev) @ c_vec.T * c_det
+            # The volumes given C: tr(W_k C^-1) / (D n_k), the trace as sum(W_k * C^-1)
+            # (W_k symmetric).
+            scale = (flat @ C_inv.ravel()) / dnk
             # -2 Q up to constants: sum_k n_k D (1 + log lambda_k) (mclust's target).
-            new = float(d * (nk.sum() + (nk * np.log(scale)).sum()))
+            new = float(d * (n + nk @ np.log(scale)))
             done = _relative_change(target, new) <= rtol
             target = new
             if done:
                 break
-        C = (c_vec * c_ev) @ c_vec.T / geometric_mean(c_ev)
-        return scale[:, None, None] * C[None]
+        shape = c_ev / c_det  # C's eigenvalues
+        return scale[:, None, None] * ((c_vec * shape) @ c_vec.T), scale[:, None] * shape
 
     def n_cov_parameters(self, n_components, n_features):
         d = n_features
@@ -131,29 +147,13 @@ class EqualShapeVariableVolume(EllipsoidalStructure):
     description = "components with the same shape, each with its own size and orientation"
 
     def _covariances(self, nk, W, ev, V, previous, reg_covar):
-        k, d, _ = W.shape
         _raise_unless_positive(ev, reg_covar)
-        if previous is None:
-            shape = np.ones(d)  # mclust's start (msvev)
-        else:
-            # The previous common shape: sorted eigenvalues over volume, averaged (exact when
-            # the previous covariances are VEV, as EM's are).
-            prev = np.asarray(previous)
-            prev_ev = np.linalg.eigvalsh(prev)[:, ::-1]
-            shape = (prev_ev / geometric_mean(prev_ev)[:, None]).mean(axis=0)
-            shape /= geometric_mean(shape)
-        # Orientations are the eigenvectors of W_k whatever the shape (eigenvalues in the
-        # same decreasing order as the shape's), so only volumes and shape iterate.
-        scale = None
-        rtol = inner_rtol(previous)
-        for _ in range(INNER_MAX_ITER):
-            old = (scale, shape)
-            scale = (ev / shape).sum(axis=1) / (d * nk)
-            shape = (ev / scale[:, None]).sum(axis=0)
-            shape /= geometric_mean(shape)
-            if old[0] is not None and parameters_converged(old, (scale, shape), rtol):
-                break
-        return np.einsum("kij,kj,klj->kil", V, scale[:, None] * shape, V)
+        prev_ev = None
+        if previous is not None:
+            prev_ev = np.linalg.eigvalsh(np.asarray(previous))[:, ::-1]  # decreasing, as ev
+        scale, shape = equal_shape_fixed_point(ev, nk, prev_ev, inner_rtol(previous))
+        variances = scale[:, None] * shape
+        return _compose(V, variances), variances
 
     def n_cov_parameters(self, n_components, n_features):
         d = n_features

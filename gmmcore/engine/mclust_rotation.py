@@ -49,24 +49,30 @@ def _procrustes(G: np.ndarray) -> np.ndarray:
     return P @ Rt
 
 
-def _mm_orientation(W, alpha, D, M) -> np.ndarray:
+# The arrays are tiny (K <= ~9, D <= ~4 in model selection), so NumPy's per-call overhead is
+# the cost: the MM loop below uses batched matmul and broadcasting (several times cheaper than
+# einsum on such arrays) and carries ``W_k D`` from one step to the next instead of forming it
+# again.
+
+
+def _mm_orientation(W, alpha, D, WD, M):
     """Both MM updates of the common orientation (module docstring), from D.
 
     W : (K, D, D) scatter matrices; alpha : (K,) their largest eigenvalues;
-    D : (D, D) current orientation (columns); M : (K, D) diagonal weights ``M_k``.
+    D : (D, D) current orientation (columns); WD : (K, D, D) the products ``W_k D``;
+    M : (K, D) diagonal weights ``M_k``. Returns the new D and its ``W_k D``.
     """
-    WD = np.einsum("kij,jl->kil", W, D)  # W_k D, (K, D, D)
-    G = np.einsum("k,il,kl->il", alpha, D, M) - np.einsum("kil,kl->il", WD, M)
-    D = _procrustes(G)
-    WD = np.einsum("kij,jl->kil", W, D)
-    m = M.max(axis=1)
-    G = np.einsum("kil,kl->il", WD, m[:, None] - M)
-    return _procrustes(G)
+    # 1. G = sum_k (alpha_k I - W_k) D M_k = D diag(sum_k alpha_k M_k) - sum_k W_k D M_k
+    D = _procrustes(D * (alpha @ M) - (WD * M[:, None, :]).sum(axis=0))
+    # 2. G = sum_k W_k D (m_k I - M_k)
+    slack = M.max(axis=1, keepdims=True) - M
+    D = _procrustes(((W @ D) * slack[:, None, :]).sum(axis=0))
+    return D, W @ D
 
 
-def _rotated_diagonals(W, D) -> np.ndarray:
-    """``b_k = diag(D^T W_k D)``, shape (K, D)."""
-    return np.einsum("ij,kil,lj->kj", D, W, D)
+def _rotated_diagonals(WD, D) -> np.ndarray:
+    """``b_k = diag(D^T W_k D)``, shape (K, D), from the products ``W_k D``."""
+    return (WD * D).sum(axis=1)
 
 
 class _CommonOrientation(EllipsoidalStructure):
@@ -76,8 +82,12 @@ class _CommonOrientation(EllipsoidalStructure):
         """``M_k`` from ``1 / diag(D^T Sigma_k D)`` of the previous covariances."""
         raise NotImplementedError
 
-    def _update(self, nk, b):  # pragma: no cover
-        """(M, objective, diagonal covariances in D's basis) given ``b_k``."""
+    def _weights(self, nk, b):  # pragma: no cover
+        """(M, objective) given ``b_k``: the MM weights of the exact shapes (and volumes)."""
+        raise NotImplementedError
+
+    def _variances(self, nk, b):  # pragma: no cover
+        """The covariances' eigenvalues (diagonals in D's basis), (K, D), given ``b_k``."""
         raise NotImplementedError
 
     def _covariances(self, nk, W, ev, V, previous, reg_covar):
@@ -89,21 +99,22 @@ class _CommonOrientation(EllipsoidalStructure):
         else:
             prev = np.asarray(previous)
             D = common_orientation(prev)
-            M = 1.0 / _rotated_diagonals(prev, D)
-            M = self._weights_from_previous(M)
+            M = self._weights_from_previous(1.0 / _rotated_diagonals(prev @ D, D))
         alpha = ev[:, 0]
+        WD = W @ D
         target = np.inf
         rtol = inner_rtol(previous)
         for _ in range(INNER_MAX_ITER):  # under m_step's kernels.serial_blas
-            D = _mm_orientation(W, alpha, D, M)
-            b = _rotated_diagonals(W, D)
+            D, WD = _mm_orientation(W, alpha, D, WD, M)
+            b = _rotated_diagonals(WD, D)
             _raise_unless_positive(b, reg_covar)
-            M, new, diag = self._update(nk, b)
+            M, new = self._weights(nk, b)
             done = abs(new - target) / (1.0 + abs(new)) <= rtol
             target = new
             if done:
                 break
-        return np.einsum("ij,kj,lj->kil", D, diag, D)
+        variances = self._variances(nk, b)
+        return (D * variances[:, None, :]) @ D.T, variances
 
 
 class EqualVolumeCommonOrientation(_CommonOrientation):
@@ -116,14 +127,15 @@ class EqualVolumeCommonOrientation(_CommonOrientation):
         # M_k = A_k^-1: the previous shapes (the common volume drops out).
         return M / geometric_mean(M)[:, None]
 
-    def _update(self, nk, b):
+    def _weights(self, nk, b):
         g = geometric_mean(b)  # |b_k|^(1/D)
-        shapes = b / g[:, None]
-        d = b.shape[1]
-        # f = sum_k tr(W_k D A_k^-1 D^T) = D sum_k |b_k|^(1/D); lambda = f / (N D).
-        f = d * g.sum()
-        volume = f / (nk.sum() * d)
-        return 1.0 / shapes, f, volume * shapes
+        # M_k = A_k^-1 = |b_k|^(1/D) / b_k; f = sum_k tr(W_k D A_k^-1 D^T) = D sum_k |b_k|^(1/D).
+        return g[:, None] / b, float(b.shape[1] * g.sum())
+
+    def _variances(self, nk, b):
+        g = geometric_mean(b)
+        # lambda A_k with lambda = f / (N D) = sum_k |b_k|^(1/D) / N.
+        return (g.sum() / nk.sum()) * (b / g[:, None])
 
     def n_cov_parameters(self, n_components, n_features):
         d = n_features
@@ -139,11 +151,14 @@ class VariableCommonOrientation(_CommonOrientation):
     def _weights_from_previous(self, M):
         return M  # M_k = (lambda_k A_k)^-1 as stored
 
-    def _update(self, nk, b):
-        diag = b / nk[:, None]
+    def _weights(self, nk, b):
+        diag = b / nk[:, None]  # lambda_k A_k
         # -2 Q up to constants: sum_k n_k (sum_j log(b_kj / n_k) + D).
-        f = float((nk * (np.log(diag).sum(axis=1) + b.shape[1])).sum())
-        return 1.0 / diag, f, diag
+        f = float(nk @ (np.log(diag).sum(axis=1) + b.shape[1]))
+        return 1.0 / diag, f
+
+    def _variances(self, nk, b):
+        return b / nk[:, None]
 
     def n_cov_parameters(self, n_components, n_features):
         d = n_features
