@@ -13,7 +13,10 @@ GIL: the cells run on worker processes instead. How:
 * Workers are forked from a ``forkserver`` that has imported gmmcore, scipy.linalg and
   threadpoolctl once (``spawn`` where there is no forkserver, i.e. Windows). They are started
   from a background thread, so this process fits from the first moment; the forkserver's own
-  start (~0.3 s, once per process) costs nothing but the worker's late arrival. As with every
+  start (~0.3 s, once per process) costs nothing but the worker's late arrival. Workers are
+  kept for the next grid (see ``_Pool``): a grid sends them its job (the function, the data,
+  the cells) and a generation number, and a worker only claims cells of the current
+  generation; one idle for _IDLE_EXIT_S exits. As with every
   multiprocessing start method but ``fork``, each worker imports the caller's main module
   first, so a script that asks for ``n_jobs`` other than 1 must call from under
   ``if __name__ == "__main__":`` (the command line, the dashboard and pytest do). Code read
@@ -22,7 +25,8 @@ GIL: the cells run on worker processes instead. How:
   function, with the same arguments and seed, with single-threaded BLAS in every process
   (mclust's hierarchical tree is deterministic: a worker builds the same one).
 * Warnings a worker's cell raises are re-raised here; a worker that cannot start or dies
-  (killed, out of memory) costs only time: its cells are fitted here.
+  (killed, out of memory) costs only time: its cells are fitted here, and the next grid
+  starts a new worker.
 """
 
 from __future__ import annotations
@@ -98,13 +102,14 @@ def _main_is_importable() -> bool:
 _LOCK_TIMEOUT_S = 30.0
 
 
-def _claim(lock, low, high, from_top: bool) -> int | None:
-    """The next cell index from one end of the shared range [low, high], or None when empty
-    (or when the lock cannot be had, see _LOCK_TIMEOUT_S)."""
+def _claim(lock, low, high, from_top: bool, generation, gen: int) -> int | None:
+    """The next cell index from one end of the shared range [low, high] of grid ``gen``, or
+    None when empty, when ``generation`` has moved on to another grid, or when the lock cannot
+    be had (see _LOCK_TIMEOUT_S)."""
     if not lock.acquire(timeout=_LOCK_TIMEOUT_S):
         return None
     try:
-        if low.value > high.value:
+        if generation.value != gen or low.value > high.value:
             return None
         if from_top:
             i = high.value
@@ -117,17 +122,106 @@ def _claim(lock, low, high, from_top: bool) -> int | None:
         lock.release()
 
 
-def _worker_main(fit_cell, shared, cells, serial_blas, setup, lock, low, high, results):
-    """A worker's life: claim cells from the top end, fit them, put (index, result, warnings)
-    on ``results``, until the two ends meet."""
-    if setup is not None:
-        setup[0](*setup[1])
-    with single_threaded_blas() if serial_blas else contextlib.nullcontext():
-        while (i := _claim(lock, low, high, from_top=True)) is not None:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = fit_cell(*shared, *cells[i])
-            results.put((i, result, [(w.category, str(w.message)) for w in caught]))
+# A worker with no grid to work on for this long exits; the next grid starts a new one.
+_IDLE_EXIT_S = 300.0
+
+
+def _worker_main(lock, low, high, generation, jobs, results):
+    """A worker's life: wait for a grid's job, claim its cells from the top end, fit them, put
+    (generation, index, result, warnings) on ``results`` until the two ends meet; then wait for
+    the next grid. A job of an older generation (a grid that ended without this worker) finds
+    nothing to claim. Exits after _IDLE_EXIT_S without a job, or on ``None``."""
+    from multiprocessing.reduction import ForkingPickler
+
+    while True:
+        try:
+            payload = jobs.get(timeout=_IDLE_EXIT_S)
+        except queue.Empty:
+            return
+        if payload is None:
+            return
+        gen, fit_cell, shared, cells, serial_blas, setup = ForkingPickler.loads(payload)
+        if setup is not None:
+            setup[0](*setup[1])
+        with single_threaded_blas() if serial_blas else contextlib.nullcontext():
+            while (i := _claim(lock, low, high, True, generation, gen)) is not None:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    result = fit_cell(*shared, *cells[i])
+                results.put((gen, i, result, [(w.category, str(w.message)) for w in caught]))
+
+
+class _Pool:
+    """Worker processes kept from one grid to the next, with the shared state they inherit.
+
+    Why kept: a worker forked per grid arrived ~0.2 s after the grid started (fork from the
+    forkserver, importing the caller's main module, building the hierarchical tree), a third
+    of Old Faithful's whole default grid on two cores, and the grid then waited ~0.1 s more
+    for it to exit. A kept worker takes its first cell within milliseconds, and keeps its
+    hierarchical trees (cached by the data) for the next grid on the same data, as the
+    dashboard runs them.
+    """
+
+    def __init__(self):
+        self.ctx = _context()
+        self.lock = self.ctx.Lock()
+        self.low = self.ctx.Value("l", 0, lock=False)
+        self.high = self.ctx.Value("l", -1, lock=False)
+        self.generation = self.ctx.Value("l", 0, lock=False)
+        self.jobs = self.ctx.Queue()
+        self.results = self.ctx.Queue()
+        self.workers: list = []
+        self.starting: threading.Thread | None = None
+
+    def ensure_workers(self, n: int) -> None:
+        """At least ``n`` live workers, the missing ones started from a background thread (so
+        that the caller fits cells meanwhile)."""
+        if self.starting is not None and self.starting.is_alive():
+            return  # the previous start is still under way; this grid uses what is there
+        self.workers = [p for p in self.workers if p.is_alive()]
+        missing = n - len(self.workers)
+        if missing <= 0:
+            return
+        args = (self.lock, self.low, self.high, self.generation, self.jobs, self.results)
+
+        def start():
+            for _ in range(missing):
+                process = self.ctx.Process(target=_worker_main, args=args, daemon=True)
+                try:
+                    process.start()
+                except Exception:  # noqa: BLE001 - no processes here
+                    return
+                self.workers.append(process)
+
+        self.starting = threading.Thread(target=start, name="gmmcore-grid-start", daemon=True)
+        self.starting.start()
+
+    def open_grid(self, n_cells: int) -> int:
+        """A new generation whose cells are 0 .. n_cells - 1; returns its number."""
+        with self.lock:
+            self.generation.value += 1
+            self.low.value, self.high.value = 0, n_cells - 1
+            return self.generation.value
+
+    def close_grid(self) -> None:
+        """No cell left to claim (workers of this generation stop after their current cell)."""
+        with self.lock:
+            self.low.value, self.high.value = 0, -1
+
+    def any_dead(self) -> bool:
+        return any(not p.is_alive() for p in self.workers)
+
+
+_POOL: _Pool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> _Pool:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = _Pool()
+        return _POOL
 
 
 def run_cells(
@@ -158,77 +252,76 @@ def run_cells(
     serial_blas : bool
         Hold BLAS at one thread in every process (see :func:`single_threaded_blas`).
     worker_setup : (module-level function, args), optional
-        Called in each worker before its first cell (e.g. registering a covariance structure
-        the caller registered at run time: workers start from gmmcore as imported).
+        Called in each worker before its first cell of this grid (e.g. registering a
+        covariance structure the caller registered at run time: workers start from gmmcore
+        as imported, and are kept from one grid to the next).
 
     Everything sent to the workers must pickle; when it does not (a structure defined in a
     function, say), every cell runs in this process.
     """
+    # multiprocessing's own serializer, as it uses between its processes; serialized here, in
+    # the calling thread, so that what does not serialize is known before any worker waits.
+    from multiprocessing.reduction import ForkingPickler
+
     results: list = [None] * len(cells)
     done = [False] * len(cells)
 
     def finish(i, result):
-        results[i], done[i] = result, True
-        on_done(i, result)
+        if not done[i]:  # a cell refitted here after its worker died may still report
+            results[i], done[i] = result, True
+            on_done(i, result)
 
     n_workers = min(n_jobs - 1, len(cells) - 1)
     with single_threaded_blas() if serial_blas else contextlib.nullcontext():
-        if n_workers < 1 or not _main_is_importable():
+        pool = message = None
+        if n_workers >= 1 and _main_is_importable():
+            pool = _pool()
+            with pool.lock:  # the number this grid will get, in the message
+                gen = pool.generation.value + 1
+            try:
+                job = (gen, fit_cell, shared, cells, serial_blas, worker_setup)
+                message = bytes(ForkingPickler.dumps(job))
+            except Exception:  # noqa: BLE001 - e.g. a structure defined inside a function
+                message = None
+        if message is None:
             for i in range(len(cells)):
                 finish(i, fit_cell(*shared, *cells[i]))
             return results
-        ctx = _context()
-        lock = ctx.Lock()
-        low, high = ctx.Value("l", 0, lock=False), ctx.Value("l", len(cells) - 1, lock=False)
-        reported = ctx.Queue()
-        workers: list = []
-        args = (fit_cell, shared, cells, serial_blas, worker_setup, lock, low, high, reported)
-
-        def start():
-            for _ in range(n_workers):
-                process = ctx.Process(target=_worker_main, args=args, daemon=True)
-                try:
-                    process.start()
-                except Exception:  # noqa: BLE001 - cannot be pickled, or no processes here
-                    return
-                workers.append(process)
+        pool.ensure_workers(n_workers)
+        if pool.open_grid(len(cells)) != gen:  # pragma: no cover - two grids at once
+            raise RuntimeError("two grids started on the worker pool at the same time")
+        for _ in range(n_workers):
+            pool.jobs.put(message)
 
         def drain(timeout=None):
             try:
-                i, result, caught = (
-                    reported.get(timeout=timeout) if timeout else reported.get_nowait()
+                g, i, result, caught = (
+                    pool.results.get(timeout=timeout) if timeout else pool.results.get_nowait()
                 )
             except queue.Empty:
                 return False
+            if g != gen:
+                return True  # a cell of an older grid, finished after that grid ended
             for category, message in caught:
                 warnings.warn(message, category, stacklevel=4)
             finish(i, result)
             return True
 
-        starter = threading.Thread(target=start, name="gmmcore-grid-start", daemon=True)
-        starter.start()
         try:
-            while (i := _claim(lock, low, high, from_top=False)) is not None:
+            while (
+                i := _claim(pool.lock, pool.low, pool.high, False, pool.generation, gen)
+            ) is not None:
                 finish(i, fit_cell(*shared, *cells[i]))
                 while drain():
                     pass
-            if all(done):
-                # Every cell reported (a small grid, done before a worker arrived): the
-                # workers find nothing to claim and exit by themselves; do not wait for them.
-                return results
-            starter.join()
-            while any(p.is_alive() for p in workers):
-                drain(timeout=0.05)
-            while drain(timeout=0.05):  # what the last worker put before exiting
+            # The rest were claimed by workers: wait for them, unless one died meanwhile.
+            while not all(done):
+                if not drain(timeout=0.05) and pool.any_dead():
+                    break
+            while drain():
                 pass
-        except BaseException:  # an error here (e.g. in on_done): leave no worker behind
-            starter.join()
-            for p in workers:
-                p.terminate()
-            raise
         finally:
-            for p in workers if starter.ident and not starter.is_alive() else ():
-                p.join()
+            pool.close_grid()
         for i in range(len(cells)):
             if not done[i]:  # claimed by a worker that died (or never reported): fit it here
                 finish(i, fit_cell(*shared, *cells[i]))

@@ -186,13 +186,22 @@ def _check_prior_types(prior, types: list[str], named: bool) -> list[str]:
     return ok
 
 
+# In a worker process: the structures it registered for a grid (name -> structure).
+_REGISTERED_FOR_GRIDS: dict = {}
+
+
 def _know_structures(structures) -> None:
     """In a grid's worker process: register those of the grid's structures it lacks (one the
-    caller registered at run time; workers start from gmmcore as imported)."""
-    known = set(covariance.covariance_types())
+    caller registered at run time; workers start from gmmcore as imported). Workers are kept
+    from one grid to the next, so a structure registered for an earlier grid is replaced by
+    this grid's under the same name (the caller may have registered another since)."""
     for structure in structures:
-        if structure.name not in known:
-            covariance.register_structure(structure)
+        name = structure.name
+        if name in _REGISTERED_FOR_GRIDS:
+            covariance.unregister_structure(name)
+        elif name in covariance.covariance_types():
+            continue  # gmmcore's own
+        _REGISTERED_FOR_GRIDS[name] = covariance.register_structure(structure)
 
 
 def _fit_cell(X, tasks, n_weight_sets, fit_params, k, covariance_type) -> dict:

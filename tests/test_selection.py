@@ -511,6 +511,25 @@ def test_cells_really_run_on_a_worker_process_and_results_keep_cell_order():
     assert len(set(pids)) == 2 and pids[-1] != os.getpid()  # the worker from the back
 
 
+def test_workers_are_kept_from_one_grid_to_the_next():
+    """The worker that fitted the last cells of one grid fits the last cells of the next (no
+    new process per grid), and a worker that died is replaced by the next grid."""
+    import os
+
+    from gmmcore import grid_pool
+
+    cells = [(i,) for i in range(40)]
+    first = grid_pool.run_cells(_pid_cell, (None,), cells, 2, lambda i, r: None)
+    second = grid_pool.run_cells(_pid_cell, (None,), cells, 2, lambda i, r: None)
+    assert first[-1] != os.getpid() and second[-1] == first[-1]
+    out = grid_pool.run_cells(
+        _dying_cell, (os.getpid(),), [(i,) for i in range(30)], 2, lambda i, r: None
+    )
+    assert out == [2 * i for i in range(30)]
+    third = grid_pool.run_cells(_pid_cell, (None,), cells, 2, lambda i, r: None)
+    assert third[-1] not in (os.getpid(), first[-1])  # a new worker, not the dead one
+
+
 def test_worker_warnings_reach_the_caller(X):
     from gmmcore import ConvergenceWarning
 

@@ -545,8 +545,9 @@ def iter_em(
     # -- EM ---------------------------------------------------------------------------------
     def e_step_of(p):
         return e_step(
-            Xc, task_slices, safe_log(p.weights), p.means, p.prec_chol, structure, n_jobs=n_jobs
-        )
+            Xc, task_slices, safe_log(p.weights), p.means, p.prec_chol, structure,
+            n_jobs=n_jobs, reuse_features=True,  # Xc is this generator's own: never modified
+        )  # fmt: skip
 
     def m_step_of(stats, p):
         exact = _exact_covariances(

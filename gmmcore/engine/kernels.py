@@ -268,7 +268,7 @@ class FullPlan(_Plan):
         self._args, self.dtype = (means, prec_chol, log_det), np.dtype(dtype)
         WT = np.empty((k * d, 1 + d))
         WT[:, 1:] = prec_chol.transpose(0, 2, 1).reshape(k * d, d)
-        b = np.einsum("kd,kde->ke", means, prec_chol)
+        b = (means[:, None, :] @ prec_chol)[:, 0]  # mu_k U_k, (K, D)
         WT[:, 0] = -b.reshape(k * d)
         WT *= np.sqrt(0.5)
         self.WT = WT.astype(dtype, copy=False)
