@@ -72,3 +72,51 @@ def test_raw_min_is_the_smallest_eigenvalue_of_the_covariances(name, d, warm):
     expected = np.linalg.eigvalsh(cov)[:, 0] - reg_covar
     assert raw_min.shape == (k,)
     np.testing.assert_allclose(raw_min, expected, rtol=1e-12, atol=1e-14 * np.abs(cov).max())
+
+
+def _eve_problem():
+    from gmmcore.datasets import load_sample
+    from gmmcore.engine.hierarchical import hc_responsibilities
+
+    X = load_sample("Iris")[["Sepal.Length", "Sepal.Width", "Petal.Length", "Petal.Width"]]
+    X = X.to_numpy(float)
+    X = X - X.mean(axis=0)
+    resp = hc_responsibilities(X, 5)
+    nk = resp.sum(axis=0)
+    means = resp.T @ X / nk[:, None]
+    S2 = np.einsum("nk,ni,nj->kij", resp, X, X)
+    return nk, means, S2
+
+
+@pytest.mark.parametrize("name", ["EVE", "VVE", "VEV", "VEE"])
+def test_ems_first_m_step_solves_loosely_and_still_ascends(name):
+    """Inside em_start an iterative M-step without previous covariances stops its inner loop
+    at the warm tolerance (what EM's later M-steps carry on), elsewhere it is exact; both
+    improve the expected complete-data log-likelihood over the inner loop's own start."""
+    from gmmcore.engine.covariance import em_start, in_em_start
+    from gmmcore.engine.mclust_base import INNER_RTOL, WARM_INNER_RTOL, inner_rtol
+
+    assert not in_em_start() and inner_rtol(None) == INNER_RTOL
+    with em_start():
+        assert in_em_start() and inner_rtol(None) == WARM_INNER_RTOL
+    with pytest.raises(RuntimeError), em_start():
+        raise RuntimeError
+    assert not in_em_start()  # reset after an error too
+
+    structure = get_structure(name)
+    nk, means, S2 = _eve_problem()
+    exact, _ = structure.m_step(nk, means, S2, 1e-6)
+    with em_start():
+        loose, _ = structure.m_step(nk, means, S2, 1e-6)
+    W = S2 - nk[:, None, None] * means[:, :, None] * means[:, None, :]
+
+    def q(cov):  # expected complete-data log-likelihood, up to constants
+        _, logdet = np.linalg.slogdet(cov)
+        return -0.5 * float(
+            (nk * logdet).sum() + np.trace(np.linalg.solve(cov, W), axis1=1, axis2=2).sum()
+        )
+
+    # The exact maximizer is at least as good, and the loose one within the warm tolerance
+    # of it (relative to |Q|).
+    assert q(exact) >= q(loose) - 1e-9 * abs(q(exact))
+    assert q(loose) >= q(exact) - 10 * WARM_INNER_RTOL * abs(q(exact))

@@ -27,6 +27,9 @@ convention), so ``||(x - mu) @ U||**2`` is the squared Mahalanobis distance.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
 
 from . import kernels
@@ -40,7 +43,9 @@ __all__ = [
     "IllConditionedCovarianceError",
     "covariance_aliases",
     "covariance_types",
+    "em_start",
     "get_structure",
+    "in_em_start",
     "register_alias",
     "register_structure",
     "unregister_structure",
@@ -51,6 +56,27 @@ NK_EPS = 10 * np.finfo(np.float64).eps
 # A matrix is symmetric when max |C - C^T| <= SYMMETRY_RTOL * max |C| (user-given arrays only:
 # the M-step symmetrizes its own results).
 SYMMETRY_RTOL = 1e-10
+
+_EM_START = contextvars.ContextVar("gmmcore_em_start", default=False)
+
+
+@contextlib.contextmanager
+def em_start():
+    """Marks EM's first M-step (from the initialization's responsibilities, ``previous`` is
+    None). A structure whose M-step iterates (mclust's EVE, VVE, VEV, ...) may then stop its
+    inner loop as loosely as when it is warm-started: EM's next M-steps carry the inner loop
+    on from there. Outside, ``previous=None`` asks for the exact M-step (what the reference
+    tests compare with mclust's ``mstep``)."""
+    token = _EM_START.set(True)
+    try:
+        yield
+    finally:
+        _EM_START.reset(token)
+
+
+def in_em_start() -> bool:
+    """True inside :func:`em_start`."""
+    return _EM_START.get()
 
 
 class IllConditionedCovarianceError(ValueError):

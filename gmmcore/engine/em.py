@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .covariance import NK_EPS, CovarianceStructure, get_structure
+from .covariance import NK_EPS, CovarianceStructure, em_start, get_structure
 from .estep import accumulate, e_step, estimate_log_resp, gram
 from .initialization import INIT_METHODS, initial_responsibilities
 from .prior import resolve_prior
@@ -281,7 +281,8 @@ def start_parameters(
     # The two-pass fallback here too: one-row components of a random_from_data start on data
     # of scale 1e5 lost their covariance to cancellation (12 of 40 seeds failed).
     exact = _exact_covariances(Xc, lambda: resp, structure, reg_covar)
-    params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar, exact=exact, prior=prior)
+    with em_start():  # EM's first M-step: iterative ones need not solve it exactly
+        params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar, exact=exact, prior=prior)
     if weights_init is not None:
         params.weights = weights_init
     if means_init is not None:

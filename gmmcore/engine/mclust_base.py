@@ -29,7 +29,7 @@ import functools
 import numpy as np
 
 from . import factor, kernels
-from .covariance import CovarianceStructure, IllConditionedCovarianceError
+from .covariance import CovarianceStructure, IllConditionedCovarianceError, in_em_start
 
 __all__ = [
     "INNER_MAX_ITER",
@@ -74,8 +74,14 @@ INNER_MAX_ITER = 1000
 
 def inner_rtol(previous) -> float:
     """The inner loops' relative tolerance: INNER_RTOL from a cold start (``previous`` is
-    None), WARM_INNER_RTOL when warm-started from EM's previous covariances."""
-    return INNER_RTOL if previous is None else WARM_INNER_RTOL
+    None), WARM_INNER_RTOL when warm-started from EM's previous covariances and for EM's own
+    first M-step (:func:`gmmcore.engine.covariance.em_start`): its inner loop goes on at the
+    next M-step, warm-started, as every later one's does. Measured on iris's default grid:
+    the nine cold EVE M-steps (one per K) took 940 inner iterations at INNER_RTOL, against
+    890 for all 269 warm ones."""
+    if previous is None and not in_em_start():
+        return INNER_RTOL
+    return WARM_INNER_RTOL
 
 
 def parameters_converged(old, new, rtol: float) -> bool:
