@@ -51,7 +51,7 @@ import pandas as pd
 
 from .engine import covariance, criteria
 from .engine.covariance import get_structure
-from .engine.em import check_em_settings, degenerate_components
+from .engine.em import check_em_settings
 from .engine.estep import effective_n_jobs
 from .engine.prior import PRIOR_MODELS
 from .engine.validation import check_n_components, check_positive, check_tasks, check_X
@@ -242,7 +242,8 @@ def _fit_cell(X, tasks, n_weight_sets, fit_params, k, covariance_type) -> dict:
             icl=criteria.icl(ll, p, n, log_resp),
             converged=bool(model.converged_),
             n_iter=int(model.n_iter_),
-            degenerate=bool(degenerate_components(model.snapshot_, fit_params["reg_covar"])),
+            # The kept restart's own verdict (degenerate_components of its last snapshot).
+            degenerate=bool(model.restarts_[model.best_restart_].degenerate),
         )
     except _CELL_ERRORS as exc:
         row["error"] = str(exc) or type(exc).__name__

@@ -98,6 +98,36 @@ def test_chunked_sums_equal_unchunked(covariance_type, chunk_rows):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_one_chunk_path_and_kept_features_equal_the_general_path(covariance_type):
+    """Small data take the one-chunk path (chunk_rows=None): bit for bit the general path's
+    numbers (chunk_rows=N); reuse_features keeps the feature block only for the same array
+    object, so another array of the same shape, or this one changed, is read afresh."""
+    X, w, m, _, pc, s = _problem(covariance_type)
+    X = X[:300].copy()
+    lw = np.log(w)[None]
+    general = estep.e_step(X, [(0, 300)], lw, m, pc, s, chunk_rows=300)
+    for _ in range(2):  # the second call finds its features kept
+        fast = estep.e_step(X, [(0, 300)], lw, m, pc, s, reuse_features=True)
+        assert fast.log_likelihood == general.log_likelihood
+        for name in ("S0", "S1", "S2"):
+            a, b = getattr(fast, name), getattr(general, name)
+            assert (a is None and b is None) or np.array_equal(a, b), name
+    other = X[::-1].copy()  # same shape, another array
+    expected = estep.e_step(other, [(0, 300)], lw, m, pc, s, chunk_rows=300)
+    got = estep.e_step(other, [(0, 300)], lw, m, pc, s, reuse_features=True)
+    assert got.log_likelihood == expected.log_likelihood
+    assert np.array_equal(got.S1, expected.S1)
+    # Without reuse_features, a buffer changed in place between calls is read again.
+    X *= 2.0
+    again = estep.e_step(X, [(0, 300)], lw, m, pc, s)
+    assert (
+        again.log_likelihood
+        == estep.e_step(X, [(0, 300)], lw, m, pc, s, chunk_rows=300).log_likelihood
+    )
+    assert again.log_likelihood != general.log_likelihood
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_task_slices_split_s0_and_add_up(covariance_type):
     """With tasks, S0 is per task and each task's chunks stop at its boundary."""
     X, w, m, _, pc, s = _problem(covariance_type)

@@ -391,6 +391,13 @@ def e_step(
     dtype = _FLOAT32 if X.dtype == _FLOAT32 else _FLOAT64  # compute_dtype(X), inlined
     plan = structure.estep_plan(means, prec_chol).astype(dtype)
     wr = plan.work_rows()
+    if (
+        dtype is _FLOAT64
+        and chunk_rows is None
+        and len(task_slices) == 1
+        and n <= _chunk_rows(k, n_features, layout.width + wr)
+    ):
+        return _one_chunk(X, log_weights[0], plan, layout, k, wr, reuse_features)
     if dtype == np.float64:
         space_args = (layout, k, wr, dtype)
         rows = chunk_rows or _chunk_rows(k, n_features, layout.width + wr)
@@ -465,6 +472,30 @@ def e_step(
             T += G
             S0[task] += G[:, 0]
     return _finish(layout, T, S0, total)
+
+
+def _one_chunk(X, log_weights, plan, layout, k, wr, reuse_features) -> SufficientStatistics:
+    """:func:`e_step` for float64 data of one task that fit in one chunk (model selection's
+    usual case): the same arithmetic as the general path's chunk, without its bookkeeping
+    (chunk and thread planning, accumulation), which cost ~8 us of a ~45 us E-step on Old
+    Faithful. Its workspace is kept with the general path's (``_SPARES``)."""
+    n = X.shape[0]
+    free = _SPARES.for_config((X.shape[1], layout.second_moment, plan.needs_q, k, wr, "<f8"))
+    ws = _take(free, n, lambda m: _Workspace(layout, m, k, wr, _FLOAT64))
+    try:
+        filled = ws.filled
+        if not (reuse_features and filled and filled[0] is X and filled[1] == 0):
+            ws.filled = None
+            layout.fill(ws.FT, X)
+            if reuse_features:
+                ws.filled = (X, 0)
+        with _serial_blas(1, _largest_gemm(n, k, layout.width, wr, X.shape[1])):
+            r = plan(ws.FT, log_weights, ws.wT, ws.work)
+            ll = _normalize_into(r, ws.top, ws.tot)
+            G = r @ ws.FT.T
+    finally:
+        _give(free, ws, n)
+    return _finish(layout, G, G[None, :, 0].copy(), ll)
 
 
 def accumulate(
