@@ -327,3 +327,24 @@ def test_iter_em_validates_before_yielding(X):
     gen = iter_em(X, 0)
     with pytest.raises(ValueError, match="n_components must be >= 1"):
         next(gen)
+
+
+def test_an_integer_seed_draws_the_random_states_numbers_seeded_on_first_use():
+    import copy
+    import pickle
+
+    from gmmcore.engine.validation import DeferredRandomState, check_random_state
+
+    rng = check_random_state(7)
+    assert isinstance(rng, DeferredRandomState) and check_random_state(rng) is rng
+    assert rng._random_state is None  # nothing seeded until a number is drawn
+    twin = copy.deepcopy(rng)
+    reference = np.random.RandomState(7)
+    assert rng.randint(10**9) == reference.randint(10**9)
+    assert rng.rand(3).tolist() == reference.rand(3).tolist()
+    # Copies, before or after the first draw, continue as the original would.
+    assert twin.randint(10**9) == np.random.RandomState(7).randint(10**9)
+    later = pickle.loads(pickle.dumps(rng))
+    assert later.rand() == rng.rand()
+    with pytest.raises(AttributeError):
+        rng.no_such_method  # noqa: B018
