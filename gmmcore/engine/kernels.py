@@ -79,8 +79,11 @@ _NO_COMPONENTS.flags.writeable = False
 
 def far_components(b_squared: np.ndarray, limit: float = FAR_SQUARED) -> np.ndarray:
     """Indices of components whose whitened mean has ``|b|^2 > limit``, shape (n_far,)."""
+    # The usual case (none) in one reduction: plans are built at every E-step. (NaN fails
+    # the test and takes the general path, which finds no far component, as before.)
+    if float(b_squared.max()) <= limit:
+        return _NO_COMPONENTS
     far = b_squared > limit
-    # The usual case (none) in one reduction: plans are built at every E-step.
     return np.flatnonzero(far) if far.any() else _NO_COMPONENTS
 
 
