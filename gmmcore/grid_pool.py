@@ -126,13 +126,33 @@ def _claim(lock, low, high, from_top: bool, generation, gen: int) -> int | None:
 _IDLE_EXIT_S = 300.0
 
 
-def _worker_main(lock, low, high, generation, jobs, results):
+def _pin(index: int) -> None:
+    """Keep worker ``index`` on one CPU of its own: the last allowed one for worker 0, the one
+    before for worker 1, ..., never the first (the calling process is left free to run
+    anywhere), and only when there are more CPUs than workers need.
+
+    Why: a worker idle between grids sleeps on its queue, and the grid's job wakes it on the
+    CPU of the process that sent it (Linux's wake-affine placement), where both then share
+    one core until the load balancer separates them. Measured on iris's default grid on 2
+    cores, a grid after a 1 s pause took 0.49-0.61 s with the worker free and 0.39-0.45 s with
+    it pinned (0.40-0.42 s back to back either way)."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows: no affinity to set
+        return
+    if index + 1 < len(cpus):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {cpus[-1 - index]})
+
+
+def _worker_main(index, lock, low, high, generation, jobs, results):
     """A worker's life: wait for a grid's job, claim its cells from the top end, fit them, put
     (generation, index, result, warnings) on ``results`` until the two ends meet; then wait for
     the next grid. A job of an older generation (a grid that ended without this worker) finds
     nothing to claim. Exits after _IDLE_EXIT_S without a job, or on ``None``."""
     from multiprocessing.reduction import ForkingPickler
 
+    _pin(index)
     while True:
         try:
             payload = jobs.get(timeout=_IDLE_EXIT_S)
@@ -170,7 +190,7 @@ class _Pool:
         self.generation = self.ctx.Value("l", 0, lock=False)
         self.jobs = self.ctx.Queue()
         self.results = self.ctx.Queue()
-        self.workers: list = []
+        self.workers: dict = {}  # worker index (its CPU, see _pin) -> process
         self.starting: threading.Thread | None = None
 
     def ensure_workers(self, n: int) -> None:
@@ -178,20 +198,21 @@ class _Pool:
         that the caller fits cells meanwhile)."""
         if self.starting is not None and self.starting.is_alive():
             return  # the previous start is still under way; this grid uses what is there
-        self.workers = [p for p in self.workers if p.is_alive()]
+        self.workers = {i: p for i, p in self.workers.items() if p.is_alive()}
         missing = n - len(self.workers)
         if missing <= 0:
             return
         args = (self.lock, self.low, self.high, self.generation, self.jobs, self.results)
+        free = [i for i in range(n) if i not in self.workers][:missing]
 
         def start():
-            for _ in range(missing):
-                process = self.ctx.Process(target=_worker_main, args=args, daemon=True)
+            for index in free:
+                process = self.ctx.Process(target=_worker_main, args=(index, *args), daemon=True)
                 try:
                     process.start()
                 except Exception:  # noqa: BLE001 - no processes here
                     return
-                self.workers.append(process)
+                self.workers[index] = process
 
         self.starting = threading.Thread(target=start, name="gmmcore-grid-start", daemon=True)
         self.starting.start()
@@ -209,7 +230,7 @@ class _Pool:
             self.low.value, self.high.value = 0, -1
 
     def any_dead(self) -> bool:
-        return any(not p.is_alive() for p in self.workers)
+        return any(not p.is_alive() for p in list(self.workers.values()))
 
 
 _POOL: _Pool | None = None

@@ -4,6 +4,7 @@ reference."""
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -528,6 +529,28 @@ def test_workers_are_kept_from_one_grid_to_the_next():
     assert out == [2 * i for i in range(30)]
     third = grid_pool.run_cells(_pid_cell, (None,), cells, 2, lambda i, r: None)
     assert third[-1] not in (os.getpid(), first[-1])  # a new worker, not the dead one
+
+
+def _cpus_cell(_shared, _cell):
+    import os
+    import time
+
+    time.sleep(0.03)
+    return os.getpid(), sorted(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs CPU affinity and two CPUs",
+)
+def test_a_worker_keeps_to_a_cpu_of_its_own_and_the_caller_is_left_free():
+    from gmmcore import grid_pool
+
+    mine = sorted(os.sched_getaffinity(0))
+    out = grid_pool.run_cells(_cpus_cell, (None,), [(i,) for i in range(30)], 2, lambda i, r: 0)
+    assert out[0] == (os.getpid(), mine)  # this process: untouched
+    worker_pid, worker_cpus = out[-1]
+    assert worker_pid != os.getpid() and worker_cpus == [mine[-1]]
 
 
 def test_worker_warnings_reach_the_caller(X):
