@@ -11,7 +11,8 @@ hierarchical start on the scaled-SVD data, every model offered for the data's wi
 inside R with ``system.time`` so R's start-up and the loading of mclust are not counted.
 gmmcore runs ``model_grid(X)`` in one process and ``model_grid(X, n_jobs=-1)`` on every core
 (as ``gmmcore select`` and the dashboard do), with its defaults (K = 1..9, the same models,
-``init_params="hc"``, ``tol=1e-5``, ``max_iter=1000``), with the hierarchical tree's cache
+``init_params="hc"``, mclust's stopping rule ``tol=1e-5, convergence="relative"``,
+``max_iter=1000``), with the hierarchical tree's cache
 emptied before every round so each round computes its start as mclust does. Both engines
 alternate round by round; the table reports the median time of each and their ratio
 (gmmcore / mclust: below 1 is faster), the best model (lowest BIC in our sign, mclust's
@@ -205,7 +206,8 @@ def main(argv=None) -> int:
             f"Ratio: gmmcore's time over mclust's (below 1 is faster). mclust runs on one core; "
             f"'every core' is `model_grid(X, n_jobs=-1)` as `gmmcore select` and the dashboard "
             f"run it ({_cores()} cores here; the same grid bit for bit; the first grid of a "
-            "process also starts the worker server, which the median of the rounds leaves out). "
+            "process also starts the worker process, kept for the next grids as in the "
+            "dashboard, which the median of the rounds leaves out). "
             "For data over 2,000 rows "
             "(GvHD) both build the hierarchical tree on a random subset of 2,000 rows "
             "(`mclust.options('subset')`), drawn by R's unseeded generator in mclust (its answer "

@@ -139,3 +139,19 @@ def test_above_2000_rows_the_subset_follows_random_state_and_each_restart_draws_
     state = small.get_state()[1].copy()
     H.hc_responsibilities(X[:300], 3, small)
     assert np.array_equal(small.get_state()[1], state)
+
+
+@pytest.mark.parametrize("n_rows", [1, 2, 8])
+def test_hc_start_on_rows_without_spread_is_no_error(n_rows):
+    """Identical rows (no direction to cluster on) and a single row: the start is some
+    partition, without a division by zero or a warning (both raised before)."""
+
+    from gmmcore.engine.em import iter_em
+
+    X = np.tile([[5.8, -0.95, 0.24]], (n_rows, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        snaps = list(iter_em(X, 1, covariance_type="full", init_params="hc", max_iter=3))
+        resp = H.hc_responsibilities(X - X.mean(axis=0), n_rows)
+    assert np.isfinite(snaps[-1].log_likelihood)
+    np.testing.assert_array_equal(resp.sum(axis=0), np.ones(n_rows))

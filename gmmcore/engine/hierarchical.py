@@ -69,12 +69,17 @@ _CACHE_SIZE = 4
 
 def svd_transform(X: np.ndarray) -> np.ndarray:
     """mclust's ``hcUse = "SVD"`` transformation of X (n, D), shape (n, min(n, D'))."""
+    if X.shape[0] < 2:  # one row: nothing to scale (and no merge to make)
+        return np.zeros((X.shape[0], 0))
     Xs = X - X.mean(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         Xs = Xs / Xs.std(axis=0, ddof=1)
     Xs = Xs[:, np.isfinite(Xs).all(axis=0)]  # constant columns scale to NaN: dropped
     _, d, Vt = np.linalg.svd(Xs, full_matrices=False)
-    return Xs @ Vt.T / np.sqrt(d)
+    # Directions without spread (collinear features: a zero singular value) would divide by
+    # zero: they carry nothing to cluster on and are dropped, as constant columns are.
+    keep = d > d[:1].max(initial=0.0) * np.finfo(np.float64).eps * max(Xs.shape)
+    return Xs @ Vt[keep].T / np.sqrt(d[keep])
 
 
 def _terms(n, trace, det, alpha, d):
@@ -107,6 +112,10 @@ def hc_merges(Z: np.ndarray) -> np.ndarray:
     m, d = Z.shape
     if m < 2:
         return np.empty((0, 2), dtype=np.intp)
+    if d == 0:
+        # No spread in any direction (every row the same): every merge costs the same; merge
+        # the rows into the first one in order (this divided by zero before).
+        return np.column_stack([np.zeros(m - 1, dtype=np.intp), np.arange(1, m)])
     Zc = Z - Z.mean(axis=0)
     alpha = max(float((Zc * Zc).sum()) / (m * d), np.finfo(np.float64).eps)
     count = np.ones(m)

@@ -145,7 +145,7 @@ def geometric_mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.exp(logs.sum(axis=axis) / logs.shape[axis])
 
 
-def scatter_matrices(nk, means, S2, reg_covar):
+def scatter_matrices(nk, means, S2, reg_covar, vectors: bool = True):
     """Regularized scatter matrices of the components and their eigendecompositions.
 
     Parameters
@@ -155,6 +155,10 @@ def scatter_matrices(nk, means, S2, reg_covar):
     S2 : ndarray of shape (K, D, D)
         ``sum_i r_ik x_i x_i^T`` (data centered on its mean).
     reg_covar : float
+    vectors : bool, default=True
+        False: ``eigenvectors`` is None, for the models that need only the eigenvalues (an
+        ``eigvalsh`` is ~4 us cheaper than an ``eigh``), unless rounding left a negative
+        eigenvalue, whose clipping needs them.
 
     Returns
     -------
@@ -162,15 +166,19 @@ def scatter_matrices(nk, means, S2, reg_covar):
         ``S2_k - n_k mu_k mu_k^T + n_k reg_covar I``, symmetric positive semi-definite.
     eigenvalues : ndarray of shape (K, D)
         Of ``W_k``, in *decreasing* order (mclust's and Celeux & Govaert's convention).
-    eigenvectors : ndarray of shape (K, D, D)
+    eigenvectors : ndarray of shape (K, D, D), or None (``vectors=False``)
         Columns matching ``eigenvalues``.
     """
     # Small-array code (K <= ~9, D <= ~4 in model selection): NumPy's per-call overhead,
     # not arithmetic, is the cost, so fewer and cheaper calls (matmul, broadcasting; no einsum).
     W = S2 - nk[:, None, None] * (means[:, :, None] * means[:, None, :])
     W = 0.5 * (W + W.transpose(0, 2, 1))
-    ev, V = np.linalg.eigh(W)  # the M-step holds kernels.serial_blas (see m_step)
-    ev, V = ev[:, ::-1], V[:, :, ::-1]
+    V = None
+    if not vectors:
+        ev = np.linalg.eigvalsh(W)[:, ::-1]  # under m_step's kernels.serial_blas
+    if vectors or ev.min() < 0:
+        ev, V = np.linalg.eigh(W)  # the M-step holds kernels.serial_blas (see m_step)
+        ev, V = ev[:, ::-1], V[:, :, ::-1]
     if ev.min() < 0:
         # A scatter matrix is PSD; negative eigenvalues are cancellation in S2 - n mu mu^T.
         ev = np.maximum(ev, 0.0)
@@ -236,6 +244,9 @@ class EllipsoidalStructure(CovarianceStructure):
     """
 
     second_moment = "outer"
+    #: Whether ``_covariances`` reads the scatter matrices' eigenvectors (``V``; None when
+    #: False, see :func:`scatter_matrices`).
+    needs_eigenvectors = True
 
     def supports(self, n_features):
         return n_features >= 2  # in 1-D every model is mclust's E or V
@@ -245,7 +256,7 @@ class EllipsoidalStructure(CovarianceStructure):
         # kernels.serial_blas), entered once: the helpers below do not enter their own, and
         # each entry costs ~20 us, which was a tenth of an EM iteration on Old Faithful.
         with kernels.serial_blas():
-            W, ev, V = scatter_matrices(nk, means, S2, reg_covar)
+            W, ev, V = scatter_matrices(nk, means, S2, reg_covar, self.needs_eigenvectors)
             try:
                 # Singular scatter matrices give inf/NaN below, checked after: no RuntimeWarning.
                 with np.errstate(divide="ignore", invalid="ignore"):

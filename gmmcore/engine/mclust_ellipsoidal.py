@@ -89,6 +89,7 @@ class EqualVolumeVariableShape(EllipsoidalStructure):
 
     name = mclust_name = "EVV"
     description = "components with the same size, each with its own shape and orientation"
+    needs_eigenvectors = False  # scales the scatter matrices themselves
 
     def _covariances(self, nk, W, ev, V, previous, reg_covar):
         _raise_unless_positive(ev, reg_covar)
@@ -106,6 +107,7 @@ class VariableVolumeEqualShapeOrientation(EllipsoidalStructure):
 
     name = mclust_name = "VEE"
     description = "components with the same shape and orientation, each with its own size"
+    needs_eigenvectors = False  # its common orientation comes from its own inner loop
 
     def _covariances(self, nk, W, ev, V, previous, reg_covar):
         k, d, _ = W.shape

@@ -110,6 +110,8 @@ def _rotated_diagonals(WD, D) -> np.ndarray:
 class _CommonOrientation(EllipsoidalStructure):
     """The shared MM loop; subclasses give the shape/volume update and the objective."""
 
+    needs_eigenvectors = False  # the MM loop needs only the largest eigenvalues
+
     def _weights(self, nk, b):  # pragma: no cover
         """(M, objective) given ``b_k``: the MM weights of the exact shapes (and volumes)."""
         raise NotImplementedError
