@@ -356,9 +356,12 @@ def em_iterations(
         yield dataclasses.replace(current, iteration=it, phase="E", log_likelihood=ll, events=())
         params, nk, raw_min = m_step_of(stats, params)
         events = []
-        # The usual case (nothing empty or collapsed) costs one comparison each.
-        low = nk < EMPTY_COMPONENT_MASS
-        now_empty = {int(j) for j in np.flatnonzero(low)} if low.any() else empty_set
+        # The usual case (nothing empty or collapsed) costs one reduction each (written so
+        # that a NaN minimum takes the per-component test).
+        if not float(nk.min()) >= EMPTY_COMPONENT_MASS:
+            now_empty = {int(j) for j in np.flatnonzero(nk < EMPTY_COMPONENT_MASS)}
+        else:
+            now_empty = empty_set
         for j in sorted(now_empty - empty):
             events.append(
                 Event(
@@ -369,8 +372,11 @@ def em_iterations(
                 )
             )
         empty = now_empty
-        thin = raw_min <= COLLAPSE_FACTOR * reg_covar
-        now_collapsed = {int(j) for j in np.flatnonzero(thin)} if thin.any() else empty_set
+        bar = COLLAPSE_FACTOR * reg_covar
+        if not float(np.min(raw_min)) > bar:
+            now_collapsed = {int(j) for j in np.flatnonzero(raw_min <= bar)}
+        else:
+            now_collapsed = empty_set
         for j in sorted(now_collapsed - collapsed - now_empty):
             common = structure.common_covariance
             which = "The shared covariance" if common else f"Component {j}'s covariance"
