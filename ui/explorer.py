@@ -21,7 +21,8 @@ from .scatter import PCA, axis_labels, data_panel, projection
 from .widgets import cov_help, cov_label, covariance_choices, require_few_tasks, share_panel
 
 # The stopping rules (gmmcore.engine.em.CONVERGENCE_RULES) as the fit settings name them.
-CONVERGENCE_LABELS = {"mean": "per point", "relative": "relative (mclust)"}
+# Short: the field is a third of the fit settings' width (the help names mclust).
+CONVERGENCE_LABELS = {"mean": "per point", "relative": "relative"}
 
 
 def intro() -> None:
@@ -122,12 +123,12 @@ def fit_form(data: PreparedDataset, where=None) -> None:
             persist_state="session",
             format="%.0e",
             step=1e-4,
-            help="Stop when the log-likelihood improves by less than this, measured as the "
-            "next field says.",
+            help="Stop when the log-likelihood improves by less than this, measured as "
+            "'tol rule' says.",
         )
         c[1].number_input("max_iter", 1, 1000, key=S.MAX_ITER, persist_state="session")
         c[2].selectbox(
-            "tol measured",
+            "tol rule",
             CONVERGENCE_RULES,
             key=S.CONVERGENCE,
             persist_state="session",
