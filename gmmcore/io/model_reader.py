@@ -31,6 +31,7 @@ from .limits import (
     model_size_message,
 )
 from .schema import (
+    ESTIMATOR_SETTINGS,
     FIX,
     ModelFileError,
     check_header,
@@ -286,19 +287,7 @@ def _build_mixture(
         events=events,
         tasks=task_tuple,
     )
-    params = {
-        key: fit[key]
-        for key in (
-            "tol",
-            "convergence",
-            "reg_covar",
-            "max_iter",
-            "n_init",
-            "init_params",
-            "random_state",
-        )
-        if fit.get(key) is not None
-    }
+    params = {key: fit[key] for key in ESTIMATOR_SETTINGS if fit.get(key) is not None}
     prior = _prior(fit, d)
     if prior is not None:
         params["prior"] = prior

@@ -25,7 +25,7 @@ from ..engine.validation import task_labels
 from ..engine.weights import pooled_weights
 from ..mixture import GaussianMixture
 from ..model import FittedModel
-from .schema import FORMAT, VERSION
+from .schema import ESTIMATOR_SETTINGS, FORMAT, VERSION
 
 __all__ = ["save_model", "to_json"]
 
@@ -189,13 +189,7 @@ _FIT_KEYS = (
     "n_samples",
     "n_iter",
     "converged",
-    "random_state",
-    "tol",
-    "convergence",
-    "reg_covar",
-    "max_iter",
-    "n_init",
-    "init_params",
+    *ESTIMATOR_SETTINGS,
     "dtype",
     "prior",
 )

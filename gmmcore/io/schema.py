@@ -17,6 +17,7 @@ from pathlib import Path
 from ..engine.covariance import covariance_types, get_structure
 
 __all__ = [
+    "ESTIMATOR_SETTINGS",
     "FIX",
     "FORMAT",
     "SCHEMA_PATH",
@@ -36,6 +37,17 @@ FORMAT = "gmmcore.model"
 VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "model-v1.schema.json"
 FIX = "fix that field, or export the model again with gmmcore.save_model"
+# The keys of "fit" that are GaussianMixture's settings (a loaded mixture gets them back), in
+# the order the writer puts them.
+ESTIMATOR_SETTINGS = (
+    "random_state",
+    "tol",
+    "convergence",
+    "reg_covar",
+    "max_iter",
+    "n_init",
+    "init_params",
+)
 # $defs for an array nested 1, 2 or 3 deep (the depth of a structure's covariances).
 _DEPTH_REF = {1: "#/$defs/vector", 2: "#/$defs/matrix", 3: "#/$defs/tensor3"}
 
