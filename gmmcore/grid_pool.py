@@ -191,6 +191,9 @@ class _Pool:
         self.jobs = self.ctx.Queue()
         self.results = self.ctx.Queue()
         self.workers: dict = {}  # worker index (its CPU, see _pin) -> process
+        # Held by the thread whose grid uses the workers (one grid at a time: the counters and
+        # queues are shared); a second concurrent grid runs in its own thread instead.
+        self.busy = threading.Lock()
         self.starting: threading.Thread | None = None
 
     def ensure_workers(self, n: int) -> None:
@@ -280,10 +283,6 @@ def run_cells(
     Everything sent to the workers must pickle; when it does not (a structure defined in a
     function, say), every cell runs in this process.
     """
-    # multiprocessing's own serializer, as it uses between its processes; serialized here, in
-    # the calling thread, so that what does not serialize is known before any worker waits.
-    from multiprocessing.reduction import ForkingPickler
-
     results: list = [None] * len(cells)
     done = [False] * len(cells)
 
@@ -293,57 +292,78 @@ def run_cells(
             on_done(i, result)
 
     n_workers = min(n_jobs - 1, len(cells) - 1)
-    with single_threaded_blas() if serial_blas else contextlib.nullcontext():
-        pool = message = None
-        if n_workers >= 1 and _main_is_importable():
-            pool = _pool()
-            with pool.lock:  # the number this grid will get, in the message
-                gen = pool.generation.value + 1
-            try:
-                job = (gen, fit_cell, shared, cells, serial_blas, worker_setup)
-                message = bytes(ForkingPickler.dumps(job))
-            except Exception:  # noqa: BLE001 - e.g. a structure defined inside a function
-                message = None
-        if message is None:
-            for i in range(len(cells)):
-                finish(i, fit_cell(*shared, *cells[i]))
-            return results
-        pool.ensure_workers(n_workers)
-        if pool.open_grid(len(cells)) != gen:  # pragma: no cover - two grids at once
-            raise RuntimeError("two grids started on the worker pool at the same time")
-        for _ in range(n_workers):
-            pool.jobs.put(message)
-
-        def drain(timeout=None):
-            try:
-                g, i, result, caught = (
-                    pool.results.get(timeout=timeout) if timeout else pool.results.get_nowait()
-                )
-            except queue.Empty:
-                return False
-            if g != gen:
-                return True  # a cell of an older grid, finished after that grid ended
-            for category, message in caught:
-                warnings.warn(message, category, stacklevel=4)
-            finish(i, result)
-            return True
-
-        try:
-            while (
-                i := _claim(pool.lock, pool.low, pool.high, False, pool.generation, gen)
-            ) is not None:
-                finish(i, fit_cell(*shared, *cells[i]))
-                while drain():
-                    pass
-            # The rest were claimed by workers: wait for them, unless one died meanwhile.
-            while not all(done):
-                if not drain(timeout=0.05) and pool.any_dead():
-                    break
-            while drain():
-                pass
-        finally:
+    pool = _pool() if n_workers >= 1 and _main_is_importable() else None
+    if pool is not None and not pool.busy.acquire(blocking=False):
+        pool = None  # another thread's grid (another dashboard session) holds the workers
+    try:
+        with single_threaded_blas() if serial_blas else contextlib.nullcontext():
+            message = (
+                None
+                if pool is None
+                else _job(pool, len(cells), fit_cell, shared, cells, serial_blas, worker_setup)
+            )
+            if message is None:
+                for i in range(len(cells)):
+                    finish(i, fit_cell(*shared, *cells[i]))
+            else:
+                _run_with_workers(pool, message, n_workers, fit_cell, shared, cells, finish)
+                for i in range(len(cells)):
+                    if not done[i]:  # claimed by a worker that died (or never reported)
+                        finish(i, fit_cell(*shared, *cells[i]))
+    finally:
+        if pool is not None:
             pool.close_grid()
-        for i in range(len(cells)):
-            if not done[i]:  # claimed by a worker that died (or never reported): fit it here
-                finish(i, fit_cell(*shared, *cells[i]))
+            pool.busy.release()
     return results
+
+
+def _job(pool, n_cells, fit_cell, shared, cells, serial_blas, setup) -> tuple | None:
+    """Open a grid on ``pool`` and serialize its job for the workers: (generation, bytes), or
+    None when something in it does not serialize (a structure defined in a function, say).
+    Serialized here, in the calling thread, with multiprocessing's own serializer (what its
+    queues use), so that the failure is known before any worker waits for the job."""
+    from multiprocessing.reduction import ForkingPickler
+
+    gen = pool.open_grid(n_cells)
+    try:
+        return gen, bytes(ForkingPickler.dumps((gen, fit_cell, shared, cells, serial_blas, setup)))
+    except Exception:  # noqa: BLE001 - anything the pickler refuses
+        return None
+
+
+def _run_with_workers(pool, message, n_workers, fit_cell, shared, cells, finish) -> None:
+    """run_cells with the pool held: send the job, fit cells from the bottom end while the
+    workers take them from the top, and hand every result to ``finish(i, result)``; returns
+    when every cell reported or a worker died (its claimed cell is then left unreported)."""
+    gen, payload = message
+    pool.ensure_workers(n_workers)
+    for _ in range(n_workers):
+        pool.jobs.put(payload)
+    reported = set()
+
+    def drain(timeout=None):
+        try:
+            g, i, result, caught = (
+                pool.results.get(timeout=timeout) if timeout else pool.results.get_nowait()
+            )
+        except queue.Empty:
+            return False
+        if g != gen:
+            return True  # a cell of an older grid, finished after that grid ended
+        for category, text in caught:
+            warnings.warn(text, category, stacklevel=5)
+        reported.add(i)
+        finish(i, result)
+        return True
+
+    while (i := _claim(pool.lock, pool.low, pool.high, False, pool.generation, gen)) is not None:
+        reported.add(i)
+        finish(i, fit_cell(*shared, *cells[i]))
+        while drain():
+            pass
+    # The rest were claimed by workers: wait for them, unless one died meanwhile.
+    while len(reported) < len(cells):
+        if not drain(timeout=0.05) and pool.any_dead():
+            break
+    while drain():
+        pass

@@ -521,6 +521,36 @@ def test_workers_are_kept_from_one_grid_to_the_next():
     assert third[-1] not in (os.getpid(), first[-1])  # a new worker, not the dead one
 
 
+def test_grids_of_two_threads_at_once_both_finish_with_their_own_results():
+    """Two dashboard sessions run grids in threads of one process: one uses the kept workers,
+    the other fits in its own thread; neither sees the other's cells."""
+    import threading
+
+    from gmmcore import grid_pool
+
+    out = {}
+
+    def run(tag, offset):
+        cells = [(offset + i,) for i in range(30)]
+        out[tag] = grid_pool.run_cells(_offset_cell, (None,), cells, 2, lambda i, r: None)
+
+    threads = [threading.Thread(target=run, args=(t, o)) for t, o in (("a", 0), ("b", 1000))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r for r, _ in out["a"]] == list(range(30))
+    assert [r for r, _ in out["b"]] == list(range(1000, 1030))
+
+
+def _offset_cell(_shared, value):
+    import os
+    import time
+
+    time.sleep(0.01)
+    return value, os.getpid()
+
+
 def _cpus_cell(_shared, _cell):
     import os
     import time
