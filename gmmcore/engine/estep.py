@@ -20,7 +20,7 @@ never copied to float64. Accumulated in float64, with measured reasons:
   to 8e-6 relative (measured), and the M-step's ``S2/nk - mu mu^T`` multiplies that by
   ``|mu|^2 / variance``: 7e-4 relative in the variance of a component 40 standard deviations
   from the data's median. float64 statistics keep the M-step's cancellation bar
-  (em._precision_lost, 1e-9 relative) meaningful for float32 fits too, and the responsibilities'
+  (mstep.precision_lost, 1e-9 relative) meaningful for float32 fits too, and the responsibilities'
   own float32 rounding cannot cancel: they only reweight the rows of a weighted covariance;
 * the log-likelihood: each chunk's sum of per-row values in float64. NumPy's pairwise float32
   sum erred by only ~6e-9 relative over a 65,536-row chunk (measured), but the float64 sum
@@ -410,8 +410,7 @@ def e_step(
     rows = max(1, min(rows, n)) if chunk_rows else _balanced(rows, max(n, 1))
     n_chunks = sum(-(-(b - a) // rows) for a, b in task_slices)
     n_threads = min(effective_n_jobs(n_jobs), n_chunks)
-    key = (n_features, structure.second_moment, plan.needs_q, k, wr, dtype.str)
-    free = _SPARES.for_config(key)
+    free = _SPARES.for_config(_config(layout, plan, k, wr, dtype))
     G1 = np.empty((k, layout.width)) if n_threads == 1 else None
 
     def make(m):
@@ -421,18 +420,7 @@ def e_step(
         task, lo, hi = block
         ws = _take(free, hi - lo, make)
         try:
-            F = ws.FT if ws.FT64 is None else ws.FT64
-            FT = ws.FT
-            filled = ws.filled
-            if not (reuse_features and filled and filled[0] is X and filled[1] == lo):
-                ws.filled = None  # until the fill below is complete
-                if ws.FT64 is None:
-                    layout.fill(ws.FT, X[lo:hi])
-                else:  # float32: exact float64 features, rounded once for the plan
-                    layout.fill(ws.FT64, X[lo:hi])
-                    np.copyto(FT, F[: FT.shape[0]])
-                if reuse_features:
-                    ws.filled = (X, lo)
+            F, FT = _fill(ws, layout, X, lo, hi, reuse_features)
             r = plan(FT, log_weights[task], ws.wT, ws.work)
             ll = _normalize_into(r, ws.top, ws.tot)
             if ws.r64 is not None:
@@ -445,12 +433,6 @@ def e_step(
             _give(free, ws, rows)
         return task, G, ll
 
-    if n_chunks == 1 and len(task_slices) == 1:
-        # Small data (one chunk): its statistics are the result, no accumulation.
-        (block,) = _blocks(task_slices, rows)
-        with _serial_blas(1, _largest_gemm(rows, k, layout.width, wr, n_features)):
-            _, G, ll = chunk(block)
-        return _finish(layout, G, G[None, :, 0].copy(), ll)
     T = np.zeros((k, layout.width))
     S0 = np.zeros((len(task_slices), k))
     total = 0.0
@@ -474,21 +456,37 @@ def e_step(
     return _finish(layout, T, S0, total)
 
 
+def _config(layout: FeatureLayout, plan, k: int, work_rows: int, dtype) -> tuple:
+    """What makes E-step workspaces interchangeable (the key of ``_SPARES``)."""
+    return (layout.n_features, layout.second_moment, plan.needs_q, k, work_rows, dtype.str)
+
+
+def _fill(ws: _Workspace, layout: FeatureLayout, X, lo: int, hi: int, reuse: bool):
+    """The feature blocks of rows lo:hi of X in ``ws``: (F, the statistics' block, and FT,
+    the plan's). With ``reuse`` (see e_step's ``reuse_features``) a workspace last filled
+    from the same rows of this very array is not filled again."""
+    F = ws.FT if ws.FT64 is None else ws.FT64
+    filled = ws.filled
+    if not (reuse and filled and filled[0] is X and filled[1] == lo):
+        ws.filled = None  # until the fill below is complete
+        layout.fill(F, X[lo:hi])  # the statistics' layout (the plan's block is its first rows)
+        if ws.FT64 is not None:  # float32: exact float64 features, rounded once for the plan
+            np.copyto(ws.FT, F[: ws.FT.shape[0]])
+        if reuse:
+            ws.filled = (X, lo)
+    return F, ws.FT
+
+
 def _one_chunk(X, log_weights, plan, layout, k, wr, reuse_features) -> SufficientStatistics:
     """:func:`e_step` for float64 data of one task that fit in one chunk (model selection's
     usual case): the same arithmetic as the general path's chunk, without its bookkeeping
     (chunk and thread planning, accumulation), which cost ~8 us of a ~45 us E-step on Old
     Faithful. Its workspace is kept with the general path's (``_SPARES``)."""
     n = X.shape[0]
-    free = _SPARES.for_config((X.shape[1], layout.second_moment, plan.needs_q, k, wr, "<f8"))
+    free = _SPARES.for_config(_config(layout, plan, k, wr, _FLOAT64))
     ws = _take(free, n, lambda m: _Workspace(layout, m, k, wr, _FLOAT64))
     try:
-        filled = ws.filled
-        if not (reuse_features and filled and filled[0] is X and filled[1] == 0):
-            ws.filled = None
-            layout.fill(ws.FT, X)
-            if reuse_features:
-                ws.filled = (X, 0)
+        _fill(ws, layout, X, 0, n, reuse_features)
         with _serial_blas(1, _largest_gemm(n, k, layout.width, wr, X.shape[1])):
             r = plan(ws.FT, log_weights, ws.wT, ws.work)
             ll = _normalize_into(r, ws.top, ws.tot)
