@@ -1,4 +1,4 @@
-"""The two-pass covariance fallback (gmmcore.engine.em._exact_covariances) keeps mclust's
+"""The two-pass covariance fallback (gmmcore.engine.mstep.exact_covariances) keeps mclust's
 constraints.
 
 A component far from the data's median with a tiny spread loses its one-pass covariance
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from gmmcore import get_structure, iter_em
-from gmmcore.engine import em
+from gmmcore.engine import mstep
 
 
 def _far_tiny_cluster_data():
@@ -49,14 +49,14 @@ CONSTRAINTS = {
 def test_two_pass_fallback_keeps_shared_volume_or_shape(name, monkeypatch):
     X = _far_tiny_cluster_data()
     triggered = []
-    original = em._precision_lost
+    original = mstep.precision_lost
 
     def spy(*args, **kwargs):
         lost = original(*args, **kwargs)
         triggered.append(lost.size > 0)
         return lost
 
-    monkeypatch.setattr(em, "_precision_lost", spy)
+    monkeypatch.setattr(mstep, "precision_lost", spy)
     snaps = list(iter_em(X, 3, covariance_type=name, random_state=0, tol=1e-8, max_iter=200))
     assert any(triggered), "the data must exercise the two-pass fallback"
     equal_volume, equal_shape = CONSTRAINTS[name]

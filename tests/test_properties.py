@@ -215,7 +215,7 @@ def test_reg_covar_comparable_to_a_variance_lowers_likelihood_like_sklearn():
 
 def test_log_likelihood_never_decreases_with_a_far_outlier_component():
     """A component collapsed on points 1e4 from the data mean: the one-pass covariance would
-    lose ~1e-2 relative to cancellation; em._precision_lost detects it and the two-pass formula
+    lose ~1e-2 relative to cancellation; mstep.precision_lost detects it and the two-pass formula
     takes over, so the trajectory stays monotone (as scikit-learn's)."""
     X = build_dataset("outliers", np.random.RandomState(0), 47, 1, 2)  # 2 points at +-1e4
     history = list(iter_em(X, 2, covariance_type="full", tol=1e-10, max_iter=60, random_state=0))

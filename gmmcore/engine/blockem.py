@@ -13,9 +13,9 @@ median (see :func:`iter_em`, "the median, not the mean"). With a sample holding 
 the source's order, the snapshots equal :func:`iter_em`'s up to the order of summation
 (~1e-15 relative per iteration).
 
-The two-pass covariance fallback of :func:`iter_em` (``em._exact_covariances``): when the
+The two-pass covariance fallback of :func:`iter_em` (``em.exact_covariances``): when the
 one-pass covariance ``S2/nk - mu mu^T`` of a component may have lost more than 1e-6 of its
-smallest variance to cancellation (``em._precision_lost``: a component thin next to its
+smallest variance to cancellation (``em.precision_lost``: a component thin next to its
 distance from the median, e.g. a tight cluster 1e5 away), the covariances are recomputed from
 the scatter about the new means, ``sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T``, under the
 responsibilities of the parameters the E-step used. In memory that is one more pass over the
@@ -34,8 +34,6 @@ import numpy as np
 from .covariance import get_structure
 from .em import (
     Snapshot,
-    _check_init_arrays,
-    _m_step,
     check_em_settings,
     em_iterations,
     frozen_array,
@@ -43,6 +41,7 @@ from .em import (
     task_slices,
 )
 from .estep import SufficientStatistics, estimate_log_resp
+from .mstep import check_init_arrays, m_step_from_statistics
 from .validation import check_n_components, check_random_state, check_X
 from .weights import safe_log
 
@@ -78,7 +77,7 @@ def block_scatter(Xc, task_slices, log_weights, means, prec_chol, structure, cen
     (``log_weights`` (n_tasks, K), rows grouped by task as ``task_slices``) and the centers
     ``c`` (K, D), shaped as the structure's second moment: (K, D, D) for "outer", (K, D) (the
     diagonals) for "square", their sum over k (D, D) for "global_outer". The same sums as
-    ``em._exact_covariances`` forms over every row, here per block (summed by the caller in a
+    ``em.exact_covariances`` forms over every row, here per block (summed by the caller in a
     fixed order), in pieces of SCATTER_ROWS rows."""
     k, d = centers.shape
     kind = structure.second_moment
@@ -88,7 +87,7 @@ def block_scatter(Xc, task_slices, log_weights, means, prec_chol, structure, cen
             X = Xc[lo : min(lo + SCATTER_ROWS, stop)]
             _, log_resp = estimate_log_resp(X, log_weights[task], means, prec_chol, structure)
             resp = np.exp(log_resp)
-            for j in range(k):  # K products over the rows, as em._exact_covariances
+            for j in range(k):  # K products over the rows, as em.exact_covariances
                 diff = X - centers[j]
                 if kind == "square":
                     out[j] += resp[:, j] @ (diff * diff)
@@ -158,7 +157,7 @@ def iter_em_blocks(
     rng = check_random_state(random_state)
     d = sample.shape[1]
     n_tasks = 1 if task_names is None else len(task_names)
-    weights_init, means_init, prec_chol_init = _check_init_arrays(
+    weights_init, means_init, prec_chol_init = check_init_arrays(
         weights_init, means_init, precisions_init, structure, k, d, n_tasks
     )
     slices = None
@@ -204,12 +203,12 @@ def iter_em_blocks(
         exact = None
         if scatter_of is not None:
 
-            def exact(nk, means, previous):  # one more pass, only when _m_step asks
+            def exact(nk, means, previous):  # one more pass, only when m_step_from_statistics asks
                 S2c = scatter_of(safe_log(p.weights), p.means, p.prec_chol, structure, means)
-                # about zero means, as em._exact_covariances: S2c - nk 0 0^T is the scatter
+                # about zero means, as em.exact_covariances: S2c - nk 0 0^T is the scatter
                 return structure.m_step(nk, np.zeros_like(means), S2c, reg_covar, previous)
 
-        return _m_step(stats, S2_fixed, structure, reg_covar, p.covariances, exact)
+        return m_step_from_statistics(stats, S2_fixed, structure, reg_covar, p.covariances, exact)
 
     yield from em_iterations(
         current, params, e_step_of, m_step_of, snapshot, structure=structure, n_samples=n,

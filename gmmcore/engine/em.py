@@ -17,9 +17,17 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .covariance import NK_EPS, CovarianceStructure, em_start, get_structure
+from .covariance import CovarianceStructure, em_start, get_structure
 from .estep import accumulate, e_step, estimate_log_resp, gram
 from .initialization import INIT_METHODS, initial_responsibilities
+from .mstep import (
+    Parameters,
+    check_init_arrays,
+    exact_covariances,
+    m_step_from_statistics,
+    resp_of_parameters,
+    rounded,
+)
 from .prior import resolve_prior
 from .snapshot import Event, Snapshot, frozen_array
 from .validation import (
@@ -64,178 +72,6 @@ EMPTY_COMPONENT_MASS = 1e-6
 COLLAPSE_FACTOR = 10.0
 
 
-def _check_init_arrays(weights_init, means_init, precisions_init, structure, k, d, n_tasks):
-    if weights_init is not None:
-        # float32 weights sum to 1 within float32's precision (scikit-learn's 1e-6).
-        atol = 1e-6 if np.asarray(weights_init).dtype == np.float32 else 1e-8
-        w = np.asarray(weights_init, dtype=np.float64)
-        expected = (k,) if n_tasks == 1 and w.ndim == 1 else (n_tasks, k)
-        if w.shape != expected:
-            raise ValueError(f"weights_init must have shape {expected}, got {w.shape}.")
-        if not np.isfinite(w).all() or (w < 0).any():
-            raise ValueError("weights_init must be finite and non-negative.")
-        if not np.allclose(w.sum(axis=-1), 1.0, rtol=0, atol=atol):
-            raise ValueError("weights_init must sum to 1 (per task); normalize it first.")
-        weights_init = w.reshape(n_tasks, k)
-    if means_init is not None:
-        m = np.asarray(means_init, dtype=np.float64)
-        if m.shape != (k, d):
-            raise ValueError(f"means_init must have shape {(k, d)}, got {m.shape}.")
-        if not np.isfinite(m).all():
-            raise ValueError("means_init contains NaN or infinity.")
-        means_init = m
-    if precisions_init is not None:
-        precisions_init = structure.check_precisions(precisions_init, k, d)
-    return weights_init, means_init, precisions_init
-
-
-class _Parameters:
-    """Mutable working parameters, in centered coordinates."""
-
-    __slots__ = ("weights", "means", "covariances", "prec_chol")
-
-    def __init__(self, weights, means, covariances, prec_chol):
-        self.weights, self.means, self.covariances, self.prec_chol = (
-            weights,
-            means,
-            covariances,
-            prec_chol,
-        )
-
-
-def _m_step(
-    stats,
-    S2_fixed,
-    structure: CovarianceStructure,
-    reg_covar,
-    previous=None,
-    exact=None,
-    prior=None,
-):
-    nk = stats.S0.sum(axis=0) + NK_EPS
-    means = stats.S1 / nk[:, None]
-    per_task = stats.S0 + NK_EPS
-    weights = per_task / per_task.sum(axis=1, keepdims=True)
-    common = structure.second_moment == "global_outer"
-    S2 = S2_fixed if common else stats.S2
-    if prior is not None:  # posterior mode under a conjugate prior, see engine/prior.py
-        # (no two-pass fallback: the prior's scale keeps every covariance well above rounding)
-        means, covariances, raw_min = prior.m_step(structure, nk, means, S2, reg_covar, previous)
-        exact = None
-    else:
-        covariances, raw_min = structure.m_step(nk, means, S2, reg_covar, previous)
-    if exact is not None:
-        lost = _precision_lost(nk, S2, raw_min, reg_covar, common)
-        if lost.size:
-            covariances, raw_min = exact(nk, means, previous)
-    prec_chol = structure.precisions_cholesky(covariances, reg_covar)
-    return _Parameters(weights, means, covariances, prec_chol), nk, raw_min
-
-
-def _rounded(p: _Parameters, shift, dtype) -> _Parameters:
-    """For a float32 fit, the parameters rounded to float32 (means in data coordinates, i.e.
-    ``shift`` added), held in float64: the snapshots hold exactly the parameters that the
-    next E-step uses, and a model read back from the file predicts as the fitted one. The
-    M-step itself runs in float64 (K x D x D numbers: no cost). float64 fits: ``p``."""
-    if dtype != np.float32:
-        return p
-
-    def f32(a):
-        return np.asarray(a, dtype=np.float32).astype(np.float64)
-
-    # f32(x) - shift is exact in float64: two float32 values of nearby magnitude.
-    means = f32(p.means + shift) - shift
-    return _Parameters(f32(p.weights), means, f32(p.covariances), f32(p.prec_chol))
-
-
-# The one-pass covariance S2/nk - mu mu^T loses about eps * |S2/nk| to cancellation (for tied,
-# (S2 - sum_k nk mu_k mu_k^T) / n loses eps * |S2| / n). That is harmless unless a component
-# is tiny next to its distance from the data mean (held up by reg_covar, or an outlier's);
-# then the affected covariances are recomputed with the two-pass formula (as scikit-learn
-# always does). The bar is 1e-6 relative to the smallest raw variance. Measured: with the data
-# centred on their median and the tied covariance covered too, 3 points copied 1e5 times and a
-# 1e12 outlier never lower the log-likelihood (worst dip 1.3e-15 relative) at 1e-6; a bar of
-# 1e-9 also caught ordinary 10-D data with one thin direction (smallest variance ~1e-4) and
-# ran the fallback's extra pass over the data at nearly every iteration (2x the time per
-# iteration at 1e4 x 10-D x K=5, bench/run.py).
-_CANCELLATION_SAFETY = 64 * np.finfo(np.float64).eps
-_ACCEPTABLE_RELATIVE_ERROR = 1e-6
-
-
-_NONE_LOST = np.empty(0, dtype=np.intp)
-_NONE_LOST.flags.writeable = False
-
-
-def _precision_lost(nk, S2, raw_min, reg_covar, common=False) -> np.ndarray:
-    """Components (``[0]`` for a common covariance) whose one-pass covariance may be off by
-    more than _ACCEPTABLE_RELATIVE_ERROR, shape (n_lost,)."""
-    if common:
-        magnitude = np.array([np.diagonal(S2).max() / nk.sum()])
-    else:
-        second = np.diagonal(S2, axis1=1, axis2=2) if S2.ndim == 3 else S2
-        # The usual case first, in three reductions: even the largest second moment over the
-        # smallest n_k errs by less than the bar at the smallest scale (this runs every
-        # M-step; the per-component test below took ~7 us on small data).
-        worst = _CANCELLATION_SAFETY * float(second.max()) / float(nk.min())
-        if worst <= _ACCEPTABLE_RELATIVE_ERROR * (max(float(raw_min.min()), 0.0) + reg_covar):
-            return _NONE_LOST
-        magnitude = second.max(axis=1) / nk
-    error = _CANCELLATION_SAFETY * magnitude
-    scale = np.maximum(raw_min, 0.0) + reg_covar
-    lost = error > _ACCEPTABLE_RELATIVE_ERROR * scale
-    return np.flatnonzero(lost) if lost.any() else _NONE_LOST
-
-
-def _exact_covariances(Xc, resp_of, structure: CovarianceStructure, reg_covar):
-    """A closure recomputing the covariances from the two-pass scatter
-    sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T of *every* component (or the common one), with the
-    responsibilities ``resp_of()`` of shape (n_samples, K), asked for only when needed.
-
-    All components and one M-step, never one component alone: in mclust's models the
-    components share their volume, shape or orientation (VEV, EVE, ...), so the M-step of one
-    component depends on the scatter of all; rerunning it for one component by itself gave
-    that component a free covariance outside the model (VEV lost its equal shape). The
-    scatter is passed as second moments about zero means, which every structure's M-step
-    turns back into the same scatter (``S2 - n_k 0 0^T``); ``previous`` warm-starts the
-    iterative M-steps as in the one-pass call.
-    """
-
-    def exact(nk, means, previous):
-        resp = resp_of()
-        k, d = means.shape
-        zeros = np.zeros((k, d))
-        if structure.second_moment == "global_outer":
-            S2c = np.zeros((d, d))
-            for j in range(k):
-                diff = Xc - means[j]
-                S2c += (resp[:, j, None] * diff).T @ diff
-        elif structure.second_moment == "outer":
-            S2c = np.empty((k, d, d))
-            for j in range(k):  # K products over the rows; never a loop over samples
-                diff = Xc - means[j]
-                S2c[j] = (resp[:, j, None] * diff).T @ diff
-        else:
-            S2c = np.empty((k, d))
-            for j in range(k):
-                diff = Xc - means[j]
-                S2c[j] = resp[:, j] @ (diff * diff)
-        return structure.m_step(nk, zeros, S2c, reg_covar, previous)
-
-    return exact
-
-
-def _resp_of(Xc, task_slices, old: _Parameters, structure: CovarianceStructure):
-    """The responsibilities of parameters ``old`` as a deferred call (see _exact_covariances)."""
-
-    def resp_of():
-        counts = [b - a for a, b in task_slices]
-        lw = np.repeat(safe_log(old.weights), counts, axis=0)
-        _, log_resp = estimate_log_resp(Xc, lw, old.means, old.prec_chol, structure)
-        return np.exp(log_resp)
-
-    return resp_of
-
-
 def task_slices(codes, n_tasks: int):
     """Rows grouped by task: the stable order that sorts ``codes`` (None when they are sorted
     already) and the (start, stop) slice of each of the ``n_tasks`` tasks in that order."""
@@ -268,14 +104,14 @@ def start_parameters(
     shift=None,
     task_slices=None,
     prior=None,
-) -> _Parameters:
+) -> Parameters:
     """Starting parameters in centered coordinates from centered rows ``Xc`` of shape (m, D)
     (all the data, or a sample of a source read block by block): the initialization method's
     responsibilities, one M-step, then any user-given arrays (already checked; ``means_init``
     in data coordinates, minus ``shift``). ``task_slices``: the rows grouped by task, as in
     :func:`iter_em`."""
     if weights_init is not None and means_init is not None and prec_chol_init is not None:
-        return _Parameters(
+        return Parameters(
             weights_init,
             means_init - shift,
             structure.covariances_from_precisions_cholesky(prec_chol_init),
@@ -286,9 +122,11 @@ def start_parameters(
     S2_fixed = gram(Xc) if structure.second_moment == "global_outer" else None
     # The two-pass fallback here too: one-row components of a random_from_data start on data
     # of scale 1e5 lost their covariance to cancellation (12 of 40 seeds failed).
-    exact = _exact_covariances(Xc, lambda: resp, structure, reg_covar)
+    exact = exact_covariances(Xc, lambda: resp, structure, reg_covar)
     with em_start():  # EM's first M-step: iterative ones need not solve it exactly
-        params, _, _ = _m_step(stats, S2_fixed, structure, reg_covar, exact=exact, prior=prior)
+        params, _, _ = m_step_from_statistics(
+            stats, S2_fixed, structure, reg_covar, exact=exact, prior=prior
+        )
     if weights_init is not None:
         params.weights = weights_init
     if means_init is not None:
@@ -322,7 +160,7 @@ def convergence_words(convergence: str) -> str:
 
 def em_iterations(
     current: Snapshot,
-    params: _Parameters,
+    params: Parameters,
     e_step_of,
     m_step_of,
     snapshot,
@@ -341,7 +179,8 @@ def em_iterations(
     :func:`convergence_change`) or ``max_iter`` is reached.
 
     ``e_step_of(params)`` returns the summed :class:`SufficientStatistics` of every row;
-    ``m_step_of(stats, params)`` returns ``(new params, nk (K,), raw_min)`` as ``_m_step``;
+    ``m_step_of(stats, params)`` returns ``(new params, nk (K,), raw_min)`` as
+    :func:`~gmmcore.engine.mstep.m_step_from_statistics`;
     ``snapshot(iteration, phase, params, log_likelihood, events)`` builds a Snapshot;
     ``current`` is the initialization snapshot.
     """
@@ -508,7 +347,7 @@ def iter_em(
     k = check_n_components(n_components)
     structure = get_structure(covariance_type)
     # float32 data stay float32 (scikit-learn >= 1.7): the E-step computes in float32, the
-    # statistics and the M-step in float64, and the parameters are float32 (see _rounded).
+    # statistics and the M-step in float64, and the parameters are float32 (see rounded).
     X = check_X(X, n_components=k, keep_float32=True)
     dtype = X.dtype
     check_em_settings(tol, reg_covar, max_iter, init_params, convergence)
@@ -516,7 +355,7 @@ def iter_em(
     n, d = X.shape
     X, task_slices, task_names = _group_by_task(X, tasks)
     n_tasks = len(task_slices)
-    weights_init, means_init, prec_chol_init = _check_init_arrays(
+    weights_init, means_init, prec_chol_init = check_init_arrays(
         weights_init, means_init, precisions_init, structure, k, d, n_tasks
     )
     # Work in coordinates centered on the data: the second moments are then as well
@@ -530,7 +369,7 @@ def iter_em(
     S2_fixed = gram(Xc) if structure.second_moment == "global_outer" else None
     task_tuple = tuple(task_names) if task_names is not None else None
 
-    def snapshot(iteration, phase, p: _Parameters, ll, events=()):
+    def snapshot(iteration, phase, p: Parameters, ll, events=()):
         w = p.weights[0] if task_tuple is None else p.weights
         return Snapshot(
             iteration=iteration,
@@ -551,7 +390,7 @@ def iter_em(
         Xc, k, structure, reg_covar, init_params, rng, weights_init, means_init,
         prec_chol_init, shift, task_slices, prior,
     )  # fmt: skip
-    params = _rounded(params, shift, dtype)
+    params = rounded(params, shift, dtype)
     current = snapshot(0, "init", params, None)
     yield current
 
@@ -563,13 +402,13 @@ def iter_em(
         )  # fmt: skip
 
     def m_step_of(stats, p):
-        exact = _exact_covariances(
-            Xc, _resp_of(Xc, task_slices, p, structure), structure, reg_covar
+        exact = exact_covariances(
+            Xc, resp_of_parameters(Xc, task_slices, p, structure), structure, reg_covar
         )
-        new, nk, raw_min = _m_step(
+        new, nk, raw_min = m_step_from_statistics(
             stats, S2_fixed, structure, reg_covar, p.covariances, exact, prior
         )
-        return _rounded(new, shift, dtype), nk, raw_min
+        return rounded(new, shift, dtype), nk, raw_min
 
     yield from em_iterations(
         current, params, e_step_of, m_step_of, snapshot, structure=structure, n_samples=n,

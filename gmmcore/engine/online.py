@@ -28,13 +28,12 @@ import numpy as np
 from .covariance import get_structure
 from .em import (
     Snapshot,
-    _check_init_arrays,
-    _m_step,
     check_em_settings,
     frozen_array,
     start_parameters,
 )
 from .estep import SufficientStatistics, e_step, gram
+from .mstep import check_init_arrays, m_step_from_statistics
 from .validation import check_n_components, check_positive, check_random_state, check_X
 from .weights import safe_log
 
@@ -119,7 +118,7 @@ class OnlineEM:
         """Center on X's median and compute the start on X; returns the "init" snapshot."""
         X = check_X(X, n_components=self.k)
         d = X.shape[1]
-        w, m, p = _check_init_arrays(*self.inits, self.structure, self.k, d, 1)
+        w, m, p = check_init_arrays(*self.inits, self.structure, self.k, d, 1)
         self.shift = np.median(X, axis=0)
         Xc = X - self.shift
         self.params = start_parameters(
@@ -163,7 +162,7 @@ class OnlineEM:
             if common:
                 self.S2_fixed = (1 - gamma) * self.S2_fixed + gamma * g
         e_snap = self._snapshot("E", st.log_likelihood, m)
-        self.params, _, _ = _m_step(
+        self.params, _, _ = m_step_from_statistics(
             self.stats, self.S2_fixed, self.structure, self.reg_covar, p.covariances
         )
         return e_snap, self._snapshot("M", st.log_likelihood, m)
