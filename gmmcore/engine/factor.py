@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
+from . import kernels, lapack
 from .covariance import IllConditionedCovarianceError
 
 __all__ = ["precisions_cholesky"]
@@ -40,14 +40,13 @@ def precisions_cholesky(covariances: np.ndarray, reg_covar: float = 0.0) -> np.n
     """
     single = covariances.ndim == 2
     stack = covariances[None] if single else covariances
-    with kernels.serial_blas():  # tiny LAPACK calls: see kernels.SERIAL_BLAS
-        try:
-            chol = np.linalg.cholesky(stack)
-        except np.linalg.LinAlgError:
-            chol = None
-        if chol is None or not np.isfinite(chol).all():
+    # Tiny LAPACK calls (see kernels.SERIAL_BLAS) without NumPy's wrapper (see lapack): a
+    # matrix that is not positive definite gives a NaN factor, tested here.
+    with kernels.serial_blas(), np.errstate(invalid="ignore"):
+        chol = lapack.cholesky(stack)
+        if not np.isfinite(chol).all():
             _raise_first_not_positive_definite(stack, reg_covar, single)
-        inverse = np.linalg.inv(chol)
+        inverse = lapack.inv(chol)
     # The inverse of a lower-triangular factor is lower triangular; the mask drops the rounding
     # residue LU's pivoting may leave above the diagonal (np.tril builds its mask every call:
     # ~10 us, a tenth of a small M-step).

@@ -28,7 +28,7 @@ import functools
 
 import numpy as np
 
-from . import factor, kernels
+from . import factor, kernels, lapack
 from .covariance import CovarianceStructure, IllConditionedCovarianceError, in_em_start
 
 __all__ = [
@@ -174,10 +174,12 @@ def scatter_matrices(nk, means, S2, reg_covar, vectors: bool = True):
     W = S2 - nk[:, None, None] * (means[:, :, None] * means[:, None, :])
     W = 0.5 * (W + W.transpose(0, 2, 1))
     V = None
+    # Under m_step's kernels.serial_blas and errstate (lapack: NaN, not LinAlgError, for a
+    # non-finite W; the covariances' finiteness test catches it).
     if not vectors:
-        ev = np.linalg.eigvalsh(W)[:, ::-1]  # under m_step's kernels.serial_blas
+        ev = lapack.eigvalsh(W)[:, ::-1]
     if vectors or ev.min() < 0:
-        ev, V = np.linalg.eigh(W)  # the M-step holds kernels.serial_blas (see m_step)
+        ev, V = lapack.eigh(W)
         ev, V = ev[:, ::-1], V[:, :, ::-1]
     if ev.min() < 0:
         # A scatter matrix is PSD; negative eigenvalues are cancellation in S2 - n mu mu^T.
@@ -210,7 +212,7 @@ def common_orientation(covariances: np.ndarray) -> np.ndarray:
     # sum_k w_k Sigma_k / tr(Sigma_k), as one (K,) @ (K, D*D) product.
     combo = ((_orientation_weights(k) / flat[:, :: d + 1].sum(axis=1)) @ flat).reshape(d, d)
     # eigh reads the lower triangle only, so combo need not be symmetrized first.
-    _, vectors = np.linalg.eigh(combo)  # under m_step's serial_blas
+    _, vectors = lapack.eigh(combo)  # under m_step's serial_blas and errstate
     return vectors
 
 
@@ -255,12 +257,12 @@ class EllipsoidalStructure(CovarianceStructure):
         # One single-threaded-BLAS context for the whole M-step (small D x D work, see
         # kernels.serial_blas), entered once: the helpers below do not enter their own, and
         # each entry costs ~20 us, which was a tenth of an EM iteration on Old Faithful.
-        with kernels.serial_blas():
+        # Singular scatter matrices give inf/NaN below (lapack's failures too), checked
+        # after: no RuntimeWarning.
+        with kernels.serial_blas(), np.errstate(divide="ignore", invalid="ignore"):
             W, ev, V = scatter_matrices(nk, means, S2, reg_covar, self.needs_eigenvectors)
             try:
-                # Singular scatter matrices give inf/NaN below, checked after: no RuntimeWarning.
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    cov, variances = self._covariances(nk, W, ev, V, previous, reg_covar)
+                cov, variances = self._covariances(nk, W, ev, V, previous, reg_covar)
                 cov = 0.5 * (cov + cov.transpose(0, 2, 1))
                 if not np.isfinite(cov).all():
                     raise np.linalg.LinAlgError("non-finite covariance")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import lapack
 from .mclust_base import (
     INNER_MAX_ITER,
     EllipsoidalStructure,
@@ -122,7 +123,7 @@ class VariableVolumeEqualShapeOrientation(EllipsoidalStructure):
         for _ in range(INNER_MAX_ITER):  # under m_step's kernels.serial_blas
             # C given the volumes: sum_k W_k / lambda_k scaled to |C| = 1. That sum is
             # symmetric (so is every W_k), and eigh reads one triangle anyway.
-            c_ev, c_vec = np.linalg.eigh(((1.0 / scale) @ flat).reshape(d, d))
+            c_ev, c_vec = lapack.eigh(((1.0 / scale) @ flat).reshape(d, d))
             c_det = geometric_mean(c_ev)  # |C|^(1/D) before scaling
             C_inv = (c_vec / c_ev) @ c_vec.T * c_det
             # The volumes given C: tr(W_k C^-1) / (D n_k), the trace as sum(W_k * C^-1)
@@ -152,7 +153,7 @@ class EqualShapeVariableVolume(EllipsoidalStructure):
         _raise_unless_positive(ev, reg_covar)
         prev_ev = None
         if previous is not None:
-            prev_ev = np.linalg.eigvalsh(np.asarray(previous))[:, ::-1]  # decreasing, as ev
+            prev_ev = lapack.eigvalsh(np.asarray(previous))[:, ::-1]  # decreasing, as ev
         scale, shape = equal_shape_fixed_point(ev, nk, prev_ev, inner_rtol(previous))
         variances = scale[:, None] * shape
         return _compose(V, variances), variances

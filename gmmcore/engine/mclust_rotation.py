@@ -33,6 +33,7 @@ import math
 
 import numpy as np
 
+from . import lapack
 from .mclust_base import (
     INNER_MAX_ITER,
     EllipsoidalStructure,
@@ -50,10 +51,12 @@ def _procrustes(G: np.ndarray) -> np.ndarray:
 
     In two dimensions in closed form (:func:`_procrustes_2d`): the SVD is ~6 us of NumPy
     overhead, a third of an MM iteration on two features, where the closed form costs ~1 us.
+    Above, LAPACK's SVD without NumPy's wrapper (:mod:`lapack`: 3.9 us instead of 6.7 us on
+    4 x 4; a failure gives NaN, which the caller's positivity test of ``b`` catches).
     """
     if G.shape[0] == 2:
         return _procrustes_2d(G)
-    P, _, Rt = np.linalg.svd(G)
+    P, _, Rt = lapack.svd(G)
     return P @ Rt
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import factor, kernels
+from . import factor, kernels, lapack
 from .covariance import CovarianceStructure, IllConditionedCovarianceError
 
 __all__ = ["BUILT_IN_STRUCTURES", "Diag", "Full", "Spherical", "Tied"]
@@ -46,8 +46,9 @@ class Full(CovarianceStructure):
     def m_step(self, nk, means, S2, reg_covar, previous=None):
         cov = S2 / nk[:, None, None] - means[:, :, None] * means[:, None, :]
         cov = 0.5 * (cov + cov.transpose(0, 2, 1))
-        with kernels.serial_blas():
-            raw_min = np.linalg.eigvalsh(cov)[:, 0]
+        # lapack: no NumPy wrapper; NaN in a non-finite cov, which precisions_cholesky refuses.
+        with kernels.serial_blas(), np.errstate(invalid="ignore"):
+            raw_min = lapack.eigvalsh(cov)[:, 0]
         d = cov.shape[1]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
         return cov, raw_min
@@ -94,8 +95,8 @@ class Tied(CovarianceStructure):
     def m_step(self, nk, means, S2, reg_covar, previous=None):
         cov = (S2 - (nk[:, None] * means).T @ means) / nk.sum()
         cov = 0.5 * (cov + cov.T)
-        with kernels.serial_blas():
-            raw_min = np.linalg.eigvalsh(cov)[:1]
+        with kernels.serial_blas(), np.errstate(invalid="ignore"):  # as Full's
+            raw_min = lapack.eigvalsh(cov)[:1]
         cov.flat[:: cov.shape[0] + 1] += reg_covar
         return cov, raw_min
 
