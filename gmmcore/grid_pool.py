@@ -60,13 +60,29 @@ def single_threaded_blas():
     way: results do not depend on BLAS's thread count)."""
     if not kernels.SERIAL_BLAS:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
+    controller = _blas_controller()
+    if controller is None:
         return contextlib.nullcontext()
-    from scipy import linalg  # noqa: F401  (loaded first, so its OpenBLAS is limited too)
+    return _held(controller.limit(limits=1, user_api="blas"))
 
-    return _held(threadpool_limits(limits=1, user_api="blas"))
+
+_CONTROLLER: list = []  # [ThreadpoolController or None], made once per process
+
+
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, scipy's included, made once: making
+    it reads the process's memory map (~2 ms, a seventh of a K = 1 grid on iris), and the
+    libraries do not change once scipy.linalg is loaded. None without threadpoolctl."""
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _CONTROLLER.append(None)
+        else:
+            from scipy import linalg  # noqa: F401  (loaded first, so its OpenBLAS is seen too)
+
+            _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 @contextlib.contextmanager

@@ -320,3 +320,19 @@ def test_zero_weight_single_task_gives_no_warning_and_no_nan():
         history = run(X, weights_init=[0.5, 0.5, 0.0])
     assert all(np.isfinite(s.log_likelihood) for s in history[1:])
     assert all(np.isfinite(s.weights).all() for s in history)
+
+
+def test_snapshot_replace_is_dataclasses_replace():
+    snap = next(iter_em(np.arange(10.0)[:, None], 2, random_state=0))
+    ours = snap.replace(iteration=3, phase="E", log_likelihood=-1.5, events=())
+    theirs = dataclasses.replace(snap, iteration=3, phase="E", log_likelihood=-1.5, events=())
+    assert type(ours) is type(theirs)
+    assert {f.name for f in dataclasses.fields(ours)} == set(vars(ours))
+    for f in dataclasses.fields(snap):
+        a, b = getattr(ours, f.name), getattr(theirs, f.name)
+        assert (a is b) or a == b, f.name
+    assert snap.phase == "init" and snap.iteration == 0  # the original is untouched
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ours.phase = "M"
+    with pytest.raises(TypeError, match="no field"):
+        snap.replace(phase_="E")

@@ -454,10 +454,17 @@ def test_small_grid_holds_every_blas_at_one_thread_with_the_same_numbers(X, monk
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from gmmcore import grid_pool, selection
 
-    with grid_pool.single_threaded_blas():
-        # scipy's OpenBLAS too: the engine's own switch can miss it (loaded lazily).
-        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
-        assert blas and all(i["num_threads"] == 1 for i in blas)
+    def blas_threads():
+        info = threadpoolctl.threadpool_info()
+        return [(i["filepath"], i["num_threads"]) for i in info if i["user_api"] == "blas"]
+
+    for _ in range(2):  # the second use reuses the controller made by the first
+        before = blas_threads()
+        with grid_pool.single_threaded_blas():
+            # scipy's OpenBLAS too: the engine's own switch can miss it (loaded lazily).
+            blas = blas_threads()
+            assert blas and all(n == 1 for _, n in blas)
+        assert set(before) <= set(blas_threads())  # restored on exit (scipy's may be new)
     held = model_grid(X, [2, 3], ["full", "VEV", "VEI"])
     monkeypatch.setattr(selection, "_SERIAL_GRID_SIZE", -1)
     threaded = model_grid(X, [2, 3], ["full", "VEV", "VEI"])

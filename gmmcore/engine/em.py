@@ -12,7 +12,6 @@ the log-likelihood's size (mclust's).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -192,7 +191,7 @@ def em_iterations(
         stats = e_step_of(params)
         ll = stats.log_likelihood
         # The E snapshot holds the same (frozen) arrays as the M snapshot before it.
-        yield dataclasses.replace(current, iteration=it, phase="E", log_likelihood=ll, events=())
+        yield current.replace(iteration=it, phase="E", log_likelihood=ll, events=())
         params, nk, raw_min = m_step_of(stats, params)
         events = []
         # The usual case (nothing empty or collapsed) costs one reduction each (written so

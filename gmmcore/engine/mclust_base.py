@@ -266,7 +266,10 @@ class EllipsoidalStructure(CovarianceStructure):
                 cov = 0.5 * (cov + cov.transpose(0, 2, 1))
                 if not np.isfinite(cov).all():
                     raise np.linalg.LinAlgError("non-finite covariance")
-                raw_min = np.broadcast_to(variances, W.shape[:2]).min(axis=1) - reg_covar
+                low = variances.min(axis=-1)  # (K,), or () / (1,) for shared variances
+                if low.shape != nk.shape:  # (broadcast_to costs ~2 us: only when needed)
+                    low = np.broadcast_to(low, nk.shape)
+                raw_min = low - reg_covar
             except np.linalg.LinAlgError:
                 # A scatter matrix numerically singular (exact duplicates, reg_covar=0) sends
                 # the shared volume/shape/orientation updates to 0 or inf: name the thinnest
@@ -349,8 +352,12 @@ class DiagonalStructure(CovarianceStructure):
     storage = "per_component"
 
     def _per_component(self, arr, n_components, n_features) -> np.ndarray:
-        """Variances (or precision factors) as a read-only (K, D) view."""
+        """Variances (or precision factors) as (K, D), to be read only: the array itself
+        when stored per component (np.broadcast_to costs ~2 us, run at every E-step), else a
+        read-only broadcast view."""
         arr = np.asarray(arr)
+        if self.storage == "per_component" and arr.shape == (n_components, n_features):
+            return arr
         if self.storage == "round":
             arr = arr[:, None]
         return np.broadcast_to(arr, (n_components, n_features))
@@ -368,10 +375,12 @@ class DiagonalStructure(CovarianceStructure):
         # for the models whose M-step needs only the global second moment (EII, EEI, E).
         k, d = means.shape
         u = self._per_component(prec_chol, k, d)
-        log_det = np.broadcast_to(self.log_det_precisions_cholesky(prec_chol, d), (k,))
+        log_det = self.log_det_precisions_cholesky(prec_chol, d)
         if self.second_moment == "global_outer":
-            return kernels.TiedPlan(means, np.diag(u[0]), float(log_det[0]))
-        return kernels.LinearPlan(means, u * u, np.array(log_det, dtype=np.float64))
+            return kernels.TiedPlan(means, np.diag(u[0]), float(log_det.flat[0]))
+        if log_det.shape != (k,):  # one for all components (a common diagonal)
+            log_det = np.full(k, float(log_det))
+        return kernels.LinearPlan(means, u * u, np.asarray(log_det, dtype=np.float64))
 
     def mahalanobis(self, X, means, prec_chol):
         k, d = means.shape
