@@ -47,11 +47,25 @@ def test_a_failed_matrix_gives_nan_and_no_warning_under_errstate():
     S[1] = -S[1]  # not positive definite
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with np.errstate(invalid="ignore"):
+        with np.errstate(all="ignore"):
             L = lapack.cholesky(S)
     assert np.isnan(L[1]).all()
     # the other matrices are factored as numpy.linalg does
     assert np.array_equal(L[[0, 2]], np.linalg.cholesky(S[[0, 2]]))
+
+
+def test_overflow_gives_a_non_finite_factor_and_no_warning():
+    # A subnormal pivot (found by the model-file fuzz test): the factor overflows, which
+    # numpy.linalg reports as LinAlgError; here a non-finite factor (the callers' test) and,
+    # under the callers' errstate(all="ignore"), no RuntimeWarning ("overflow" before).
+    S = np.array([[[5e-324, 0.436], [0.436, 33.7]]])
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(S)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="ignore"):
+            ours = lapack.cholesky(S)
+    assert not np.isfinite(ours).all()
 
 
 def test_the_public_fallback_keeps_the_contract(monkeypatch):

@@ -42,7 +42,7 @@ def precisions_cholesky(covariances: np.ndarray, reg_covar: float = 0.0) -> np.n
     stack = covariances[None] if single else covariances
     # Tiny LAPACK calls (see kernels.SERIAL_BLAS) without NumPy's wrapper (see lapack): a
     # matrix that is not positive definite gives a NaN factor, tested here.
-    with kernels.serial_blas(), np.errstate(invalid="ignore"):
+    with kernels.serial_blas(), np.errstate(all="ignore"):
         chol = lapack.cholesky(stack)
         if not np.isfinite(chol).all():
             _raise_first_not_positive_definite(stack, reg_covar, single)

@@ -14,8 +14,10 @@ signatures, so their results are bit for bit those of ``numpy.linalg``. Two diff
 * a failure is not an exception: the failed matrix's outputs are NaN (as the gufuncs leave
   them) and the floating-point "invalid" flag is raised. Callers test the results
   (``np.isfinite``) where ``numpy.linalg`` would have raised, and run under
-  ``np.errstate(invalid="ignore")`` (one per M-step, not one per call) so that a failure
-  is not also a RuntimeWarning.
+  ``np.errstate(all="ignore")`` (one per M-step, not one per call) so that a failure is not
+  also a RuntimeWarning. "all", as ``numpy.linalg`` ignores overflow, underflow and
+  division too: a Cholesky factor of ``[[5e-324, 0.4], [0.4, 34]]`` overflows (found by the
+  model-file fuzz test).
 
 ``_umath_linalg`` is NumPy's private module (unchanged from 1.x to 2.4). If a NumPy release
 moves or changes it, the self-check below fails at import and every function falls back to
@@ -110,7 +112,7 @@ def _raw_functions():
             *zip(eigh(stack), np.linalg.eigh(stack), strict=True),
             *zip(svd(test), np.linalg.svd(test), strict=True),
         ]
-        with np.errstate(invalid="ignore"):
+        with np.errstate(all="ignore"):
             failed = cholesky(-stack)
         if not np.isnan(failed).all() or not all(np.array_equal(a, b) for a, b in checks):
             return None

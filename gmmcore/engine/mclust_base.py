@@ -258,8 +258,8 @@ class EllipsoidalStructure(CovarianceStructure):
         # kernels.serial_blas), entered once: the helpers below do not enter their own, and
         # each entry costs ~20 us, which was a tenth of an EM iteration on Old Faithful.
         # Singular scatter matrices give inf/NaN below (lapack's failures too), checked
-        # after: no RuntimeWarning.
-        with kernels.serial_blas(), np.errstate(divide="ignore", invalid="ignore"):
+        # after: no RuntimeWarning (all: as numpy.linalg's own errstate, see lapack).
+        with kernels.serial_blas(), np.errstate(all="ignore"):
             W, ev, V = scatter_matrices(nk, means, S2, reg_covar, self.needs_eigenvectors)
             try:
                 cov, variances = self._covariances(nk, W, ev, V, previous, reg_covar)

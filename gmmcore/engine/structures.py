@@ -47,7 +47,7 @@ class Full(CovarianceStructure):
         cov = S2 / nk[:, None, None] - means[:, :, None] * means[:, None, :]
         cov = 0.5 * (cov + cov.transpose(0, 2, 1))
         # lapack: no NumPy wrapper; NaN in a non-finite cov, which precisions_cholesky refuses.
-        with kernels.serial_blas(), np.errstate(invalid="ignore"):
+        with kernels.serial_blas(), np.errstate(all="ignore"):
             raw_min = lapack.eigvalsh(cov)[:, 0]
         d = cov.shape[1]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
@@ -95,7 +95,7 @@ class Tied(CovarianceStructure):
     def m_step(self, nk, means, S2, reg_covar, previous=None):
         cov = (S2 - (nk[:, None] * means).T @ means) / nk.sum()
         cov = 0.5 * (cov + cov.T)
-        with kernels.serial_blas(), np.errstate(invalid="ignore"):  # as Full's
+        with kernels.serial_blas(), np.errstate(all="ignore"):  # as Full's
             raw_min = lapack.eigvalsh(cov)[:1]
         cov.flat[:: cov.shape[0] + 1] += reg_covar
         return cov, raw_min
