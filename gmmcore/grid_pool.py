@@ -52,37 +52,17 @@ def single_threaded_blas():
     without threadpoolctl or with GMMCORE_SERIAL_BLAS=0.
 
     A grid on small data makes only small BLAS calls (N x D x K products, D x D
-    factorizations), where BLAS's threads only wait for each other on a shared machine. The
-    engine's own switch (kernels.serial_blas) knows only the BLAS libraries loaded when it was
-    first used, which can miss scipy's (scipy.linalg is imported lazily and ships its own
-    OpenBLAS): scipy's 2 x 2 solve_triangular then took ~450 us instead of ~10 us, and Old
-    Faithful's default grid 8-37 s instead of ~3 s (2 shared cores; the same numbers either
-    way: results do not depend on BLAS's thread count)."""
+    factorizations), where BLAS's threads only wait for each other on a shared machine
+    (Old Faithful's default grid took 8-37 s instead of ~3 s on 2 shared cores while scipy's
+    BLAS kept its threads; the same numbers either way: results do not depend on BLAS's
+    thread count). Held once for the whole grid, the engine's per-call switch
+    (kernels.serial_blas, ~10 us per M-step and E-step) has nothing left to do."""
     if not kernels.SERIAL_BLAS:
         return contextlib.nullcontext()
-    controller = _blas_controller()
+    controller = kernels.blas_controller()
     if controller is None:
         return contextlib.nullcontext()
     return _held(controller.limit(limits=1, user_api="blas"))
-
-
-_CONTROLLER: list = []  # [ThreadpoolController or None], made once per process
-
-
-def _blas_controller():
-    """threadpoolctl's view of the loaded BLAS libraries, scipy's included, made once: making
-    it reads the process's memory map (~2 ms, a seventh of a K = 1 grid on iris), and the
-    libraries do not change once scipy.linalg is loaded. None without threadpoolctl."""
-    if not _CONTROLLER:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _CONTROLLER.append(None)
-        else:
-            from scipy import linalg  # noqa: F401  (loaded first, so its OpenBLAS is seen too)
-
-            _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]
 
 
 @contextlib.contextmanager

@@ -252,3 +252,18 @@ def test_log_resp_normalized_far_from_a_collapsed_component(covariance_type):
     pc = s.precisions_cholesky(cov)
     _, log_resp = estep.estimate_log_resp(X, np.log([0.5, 0.5]), means, pc, s)
     assert np.abs(np.exp(log_resp).sum(axis=1) - 1.0).max() < 1e-13
+
+
+def test_serial_blas_holds_every_blas_scipys_included():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from gmmcore.engine import kernels
+
+    if not kernels.SERIAL_BLAS:
+        pytest.skip("GMMCORE_SERIAL_BLAS=0")
+    with kernels.serial_blas():
+        # scipy.linalg ships its own OpenBLAS: the one controller (made after loading it)
+        # limits that one too.
+        info = threadpoolctl.threadpool_info()
+        blas = [i for i in info if i["user_api"] == "blas"]
+        assert blas and all(i["num_threads"] == 1 for i in blas)
+    assert kernels.blas_controller() is kernels.blas_controller()  # made once

@@ -161,11 +161,6 @@ def _add_data_options(p, *, task_help: str | None):
     )
 
 
-# select's EM settings are model_grid's defaults (mclust's way: its hierarchical start, EM run
-# close to convergence); fit keeps scikit-learn's (tol 1e-3, max_iter 100, k-means start).
-_GRID_DEFAULTS = GRID_DEFAULTS
-
-
 def _add_fit_options(
     p, *, seed_default, tol_default=1e-3, max_iter_default=100, convergence_default="mean"
 ):
@@ -360,18 +355,20 @@ def _add_select_command(sub) -> None:
         "applies to the data, i.e. mclust's E and V for one feature, the fourteen others "
         f"otherwise. Known: {_choices_text()}.",
     )
+    # select's EM settings are model_grid's defaults (mclust's way: its hierarchical start, EM
+    # run close to convergence); fit keeps scikit-learn's (tol 1e-3, max_iter 100, k-means).
     _add_fit_options(
         sel,
         seed_default=0,
-        tol_default=_GRID_DEFAULTS["tol"],
-        max_iter_default=_GRID_DEFAULTS["max_iter"],
-        convergence_default=_GRID_DEFAULTS["convergence"],
+        tol_default=GRID_DEFAULTS["tol"],
+        max_iter_default=GRID_DEFAULTS["max_iter"],
+        convergence_default=GRID_DEFAULTS["convergence"],
     )
     sel.add_argument(
         "--init",
         choices=INIT_METHODS,
-        default=_GRID_DEFAULTS["init_params"],
-        help=f"Initialization of every fit (default: {_GRID_DEFAULTS['init_params']}, mclust's "
+        default=GRID_DEFAULTS["init_params"],
+        help=f"Initialization of every fit (default: {GRID_DEFAULTS['init_params']}, mclust's "
         "model-based hierarchical clustering, computed once and shared by every cell).",
     )
     sel.add_argument(

@@ -58,8 +58,8 @@ __all__ = [
 
 #: Rows the tree is built on at most (mclust.options("subset")).
 HC_MAX_ROWS = 2000
-# Fixed seed of the subset for larger data: the start must not depend on random_state, so that
-# every cell and restart of a grid shares one tree.
+# Seed of the subset for larger data when no generator is given (hc_responsibilities(rng=None));
+# a fit draws it from its random_state, so each restart tries another subset.
 _SUBSET_SEED = 0
 # data bytes -> (merge pairs or None, subset rows, {K: starting labels}): a grid asks for the
 # same K once per model (14 times), and each cut replays up to 2,000 merges.

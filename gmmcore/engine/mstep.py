@@ -25,6 +25,9 @@ __all__ = [
 
 
 def check_init_arrays(weights_init, means_init, precisions_init, structure, k, d, n_tasks):
+    """User-given starting arrays checked (ValueError naming the one that is wrong) and
+    converted: weights (n_tasks, K) summing to 1 per task, means (K, D), precision factors
+    (the structure's shape); None stays None."""
     if weights_init is not None:
         # float32 weights sum to 1 within float32's precision (scikit-learn's 1e-6).
         atol = 1e-6 if np.asarray(weights_init).dtype == np.float32 else 1e-8
@@ -72,6 +75,33 @@ def m_step_from_statistics(
     exact=None,
     prior=None,
 ):
+    """One M-step from summed statistics.
+
+    Parameters
+    ----------
+    stats : SufficientStatistics
+        ``S0`` (n_tasks, K), ``S1`` (K, D), ``S2`` as the structure's second moment.
+    S2_fixed : ndarray of shape (D, D) or None
+        ``X^T X`` for structures whose M-step reads the global second moment (tied, EII, ...).
+    structure : CovarianceStructure
+    reg_covar : float
+    previous : ndarray, optional
+        The previous covariances (warm start of the iterative M-steps).
+    exact : callable, optional
+        ``exact(nk, means, previous) -> (covariances, raw_min)``, the two-pass recomputation
+        (:func:`exact_covariances`), called only when :func:`precision_lost` finds a component.
+    prior : ConjugatePrior, optional
+        Then the posterior mode (:mod:`gmmcore.engine.prior`), without the fallback.
+
+    Returns
+    -------
+    params : Parameters
+        weights (n_tasks, K), means (K, D), covariances and their precision factors.
+    nk : ndarray of shape (K,)
+        Summed responsibilities (plus NK_EPS).
+    raw_min : ndarray of shape (K,) (or (1,) for a common covariance)
+        Smallest variance of each covariance before ``reg_covar``.
+    """
     nk = stats.S0.sum(axis=0) + NK_EPS
     means = stats.S1 / nk[:, None]
     per_task = stats.S0 + NK_EPS

@@ -36,6 +36,7 @@ import warnings
 import numpy as np
 
 from ..engine.blockem import add_statistics, block_scatter, iter_em_blocks
+from ..engine.em import task_slices
 from ..engine.estep import e_step
 from ..engine.validation import check_random_state
 from .stream import INIT_SAMPLE
@@ -71,10 +72,8 @@ def _grouped(block, codes, n_tasks):
         raise ValueError("X contains NaN or infinity (in a dask block).")
     if codes is None:
         return block, [(0, block.shape[0])]
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=n_tasks)
-    bounds = np.concatenate([[0], np.cumsum(counts)])
-    return block[order], [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    order, slices = task_slices(np.asarray(codes), n_tasks)
+    return (block if order is None else block[order]), slices
 
 
 def _block_stats(block, codes, shift, log_weights, means, prec_chol, structure):
