@@ -197,6 +197,14 @@ class CovarianceStructure:
         """
         return kernels.MahalanobisPlan(self, means, prec_chol)
 
+    def whitening_factors(self, prec_chol, n_components, n_features):
+        """The precision factors in a form the compiled E-step reads
+        (:mod:`gmmcore.engine.compiled`): ``("triangular", U)`` with U of shape (K, D, D)
+        upper-triangular, or ``("diagonal", u)`` with u of shape (K, D), such that
+        ``|(x - mu_k) U_k|^2`` is the squared Mahalanobis distance; None (the default) keeps
+        the structure on the NumPy plans."""
+        return None
+
     def covariance_matrices(self, covariances, n_components, n_features):  # pragma: no cover
         """Covariances as a (K, D, D) stack, whatever the type (for plots and sampling)."""
         raise NotImplementedError

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import compiled
 from .covariance import CovarianceStructure
 from .kernels import FeatureLayout, serial_blas
 
@@ -389,6 +390,15 @@ def e_step(
     k = means.shape[0]
     layout = FeatureLayout(n_features, structure.second_moment)
     dtype = _FLOAT32 if X.dtype == _FLOAT32 else _FLOAT64  # compute_dtype(X), inlined
+    if (
+        dtype is _FLOAT64
+        and chunk_rows is None
+        and len(task_slices) == 1
+        and compiled.use_for(n, k, n_features)
+    ):
+        fast = compiled.estep_kernel(structure, means, prec_chol)
+        if fast is not None:
+            return _compiled(X, log_weights[0], means, fast, layout)
     plan = structure.estep_plan(means, prec_chol).astype(dtype)
     wr = plan.work_rows()
     if (
@@ -475,6 +485,20 @@ def _fill(ws: _Workspace, layout: FeatureLayout, X, lo: int, hi: int, reuse: boo
         if reuse:
             ws.filled = (X, lo)
     return F, ws.FT
+
+
+def _compiled(X, log_weights, means, fast, layout) -> SufficientStatistics:
+    """:func:`e_step` for small float64 data of one task, by the compiled kernel (see
+    :mod:`gmmcore.engine.compiled`): one loop instead of ~20 NumPy calls."""
+    kernel, factors, const = fast
+    T = np.zeros((means.shape[0], layout.width))
+    ll = kernel(
+        np.ascontiguousarray(X), np.ascontiguousarray(log_weights, dtype=np.float64),
+        np.ascontiguousarray(means, dtype=np.float64), factors,
+        np.ascontiguousarray(const, dtype=np.float64),
+        compiled.SECOND_MOMENT_CODES[layout.second_moment], T,
+    )  # fmt: skip
+    return _finish(layout, T, T[None, :, 0].copy(), ll)
 
 
 def _one_chunk(X, log_weights, plan, layout, k, wr, reuse_features) -> SufficientStatistics:

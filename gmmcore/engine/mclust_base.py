@@ -319,6 +319,9 @@ class EllipsoidalStructure(CovarianceStructure):
         log_det = self.log_det_precisions_cholesky(prec_chol, d)
         return kernels.FullPlan(means, prec_chol, log_det)
 
+    def whitening_factors(self, prec_chol, n_components, n_features):
+        return "triangular", prec_chol
+
     def covariance_matrices(self, covariances, n_components, n_features):
         return np.asarray(covariances)
 
@@ -381,6 +384,9 @@ class DiagonalStructure(CovarianceStructure):
         if log_det.shape != (k,):  # one for all components (a common diagonal)
             log_det = np.full(k, float(log_det))
         return kernels.LinearPlan(means, u * u, np.asarray(log_det, dtype=np.float64))
+
+    def whitening_factors(self, prec_chol, n_components, n_features):
+        return "diagonal", self._per_component(prec_chol, n_components, n_features)
 
     def mahalanobis(self, X, means, prec_chol):
         k, d = means.shape

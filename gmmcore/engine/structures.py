@@ -74,6 +74,9 @@ class Full(CovarianceStructure):
         d = means.shape[1]
         return kernels.FullPlan(means, prec_chol, self.log_det_precisions_cholesky(prec_chol, d))
 
+    def whitening_factors(self, prec_chol, n_components, n_features):
+        return "triangular", prec_chol
+
     def n_cov_parameters(self, n_components, n_features):
         return n_components * n_features * (n_features + 1) // 2
 
@@ -120,6 +123,9 @@ class Tied(CovarianceStructure):
     def estep_plan(self, means, prec_chol):
         d = means.shape[1]
         return kernels.TiedPlan(means, prec_chol, self.log_det_precisions_cholesky(prec_chol, d))
+
+    def whitening_factors(self, prec_chol, n_components, n_features):
+        return "triangular", np.broadcast_to(prec_chol, (n_components, n_features, n_features))
 
     def n_cov_parameters(self, n_components, n_features):
         return n_features * (n_features + 1) // 2
@@ -168,6 +174,11 @@ class Diag(CovarianceStructure):
         d = means.shape[1]
         log_det = self.log_det_precisions_cholesky(prec_chol, d)
         return kernels.LinearPlan(means, prec_chol**2, log_det)
+
+    def whitening_factors(self, prec_chol, n_components, n_features):
+        # Also serves Spherical: (K,) factors broadcast over the D features.
+        u = np.asarray(prec_chol).reshape(n_components, -1)
+        return "diagonal", np.broadcast_to(u, (n_components, n_features))
 
     def n_cov_parameters(self, n_components, n_features):
         return n_components * n_features
