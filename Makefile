@@ -12,6 +12,11 @@ $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	@# numba compiles gmmcore's small-data kernels once per machine (gmmcore/engine/compiled.py):
+	@# a tiny grid now, so that the dashboard's first fit does not wait for it (~10 s).
+	$(PY) -c "import numpy as np; from gmmcore.selection import model_grid; \
+	X = np.random.default_rng(0).normal(size=(60, 2)); model_grid(X, n_components=[1, 2, 3]); \
+	model_grid(X[:, :1], n_components=[1, 2])"
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt

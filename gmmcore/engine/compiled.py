@@ -38,11 +38,13 @@ __all__ = [
 #: second_moment -> the kernel's code for the statistics it accumulates after [S0 | S1].
 SECOND_MOMENT_CODES = {"global_outer": 0, "square": 1, "outer": 2}
 
-# Where the compiled E-step was measured faster than the NumPy one-chunk path (2-core VM,
-# numpy 2.4, numba 0.68): up to these multiply-adds per E-step, n * K * (D * (D + 3) / 2),
-# its time grows with the arithmetic while NumPy's stays near its ~25-40 us floor; at
-# 3,000 x 5-D x K = 9 both take ~0.5 ms and above it NumPy's GEMMs and SIMD exp win.
-MAX_WORK = 600_000
+# Where the compiled E-step was measured faster than NumPy's one-chunk path (2-core VM, numpy
+# 2.4, numba 0.68; `python -m bench.compiled`, bench/compiled-results.md): up to this many
+# multiply-adds per E-step, n * K * D (D + 3) / 2, it took 0.45-0.75x NumPy's time (full,
+# diag, tied at D = 2..10, K = 3 and 9, n = 300..6,000). Beyond, tied covariances (one shared
+# factor, which NumPy's plan applies once and the kernel per component) lost (1.17x at
+# 1,000 x 10-D x K = 9), and larger data are better served by the chunks' threads (n_jobs).
+MAX_WORK = 300_000
 
 _MODULES: dict[str, object] = {}  # name -> the imported kernels' module, or None
 _OFF = False  # set by disabled()
@@ -94,11 +96,10 @@ def use_for(n_rows: int, n_components: int, n_features: int) -> bool:
 
 
 def estep_kernel(structure, means, prec_chol):
-    """(kernel, factors, const) for the compiled E-step of ``structure`` at these
-    parameters, or None when compiled kernels are off or the structure has no whitening
-    factors (a user-defined one): ``kernel(X, log_weights, means, factors, const, code, T)``
-    adds the statistics of X's rows to T of shape (K, width) and returns their
-    log-likelihood; ``const`` (K,) is ``log det U_k - D/2 log(2 pi)``."""
+    """(densities, statistics, factors, const) for the compiled E-step of ``structure`` at
+    these parameters, or None when compiled kernels are off or the structure has no
+    whitening factors (a user-defined one). ``const`` (K,) is ``log det U_k - D/2 log(2 pi)``;
+    see :mod:`gmmcore.engine._numba_estep` for the kernels' arguments."""
     module = kernels("estep")
     form = structure.whitening_factors(prec_chol, *means.shape)
     if module is None or form is None:
@@ -106,6 +107,6 @@ def estep_kernel(structure, means, prec_chol):
     kind, factors = form
     k, d = means.shape
     log_det = np.broadcast_to(structure.log_det_precisions_cholesky(prec_chol, d), (k,))
-    const = log_det - 0.5 * d * np.log(2.0 * np.pi)
-    kernel = module.estep_triangular if kind == "triangular" else module.estep_diagonal
-    return kernel, np.ascontiguousarray(factors, dtype=np.float64), const
+    const = np.ascontiguousarray(log_det - 0.5 * d * np.log(2.0 * np.pi), dtype=np.float64)
+    densities = module.densities_triangular if kind == "triangular" else module.densities_diagonal
+    return densities, module.statistics, np.ascontiguousarray(factors, dtype=np.float64), const

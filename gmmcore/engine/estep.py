@@ -33,6 +33,7 @@ import contextlib
 import itertools
 import math
 import os
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -398,7 +399,7 @@ def e_step(
     ):
         fast = compiled.estep_kernel(structure, means, prec_chol)
         if fast is not None:
-            return _compiled(X, log_weights[0], means, fast, layout)
+            return _compiled(X, log_weights[0], means, fast, layout, reuse_features)
     plan = structure.estep_plan(means, prec_chol).astype(dtype)
     wr = plan.work_rows()
     if (
@@ -487,18 +488,38 @@ def _fill(ws: _Workspace, layout: FeatureLayout, X, lo: int, hi: int, reuse: boo
     return F, ws.FT
 
 
-def _compiled(X, log_weights, means, fast, layout) -> SufficientStatistics:
-    """:func:`e_step` for small float64 data of one task, by the compiled kernel (see
-    :mod:`gmmcore.engine.compiled`): one loop instead of ~20 NumPy calls."""
-    kernel, factors, const = fast
-    T = np.zeros((means.shape[0], layout.width))
-    ll = kernel(
-        np.ascontiguousarray(X), np.ascontiguousarray(log_weights, dtype=np.float64),
-        np.ascontiguousarray(means, dtype=np.float64), factors,
-        np.ascontiguousarray(const, dtype=np.float64),
-        compiled.SECOND_MOMENT_CODES[layout.second_moment], T,
-    )  # fmt: skip
+def _compiled(X, log_weights, means, fast, layout, reuse) -> SufficientStatistics:
+    """:func:`e_step` for small float64 data of one task by the compiled kernels (see
+    :mod:`gmmcore.engine.compiled`): two loops and one SIMD exp instead of ~20 NumPy calls."""
+    densities, statistics, factors, const = fast
+    XT = _transposed(X, reuse)
+    k, n = means.shape[0], X.shape[0]
+    L = np.empty((k, n))
+    top = np.empty(n)
+    lw = np.ascontiguousarray(log_weights, dtype=np.float64)
+    densities(XT, lw, np.ascontiguousarray(means, dtype=np.float64), factors, const, L, top)
+    np.exp(L, out=L)
+    T = np.zeros((k, layout.width))
+    ll = statistics(L, top, XT, compiled.SECOND_MOMENT_CODES[layout.second_moment], T)
     return _finish(layout, T, T[None, :, 0].copy(), ll)
+
+
+# (a weak reference to X, X.T as a contiguous copy) of the last E-step with reuse_features:
+# EM passes the same array at every iteration (see e_step's reuse_features).
+_LAST_TRANSPOSED: tuple = (lambda: None, None)
+
+
+def _transposed(X, reuse: bool) -> np.ndarray:
+    global _LAST_TRANSPOSED
+    ref, XT = _LAST_TRANSPOSED
+    if ref() is X:
+        if reuse:
+            return XT
+        _LAST_TRANSPOSED = (lambda: None, None)  # X may have changed since: forget it
+    XT = np.ascontiguousarray(X.T)
+    if reuse:
+        _LAST_TRANSPOSED = (weakref.ref(X), XT)
+    return XT
 
 
 def _one_chunk(X, log_weights, plan, layout, k, wr, reuse_features) -> SufficientStatistics:
