@@ -185,8 +185,9 @@ def test_streamed_fit_takes_the_two_pass_fallback_as_in_memory(covariance_type, 
 
 def test_without_the_fallback_a_far_thin_component_loses_its_covariance():
     """Why block sources need the fallback: with the one-pass covariances only (no
-    ``scatter_of``), the component at 1e5 gets a covariance more than twice the in-memory
-    fit's (variance 2.1e-6 -> 4.8e-6) with a made-up correlation."""
+    ``scatter_of``), the component at 1e5 gets a covariance off by more than half the
+    in-memory fit's (variance 2.1e-6 -> 2.9e-6 or 4.8e-6, as the statistics' summation order
+    rounds) with a made-up correlation (1.9e-6 where the fit has 2e-8)."""
     from gmmcore.engine.blockem import iter_em_blocks
     from gmmcore.scale.stream import _gram_of, source_statistics
 
@@ -199,4 +200,4 @@ def test_without_the_fallback_a_far_thin_component_loses_its_covariance():
     )  # fmt: skip
     far = int(np.argmax(ref.means_[:, 0]))
     one_pass = np.asarray(last.covariances)[int(np.argmax(np.asarray(last.means)[:, 0]))]
-    assert np.abs(one_pass - ref.covariances_[far]).max() > ref.covariances_[far].max()
+    assert np.abs(one_pass - ref.covariances_[far]).max() > 0.5 * ref.covariances_[far].max()

@@ -45,7 +45,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import kernels
+from . import compiled, kernels
 
 __all__ = [
     "HC_MAX_ROWS",
@@ -108,6 +108,9 @@ def hc_merges(Z: np.ndarray) -> np.ndarray:
     pairs : ndarray of shape (m - 1, 2), int
         Merge t joins the clusters labelled ``pairs[t, 0] < pairs[t, 1]`` (a cluster's label
         is its smallest row index, 0-based): mclust's ``hc`` output, transposed and 0-based.
+
+    The merge loop runs compiled (:mod:`gmmcore.engine._numba_hc`) when numba is available
+    and compiled kernels are on (:func:`gmmcore.engine.compiled.kernels`), else in NumPy.
     """
     m, d = Z.shape
     if m < 2:
@@ -116,17 +119,20 @@ def hc_merges(Z: np.ndarray) -> np.ndarray:
         # No spread in any direction (every row the same): every merge costs the same; merge
         # the rows into the first one in order (this divided by zero before).
         return np.column_stack([np.zeros(m - 1, dtype=np.intp), np.arange(1, m)])
+    alpha, D = _singleton_costs(Z)
+    module = compiled.kernels("hc")
+    if module is not None:
+        Z = np.ascontiguousarray(Z, dtype=np.float64)
+        return module.merges(Z, alpha, float(np.log(alpha)), D)
+    return _merges_numpy(Z, alpha, D)
+
+
+def _singleton_costs(Z: np.ndarray) -> tuple[float, np.ndarray]:
+    """(alpha, D): the cost of merging each pair of rows of Z (m, D), D >= 1, in the upper
+    triangle of D (m, m), +inf elsewhere; both loops start from these same bits."""
+    m, d = Z.shape
     Zc = Z - Z.mean(axis=0)
     alpha = max(float((Zc * Zc).sum()) / (m * d), np.finfo(np.float64).eps)
-    count = np.ones(m)
-    mean = Z.astype(np.float64, copy=True)
-    # The scatter matrices as mclust reads them back (see _stored_factor): what a cluster
-    # contributes to the cost of its merges with the cluster merged last.
-    stored = np.zeros((m, d, d))
-    factors = np.zeros((m, d, d))  # the stored triangular rows themselves
-    trace = np.zeros(m)
-    term = np.full(m, np.log(alpha))
-    label = np.arange(m)
     # Pair costs of singletons: n = 2 <= D (D >= 2 here), so T = 2 log((|x - y|^2 / 2 + a) / 2).
     sq = (Z * Z).sum(axis=1)
     dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * Z @ Z.T, 0.0)
@@ -137,6 +143,21 @@ def hc_merges(Z: np.ndarray) -> np.ndarray:
         cost = 2.0 * np.log((0.5 * dist + alpha) / 2.0) - 2.0 * np.log(alpha)
     D = np.triu(cost, 1)
     D[np.tril_indices(m)] = np.inf  # only i < j is used
+    return alpha, D
+
+
+def _merges_numpy(Z: np.ndarray, alpha: float, D: np.ndarray) -> np.ndarray:
+    """hc_merges' loop in NumPy (the reference and the fallback), from _singleton_costs."""
+    m, d = Z.shape
+    count = np.ones(m)
+    mean = Z.astype(np.float64, copy=True)
+    # The scatter matrices as mclust reads them back (see _stored_factor): what a cluster
+    # contributes to the cost of its merges with the cluster merged last.
+    stored = np.zeros((m, d, d))
+    factors = np.zeros((m, d, d))  # the stored triangular rows themselves
+    trace = np.zeros(m)
+    term = np.full(m, np.log(alpha))
+    label = np.arange(m)
     rows = np.arange(m)
     colmin = np.full(m, np.inf)
     colarg = np.zeros(m, dtype=np.intp)
