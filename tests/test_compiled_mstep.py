@@ -42,6 +42,7 @@ from gmmcore.engine.covariance import IllConditionedCovarianceError  # noqa: E40
 from gmmcore.engine.mclust_base import _raise_unless_positive  # noqa: E402
 from gmmcore.engine.mclust_models import MCLUST_MODELS  # noqa: E402
 from tests.strategies import datasets  # noqa: E402
+from tests.test_mclust_models import _statistics  # noqa: E402  (the same statistics)
 
 MODELS = {s.mclust_name: s for s in MCLUST_MODELS}
 COMPILED = ["EVE", "VVE", "VEE", "VEV", "VEI"]
@@ -51,18 +52,6 @@ TOL = 1e-10
 IRIS = load_sample("Iris")[["Sepal.Length", "Sepal.Width", "Petal.Length", "Petal.Width"]]
 FAITHFUL = load_sample("Old Faithful")[["eruptions", "waiting"]]
 DATA = {"faithful": FAITHFUL.to_numpy(np.float64), "iris": IRIS.to_numpy(np.float64)}
-
-
-def _statistics(X, z, structure):
-    """(nk, means, S2) from responsibilities, on data centered on its mean as EM does."""
-    Xc = X - X.mean(axis=0)
-    nk = z.sum(axis=0)
-    means = z.T @ Xc / nk[:, None]
-    if structure.second_moment == "outer":
-        S2 = np.einsum("ik,ij,il->kjl", z, Xc, Xc)
-    else:  # "square": the diagonal models (VEI)
-        S2 = z.T @ Xc**2
-    return nk, means, S2
 
 
 def _soft_clusters(X, k, rng, width=0.5):
