@@ -98,7 +98,7 @@ def test_kept_workspaces_serve_any_mix_of_calls():
     same shapes at once all give what a first call gives."""
     import threading
 
-    from gmmcore.engine import estep
+    from gmmcore.engine import workspace
 
     structure = get_structure("full")
     k = 3
@@ -110,7 +110,7 @@ def test_kept_workspaces_serve_any_mix_of_calls():
     def stats(X):
         return e_step(X, [(0, X.shape[0])], lw, means, prec, structure, chunk_rows=1_000)
 
-    estep._SPARES.for_config(None)  # drop whatever earlier tests kept
+    workspace.SPARES.for_config(None)  # drop whatever earlier tests kept
     first = [stats(X) for X in data]
     stats(data[0].astype(np.float32))
     e_step(data[0][:, :3], [(0, 9_000)], lw, means[:, :3], prec[:, :3, :3], structure)

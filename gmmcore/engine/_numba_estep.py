@@ -92,11 +92,8 @@ def densities_diagonal(XT, log_weights, means, u, const, L, top):
 @njit(**_JIT)
 def statistics(E, top, XT, code, T):
     """From ``E = exp(L - top)`` (K, n): the responsibilities (in place) and their
-    statistics added to T (K, width) in the feature layout's order ``[S0 | S1 | S2]``, S2 as
-    ``code``: 0 none, 1 ``x_a^2``, 2 the upper triangle of ``x x^T`` (np.triu_indices
-    order). Returns the summed log-likelihood."""
+    statistics added to T (see :func:`moments`). Returns the summed log-likelihood."""
     k, n = E.shape
-    d = XT.shape[0]
     s = np.zeros(n)
     for j in range(k):
         for i in range(n):
@@ -108,27 +105,40 @@ def statistics(E, top, XT, code, T):
     for j in range(k):
         for i in range(n):
             E[j, i] *= s[i]
+    moments(E, XT, code, T)
+    return total
+
+
+@njit(**_JIT)
+def moments(R, XT, code, T):
+    """The statistics of responsibilities R (K, n) added to T (K, width) in the feature
+    layout's order ``[S0 | S1 | S2]``, S2 as ``code``: 0 none, 1 ``x_a^2``, 2 the upper
+    triangle of ``x x^T`` (np.triu_indices order). Also the start's statistics
+    (``estep.accumulate``), so that EM's first statistics and the later ones are summed alike
+    (with one component, a start summed by BLAS and iterations summed here moved the
+    log-likelihood by rounding, amplified by a collapsed direction's 1 / reg_covar)."""
+    k, n = R.shape
+    d = XT.shape[0]
     for j in range(k):
         acc = 0.0
         for i in range(n):
-            acc += E[j, i]
+            acc += R[j, i]
         T[j, 0] += acc
         c = 1 + d
         for a in range(d):
             acc = 0.0
             for i in range(n):
-                acc += E[j, i] * XT[a, i]
+                acc += R[j, i] * XT[a, i]
             T[j, 1 + a] += acc
             if code == 1:
                 acc = 0.0
                 for i in range(n):
-                    acc += E[j, i] * XT[a, i] * XT[a, i]
+                    acc += R[j, i] * XT[a, i] * XT[a, i]
                 T[j, c + a] += acc
             elif code == 2:
                 for b in range(a, d):
                     acc = 0.0
                     for i in range(n):
-                        acc += E[j, i] * XT[a, i] * XT[b, i]
+                        acc += R[j, i] * XT[a, i] * XT[b, i]
                     T[j, c] += acc
                     c += 1
-    return total

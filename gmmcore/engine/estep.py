@@ -33,7 +33,6 @@ import contextlib
 import itertools
 import math
 import os
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +40,7 @@ import numpy as np
 from . import compiled
 from .covariance import CovarianceStructure
 from .kernels import FeatureLayout, serial_blas
+from .workspace import SPARES, Workspace, Workspaces, config_key, fill, give, take
 
 __all__ = [
     "SufficientStatistics",
@@ -192,91 +192,6 @@ def _normalize_into(wT, top, tot) -> float:
     return tot.sum(dtype=np.float64) + top_sum
 
 
-class _Workspace:
-    """Buffers for one chunk size, allocated once per E-step and reused across chunks.
-
-    ``FT`` is the feature block in ``dtype``; ``FT64`` (laid out by ``stats_layout``) and
-    ``r64``, float64 blocks of the features and the responsibilities for the statistics,
-    exist only with a ``stats_layout``, i.e. for float32 data in :func:`e_step`.
-    """
-
-    __slots__ = ("rows", "FT", "FT64", "r64", "work", "wT", "top", "tot", "filled")
-
-    def __init__(
-        self, layout: FeatureLayout, rows, n_components, work_rows, dtype, stats_layout=None
-    ):
-        self.rows = rows
-        self.FT = layout.new_block(rows, dtype)
-        stats = stats_layout is not None
-        self.FT64 = stats_layout.new_block(rows) if stats else None
-        self.r64 = np.empty((n_components, rows)) if stats else None
-        self.work = np.empty((work_rows, rows), dtype) if work_rows else None
-        self.wT = np.empty((n_components, rows), dtype)
-        self.top = np.empty(rows, dtype)
-        self.tot = np.empty(rows, dtype)
-        # (X, lo) when the feature blocks hold rows lo: lo + rows of that very array, for
-        # e_step(..., reuse_features=True); None when unknown.
-        self.filled = None
-
-
-class _Workspaces:
-    """The full-size workspace, kept; tails (the last chunk of each task) get a fresh, smaller
-    one, so that many tasks never hold more than two workspaces at a time."""
-
-    def __init__(self, layout, n_components, work_rows, dtype=np.float64, stats_layout=None):
-        self.args = (layout, n_components, work_rows, dtype, stats_layout)
-        self.full = None
-
-    def __getitem__(self, rows):
-        if self.full is not None and self.full.rows == rows:
-            return self.full
-        ws = _Workspace(self.args[0], rows, *self.args[1:])
-        if self.full is None or rows > self.full.rows:
-            self.full = ws
-        return ws
-
-
-class _Spares:
-    """Idle E-step workspaces kept from one E-step to the next (EM calls it with the same
-    shapes every iteration), for the last configuration only.
-
-    Why: a fresh workspace is fresh memory, and on this machine (a VM) first touching it
-    costs more than using it: an E-step at 1e4 x 10-D x K=5 (tied) took 1.5 ms with its
-    ~1.6 MB of buffers allocated per call (glibc returns them to the system between calls)
-    and 0.45 ms with the same buffers kept (MALLOC_TRIM_THRESHOLD_ set high), measured. Kept:
-    full-size workspaces (at most one per thread that used one) and up to MAX_TAILS of other
-    sizes (the last chunk of each task). Each workspace is taken by one chunk at a time
-    (``take`` pops it, ``give`` puts it back), so concurrent E-steps (threads, a threaded dask
-    scheduler) never share one; a new configuration drops the old spares.
-    """
-
-    MAX_TAILS = 4
-
-    def __init__(self):
-        self.key, self.free = None, {}
-
-    def for_config(self, key) -> dict:
-        if self.key != key:
-            self.key, self.free = key, {}
-        return self.free
-
-
-_SPARES = _Spares()
-
-
-def _take(free: dict, rows: int, make) -> _Workspace:
-    try:
-        return free[rows].pop()
-    except (KeyError, IndexError):
-        return make(rows)
-
-
-def _give(free: dict, ws: _Workspace, full_rows: int) -> None:
-    if ws.rows != full_rows and ws.rows not in free and len(free) > _Spares.MAX_TAILS:
-        return
-    free.setdefault(ws.rows, []).append(ws)
-
-
 def _blocks(task_slices, n_rows_per_chunk):
     for task, (start, stop) in enumerate(task_slices):
         for lo in range(start, stop, n_rows_per_chunk):
@@ -385,7 +300,8 @@ def e_step(
     plan turns it into weighted log-densities (GEMMs), the log-sum-exp runs in place, and
     ``resp.T @ F`` gives the chunk's ``[S0 | S1 | S2]`` (one GEMM). The buffers (one
     workspace per thread at a time) are reused across chunks and kept for the next E-step of
-    the same shapes (see ``_Spares``): no temporary grows with N, none is (N, K, D).
+    the same shapes (see :class:`~gmmcore.engine.workspace.Spares`): no temporary grows
+    with N, none is (N, K, D).
     """
     n, n_features = X.shape
     k = means.shape[0]
@@ -421,17 +337,17 @@ def e_step(
     rows = max(1, min(rows, n)) if chunk_rows else _balanced(rows, max(n, 1))
     n_chunks = sum(-(-(b - a) // rows) for a, b in task_slices)
     n_threads = min(effective_n_jobs(n_jobs), n_chunks)
-    free = _SPARES.for_config(_config(layout, plan, k, wr, dtype))
+    free = SPARES.for_config(config_key(layout, plan, k, wr, dtype))
     G1 = np.empty((k, layout.width)) if n_threads == 1 else None
 
     def make(m):
-        return _Workspace(space_args[0], m, *space_args[1:])
+        return Workspace(space_args[0], m, *space_args[1:])
 
     def chunk(block):
         task, lo, hi = block
-        ws = _take(free, hi - lo, make)
+        ws = take(free, hi - lo, make)
         try:
-            F, FT = _fill(ws, layout, X, lo, hi, reuse_features)
+            F, FT = fill(ws, layout, X, lo, hi, reuse_features)
             r = plan(FT, log_weights[task], ws.wT, ws.work)
             ll = _normalize_into(r, ws.top, ws.tot)
             if ws.r64 is not None:
@@ -441,7 +357,7 @@ def e_step(
             G = G1 if G1 is not None else np.empty((k, layout.width))
             np.matmul(r, F.T, out=G)
         finally:
-            _give(free, ws, rows)
+            give(free, ws, rows)
         return task, G, ll
 
     T = np.zeros((k, layout.width))
@@ -467,77 +383,44 @@ def e_step(
     return _finish(layout, T, S0, total)
 
 
-def _config(layout: FeatureLayout, plan, k: int, work_rows: int, dtype) -> tuple:
-    """What makes E-step workspaces interchangeable (the key of ``_SPARES``)."""
-    return (layout.n_features, layout.second_moment, plan.needs_q, k, work_rows, dtype.str)
-
-
-def _fill(ws: _Workspace, layout: FeatureLayout, X, lo: int, hi: int, reuse: bool):
-    """The feature blocks of rows lo:hi of X in ``ws``: (F, the statistics' block, and FT,
-    the plan's). With ``reuse`` (see e_step's ``reuse_features``) a workspace last filled
-    from the same rows of this very array is not filled again."""
-    F = ws.FT if ws.FT64 is None else ws.FT64
-    filled = ws.filled
-    if not (reuse and filled and filled[0] is X and filled[1] == lo):
-        ws.filled = None  # until the fill below is complete
-        layout.fill(F, X[lo:hi])  # the statistics' layout (the plan's block is its first rows)
-        if ws.FT64 is not None:  # float32: exact float64 features, rounded once for the plan
-            np.copyto(ws.FT, F[: ws.FT.shape[0]])
-        if reuse:
-            ws.filled = (X, lo)
-    return F, ws.FT
-
-
 def _compiled(X, log_weights, means, fast, layout, reuse) -> SufficientStatistics:
     """:func:`e_step` for small float64 data of one task by the compiled kernels (see
-    :mod:`gmmcore.engine.compiled`): two loops and one SIMD exp instead of ~20 NumPy calls."""
+    :mod:`gmmcore.engine.compiled`): two loops and one SIMD exp instead of ~20 NumPy calls.
+    The rows come transposed from a kept workspace's feature block (filled once per fit with
+    ``reuse``), whose (K, n) and (n,) buffers take the densities and row maxima."""
     densities, statistics, factors, const = fast
-    XT = _transposed(X, reuse)
-    k, n = means.shape[0], X.shape[0]
-    L = np.empty((k, n))
-    top = np.empty(n)
-    lw = np.ascontiguousarray(log_weights, dtype=np.float64)
-    densities(XT, lw, np.ascontiguousarray(means, dtype=np.float64), factors, const, L, top)
-    np.exp(L, out=L)
-    T = np.zeros((k, layout.width))
-    ll = statistics(L, top, XT, compiled.SECOND_MOMENT_CODES[layout.second_moment], T)
+    k, n, d = means.shape[0], X.shape[0], X.shape[1]
+    free = SPARES.for_config(("compiled", d, layout.second_moment, k))
+    ws = take(free, n, lambda m: Workspace(layout, m, k, 0, _FLOAT64))
+    try:
+        XT = fill(ws, layout, X, 0, n, reuse)[1][1 : 1 + d]
+        L, top = ws.wT, ws.top
+        lw = np.ascontiguousarray(log_weights, dtype=np.float64)
+        densities(XT, lw, np.ascontiguousarray(means, dtype=np.float64), factors, const, L, top)
+        np.exp(L, out=L)
+        T = np.zeros((k, layout.width))
+        ll = statistics(L, top, XT, compiled.SECOND_MOMENT_CODES[layout.second_moment], T)
+    finally:
+        give(free, ws, n)
     return _finish(layout, T, T[None, :, 0].copy(), ll)
-
-
-# (a weak reference to X, X.T as a contiguous copy) of the last E-step with reuse_features:
-# EM passes the same array at every iteration (see e_step's reuse_features).
-_LAST_TRANSPOSED: tuple = (lambda: None, None)
-
-
-def _transposed(X, reuse: bool) -> np.ndarray:
-    global _LAST_TRANSPOSED
-    ref, XT = _LAST_TRANSPOSED
-    if ref() is X:
-        if reuse:
-            return XT
-        _LAST_TRANSPOSED = (lambda: None, None)  # X may have changed since: forget it
-    XT = np.ascontiguousarray(X.T)
-    if reuse:
-        _LAST_TRANSPOSED = (weakref.ref(X), XT)
-    return XT
 
 
 def _one_chunk(X, log_weights, plan, layout, k, wr, reuse_features) -> SufficientStatistics:
     """:func:`e_step` for float64 data of one task that fit in one chunk (model selection's
     usual case): the same arithmetic as the general path's chunk, without its bookkeeping
     (chunk and thread planning, accumulation), which cost ~8 us of a ~45 us E-step on Old
-    Faithful. Its workspace is kept with the general path's (``_SPARES``)."""
+    Faithful. Its workspace is kept with the general path's (``workspace.SPARES``)."""
     n = X.shape[0]
-    free = _SPARES.for_config(_config(layout, plan, k, wr, _FLOAT64))
-    ws = _take(free, n, lambda m: _Workspace(layout, m, k, wr, _FLOAT64))
+    free = SPARES.for_config(config_key(layout, plan, k, wr, _FLOAT64))
+    ws = take(free, n, lambda m: Workspace(layout, m, k, wr, _FLOAT64))
     try:
-        _fill(ws, layout, X, 0, n, reuse_features)
+        fill(ws, layout, X, 0, n, reuse_features)
         with _serial_blas(1, _largest_gemm(n, k, layout.width, wr, X.shape[1])):
             r = plan(ws.FT, log_weights, ws.wT, ws.work)
             ll = _normalize_into(r, ws.top, ws.tot)
             G = r @ ws.FT.T
     finally:
-        _give(free, ws, n)
+        give(free, ws, n)
     return _finish(layout, G, G[None, :, 0].copy(), ll)
 
 
@@ -547,12 +430,27 @@ def accumulate(
     resp: np.ndarray,
     structure: CovarianceStructure,
 ) -> SufficientStatistics:
-    """Statistics for given responsibilities (used by initialization); log_likelihood is 0."""
+    """Statistics for given responsibilities (used by initialization); log_likelihood is 0.
+    Small float64 data of one task are summed by the compiled E-step's kernel, so that EM's
+    start and its iterations round alike."""
     n, n_features = X.shape
     k = resp.shape[1]
     layout = FeatureLayout(n_features, structure.second_moment)
+    module = compiled.kernels("estep")
+    if (
+        module is not None
+        and X.dtype == _FLOAT64
+        and len(task_slices) == 1
+        and compiled.use_for(n, k, n_features)
+    ):
+        # Summed as the compiled E-step sums (see _numba_estep.moments).
+        T = np.zeros((k, layout.width))
+        code = compiled.SECOND_MOMENT_CODES[layout.second_moment]
+        R = np.ascontiguousarray(resp.T, dtype=np.float64)
+        module.moments(R, np.ascontiguousarray(X.T), code, T)
+        return _finish(layout, T, T[None, :, 0].copy(), 0.0)
     rows = max(1, min(_chunk_rows(k, n_features, layout.width), n))
-    spaces = _Workspaces(layout, k, 0)
+    spaces = Workspaces(layout, k, 0)
     G = np.empty((k, layout.width))
     T = np.zeros((k, layout.width))
     S0 = np.zeros((len(task_slices), k))
@@ -596,7 +494,7 @@ def estimate_log_resp(
     layout = FeatureLayout(n_features, structure.second_moment if plan.needs_q else "none")
     wr = plan.work_rows()
     rows = max(1, min(_chunk_rows(k, n_features, layout.width + wr + k), n))
-    spaces = _Workspaces(layout, k, wr, dtype)
+    spaces = Workspaces(layout, k, wr, dtype)
     log_norm = np.empty(n, dtype)
     log_resp = np.empty((n, k), dtype)
     per_row = log_weights_rows.ndim == 2
